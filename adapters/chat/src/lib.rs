@@ -1,0 +1,154 @@
+//! The small contract between bosun's core and its chat adapters: message types, identities, the `Adapter` trait.
+//!
+//! An adapter turns its chat system's wire protocol into [`Inbound`] messages and carries
+//! [`Outbound`] messages back. The core never sees a protocol type, and an adapter never sees a
+//! deploy: only text, rooms and identities cross this boundary.
+
+use std::fmt;
+use std::future::Future;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// A place where messages are read and written: a channel, a multi-user chat room, a direct
+/// conversation, or the console. The adapter chooses the string; the core only compares it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Room(pub String);
+
+impl Room {
+    pub fn new(name: impl Into<String>) -> Self {
+        Room(name.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Room {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who someone really is in one chat system: the network's name (`console`, `xmpp`, `slack`,
+/// `discord`, as used for the keys of `[[people]]` in the config) and the id that system vouches
+/// for (a bare JID, a user id). Never a nickname that anyone could take.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Identity {
+    pub network: String,
+    pub id: String,
+}
+
+impl Identity {
+    pub fn new(network: impl Into<String>, id: impl Into<String>) -> Self {
+        Identity { network: network.into(), id: id.into() }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.network, self.id)
+    }
+}
+
+/// The author of an inbound message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sender {
+    /// The real identity, when the chat system lets the adapter see it. `None` means the adapter
+    /// could not verify who this is (an anonymous room, say): such a sender may read, never act.
+    pub identity: Option<Identity>,
+    /// What the room calls them (a nick, a display name): for text only, never for decisions.
+    pub display: String,
+}
+
+/// A message someone wrote, as the core receives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Inbound {
+    /// Where replies go: the room it was said in, or the direct conversation.
+    pub room: Room,
+    pub sender: Sender,
+    pub text: String,
+    /// True when the message was sent to the bot alone (a direct message): then every line is
+    /// taken as addressed to the bot.
+    pub direct: bool,
+}
+
+/// How an outbound message relates to the ones before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// A new message that stays in the room's history: a start, a failure, a result, a reply.
+    Milestone,
+    /// A line of progress. All progress with the same `thread` key may be shown as one message
+    /// that is edited in place where the chat system can edit; elsewhere each is a new message.
+    /// Progress may be coalesced or dropped under pressure; milestones never are.
+    Progress { thread: String },
+}
+
+/// A message the core wants said.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outbound {
+    pub room: Room,
+    /// Plain text; each adapter escapes it for its own markup so that text from commits or
+    /// users can never mention everyone or break formatting.
+    pub text: String,
+    pub delivery: Delivery,
+}
+
+impl Outbound {
+    pub fn milestone(room: Room, text: impl Into<String>) -> Self {
+        Outbound { room, text: text.into(), delivery: Delivery::Milestone }
+    }
+    pub fn progress(room: Room, thread: impl Into<String>, text: impl Into<String>) -> Self {
+        Outbound { room, text: text.into(), delivery: Delivery::Progress { thread: thread.into() } }
+    }
+}
+
+/// The two ends an adapter is handed by the core. Both channels are bounded.
+pub struct Channels {
+    /// Where the adapter sends what people say. Dropping it tells the core that no more input
+    /// will come (the console's end of input): the core then finishes running work and stops.
+    pub inbound: mpsc::Sender<Inbound>,
+    /// What the core wants said, in order.
+    pub outbound: mpsc::Receiver<Outbound>,
+}
+
+/// A chat system's connection. `run` owns the connection until `shutdown` is cancelled or the
+/// outbound channel closes, and must deliver every milestone it has been given before returning
+/// when the outbound channel closes.
+pub trait Adapter: Send {
+    /// The network name used in [`Identity::network`], e.g. `"console"`.
+    fn network(&self) -> &'static str;
+
+    fn run(
+        self,
+        channels: Channels,
+        shutdown: CancellationToken,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Clip text to at most `max` characters, marking the cut with an ellipsis.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_text_and_marks_cuts() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("abcdefghijkl", 5), "abcd…");
+        assert_eq!(clip("ééééé", 5), "ééééé");
+    }
+
+    #[test]
+    fn identity_displays_network_and_id() {
+        assert_eq!(Identity::new("xmpp", "alice@example.org").to_string(), "xmpp:alice@example.org");
+    }
+}

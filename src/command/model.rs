@@ -1,0 +1,88 @@
+//! The closed set of things a person can ask bosun in chat: `Command` and its validated names.
+
+use std::fmt;
+
+/// A validated app or environment name: `[a-z0-9][a-z0-9._-]{0,62}` (lower-case ASCII letters,
+/// digits, `.`, `_`, `-`; not starting with a punctuation mark).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(String);
+
+/// A validated git reference: a ref name as `git check-ref-format` would accept it (no spaces,
+/// no `..`, no `~^:?*[\`, no control characters, not starting with `-` or `/`, no `$`, `(`, `)`,
+/// `;`, `&`, `|`, `<`, `>`, quotes or backticks), at most 200 characters; or a hex sha prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RefName(String);
+
+macro_rules! string_newtype {
+    ($t:ident) => {
+        impl $t {
+            /// Wraps a string that the caller has already validated.
+            pub(crate) fn new_unchecked(s: impl Into<String>) -> Self {
+                $t(s.into())
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+string_newtype!(Name);
+string_newtype!(RefName);
+
+/// Everything bosun can be asked. Parsing is pure: see `parse`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `deploy APP[/REF] [to ENV] [canary] [when free]`, `deploy! …` to force past soft checks.
+    Deploy {
+        app: Name,
+        reference: Option<RefName>,
+        env: Option<Name>,
+        force: bool,
+        canary: bool,
+        when_free: bool,
+    },
+    /// `rollback [APP] [in ENV] [to REF]`, `!rollback`, `rollback!` to force.
+    Rollback { app: Option<Name>, env: Option<Name>, to: Option<RefName>, force: bool },
+    /// `cancel`: stop the running deploy and undo it.
+    Cancel,
+    /// `continue`: carry a canary deploy on to the rest of the fleet.
+    Continue,
+    /// `lock ENV [reason…]`
+    Lock { env: Name, reason: Option<String> },
+    /// `unlock ENV`, `unlock! ENV` to break someone else's lock.
+    Unlock { env: Name, force: bool },
+    /// `status`
+    Status,
+    /// `history APP [ENV]`
+    History { app: Name, env: Option<Name> },
+    /// `diff APP [to ENV]`
+    Diff { app: Name, env: Option<Name> },
+    /// `where can I deploy APP`
+    Where { app: Name },
+    /// `help [COMMAND]`
+    Help { topic: Option<String> },
+}
+
+impl Command {
+    /// The command's word as the help table knows it (`deploy`, `rollback`, …).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Command::Deploy { .. } => "deploy",
+            Command::Rollback { .. } => "rollback",
+            Command::Cancel => "cancel",
+            Command::Continue => "continue",
+            Command::Lock { .. } => "lock",
+            Command::Unlock { .. } => "unlock",
+            Command::Status => "status",
+            Command::History { .. } => "history",
+            Command::Diff { .. } => "diff",
+            Command::Where { .. } => "where",
+            Command::Help { .. } => "help",
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! The validated configuration as the rest of bosun sees it: `Config` (bosun.toml) and `Playbook` (one per app).
+//!
+//! These are plain values: every path is already resolved against the file that named it, every
+//! duration parsed, every cross-reference (a group's hosts, a person's roles) checked. Loading and
+//! the file:line:col errors live in `load.rs`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The whole configuration: bosun.toml plus every playbook it names.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub bot: BotSection,
+    pub chat: ChatSection,
+    pub journal: JournalSection,
+    pub tracker: TrackerSection,
+    pub announce: AnnounceSection,
+    pub people: Vec<Person>,
+    pub roles: BTreeMap<String, Role>,
+    pub playbooks: Vec<Playbook>,
+}
+
+impl Config {
+    pub fn playbook(&self, app: &str) -> Option<&Playbook> {
+        self.playbooks.iter().find(|p| p.app.name == app)
+    }
+}
+
+/// `[bot]`
+#[derive(Clone, Debug)]
+pub struct BotSection {
+    /// How people address the bot: `bosun: deploy …`, `@bosun …`. Default `bosun`.
+    pub name: String,
+    /// Where mirrors, artifacts and local hosts live. Default `var` beside the config file.
+    pub state_dir: PathBuf,
+}
+
+/// Which chat system the bot sits in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdapterKind {
+    Console,
+}
+
+/// `[chat]`
+#[derive(Clone, Debug)]
+pub struct ChatSection {
+    pub adapter: AdapterKind,
+    pub console: ConsoleSection,
+}
+
+/// `[chat.console]`
+#[derive(Clone, Debug, Default)]
+pub struct ConsoleSection {
+    /// Who is typing when `--as` is not given; default `$USER`.
+    pub user: Option<String>,
+}
+
+/// `[journal]`
+#[derive(Clone, Debug)]
+pub struct JournalSection {
+    /// The SQLite file. Default `<state_dir>/journal.sqlite`.
+    pub path: PathBuf,
+}
+
+/// `[tracker]`
+#[derive(Clone, Debug, Default)]
+pub enum TrackerSection {
+    /// No tracker: changesets come from git alone.
+    #[default]
+    None,
+}
+
+/// `[announce]`
+#[derive(Clone, Debug)]
+pub struct AnnounceSection {
+    /// Changesets listed in a deploy announcement before "… and N more". Default 10.
+    pub max_changesets: usize,
+}
+
+/// `[[people]]`: a person, the identities that are theirs in each chat system, and their roles.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub name: String,
+    /// network name (`console`, `xmpp`, `slack`, `discord`) → id in that network.
+    /// The id `*` matches anyone on that network (handy for the console).
+    pub identities: BTreeMap<String, String>,
+    pub roles: Vec<String>,
+}
+
+/// `[roles.NAME]`: which actions a role grants, on `APP:ENV` patterns (`*` matches any name).
+#[derive(Clone, Debug, Default)]
+pub struct Role {
+    pub deploy: Vec<Pattern>,
+    pub rollback: Vec<Pattern>,
+    pub force: Vec<Pattern>,
+    pub lock: Vec<Pattern>,
+    pub unlock_others: Vec<Pattern>,
+    pub admin: Vec<Pattern>,
+}
+
+/// An `APP:ENV` pattern; either side may be `*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pattern {
+    pub app: String,
+    pub env: String,
+}
+
+impl Pattern {
+    pub fn matches(&self, app: &str, env: &str) -> bool {
+        (self.app == "*" || self.app == app) && (self.env == "*" || self.env == env)
+    }
+}
+
+/// One app's playbook: where its code comes from, where it goes, and how.
+#[derive(Clone, Debug)]
+pub struct Playbook {
+    /// The file it was read from.
+    pub path: PathBuf,
+    pub app: AppSection,
+    /// Variables for command templates, for every environment (an environment's own override).
+    pub vars: BTreeMap<String, String>,
+    /// In the order written.
+    pub environments: Vec<Environment>,
+    /// Every host named by any environment, with how to reach it.
+    pub hosts: BTreeMap<String, HostSpec>,
+    pub pipeline: Pipeline,
+}
+
+impl Playbook {
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.name == name)
+    }
+}
+
+/// `[app]`
+#[derive(Clone, Debug)]
+pub struct AppSection {
+    pub name: String,
+    /// A local path (resolved against the playbook's directory) or a URL.
+    pub repo: String,
+    /// The deploy root on each host, e.g. `/srv/demo`. For a local host it is taken inside the
+    /// host's directory.
+    pub deploy_to: String,
+    /// Releases kept on each host after a deploy (never fewer than 2). Default 5.
+    pub keep_releases: usize,
+    /// Paths under `shared/` linked into every release (e.g. `log`, `config/database.yml`).
+    pub shared: Vec<String>,
+    /// How many hosts are staged at once. Default 32.
+    pub max_parallel: usize,
+}
+
+/// `[environments.NAME]`
+#[derive(Clone, Debug)]
+pub struct Environment {
+    pub name: String,
+    /// The ref deployed when none is named. Default `main`.
+    pub default_ref: String,
+    /// Requirements the deployed revision must meet (checked by the guardrails).
+    pub require: Vec<String>,
+    /// Variables for command templates, over the playbook's `[vars]`.
+    pub vars: BTreeMap<String, String>,
+    /// Host groups in deploy order. `hosts = [...]` alone makes one group named `default`.
+    pub groups: Vec<HostGroup>,
+}
+
+/// `[[environments.NAME.groups]]`
+#[derive(Clone, Debug)]
+pub struct HostGroup {
+    pub name: String,
+    pub hosts: Vec<String>,
+    pub batch: Batch,
+}
+
+/// How many hosts of a group switch at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// The whole group at once (the default).
+    All,
+    Count(usize),
+    /// A percentage of the group, rounded up, at least one host.
+    Percent(u8),
+}
+
+impl Batch {
+    /// The batch size for a group of `n` hosts (at least 1 when `n > 0`).
+    pub fn size_for(self, n: usize) -> usize {
+        let size = match self {
+            Batch::All => n,
+            Batch::Count(c) => c,
+            Batch::Percent(p) => (n * p as usize).div_ceil(100),
+        };
+        size.clamp(1, n.max(1))
+    }
+}
+
+/// `[hosts.NAME]`: how to reach a host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostSpec {
+    /// A directory on this machine; `deploy_to` is taken inside it. Default
+    /// `<state_dir>/hosts/<name>` for a host with no entry.
+    Local { root: PathBuf },
+}
+
+/// `[pipeline]`: what runs, in which order, on each host.
+#[derive(Clone, Debug, Default)]
+pub struct Pipeline {
+    /// Run in the new release directory on every host while staging.
+    pub build: Vec<CommandSpec>,
+    pub migrate: Option<Migrate>,
+    /// Run in the release directory after each switch.
+    pub restart: Option<CommandSpec>,
+    pub health: Option<HealthCheck>,
+    /// The longest any one pipeline command may run. Default 10 minutes.
+    pub command_timeout: Duration,
+}
+
+/// `migrate = { up = "...", down = "...", once = true }`
+#[derive(Clone, Debug)]
+pub struct Migrate {
+    pub up: CommandSpec,
+    pub down: Option<CommandSpec>,
+    /// Run on the first host only (the usual case: one database). Default true.
+    pub once: bool,
+}
+
+/// `health = { command = "...", retries = 3, interval = "1s", timeout = "10s" }`
+#[derive(Clone, Debug)]
+pub struct HealthCheck {
+    pub command: CommandSpec,
+    /// Attempts after the first failure. Default 3.
+    pub retries: u32,
+    /// Wait between attempts. Default 1 s.
+    pub interval: Duration,
+    /// The longest one attempt may take. Default 10 s.
+    pub timeout: Duration,
+}
+
+/// A command as the playbook wrote it: an argument vector whose words may hold template variables
+/// such as `{release_path}`. A string in the file is split into words like a shell would split
+/// it (quotes group, nothing is expanded); an array is taken word for word. Substitution replaces
+/// text inside one word and never re-splits it, so no value can become a second argument.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandSpec {
+    pub argv: Vec<String>,
+}
+
+impl CommandSpec {
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        CommandSpec { argv: argv.into_iter().map(Into::into).collect() }
+    }
+
+    /// The words with `{name}` replaced by `vars[name]`; unknown names are left as written.
+    pub fn render(&self, vars: &BTreeMap<String, String>) -> Vec<String> {
+        self.argv.iter().map(|word| render_word(word, vars)).collect()
+    }
+}
+
+fn render_word(word: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut rest = word;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        match after.find('}') {
+            Some(close) if vars.contains_key(&after[..close]) => {
+                out.push_str(&vars[&after[..close]]);
+                rest = &after[close + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_sizes() {
+        assert_eq!(Batch::All.size_for(5), 5);
+        assert_eq!(Batch::Count(2).size_for(5), 2);
+        assert_eq!(Batch::Count(9).size_for(5), 5);
+        assert_eq!(Batch::Percent(25).size_for(5), 2);
+        assert_eq!(Batch::Percent(1).size_for(5), 1);
+    }
+
+    #[test]
+    fn render_substitutes_inside_one_word_only() {
+        let vars = BTreeMap::from([
+            ("release_path".to_string(), "/srv/x/releases/1".to_string()),
+            ("evil".to_string(), "a b; $(reboot)".to_string()),
+        ]);
+        let cmd = CommandSpec::new(["echo", "{release_path}/bin", "{evil}", "{unknown}", "{"]);
+        assert_eq!(
+            cmd.render(&vars),
+            vec!["echo", "/srv/x/releases/1/bin", "a b; $(reboot)", "{unknown}", "{"]
+        );
+    }
+}

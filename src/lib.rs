@@ -1,0 +1,1 @@
+//! bosun: a chat-ops bot that deploys and announces.

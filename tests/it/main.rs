@@ -1,0 +1,1 @@
+//! Integration tests against real peers: one binary, one module per story.

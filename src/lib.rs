@@ -1,1 +1,11 @@
-//! bosun: a chat-ops bot that deploys and announces.
+//! bosun: a chat-ops bot that deploys and announces. The library behind the `bosun` binary.
+
+pub mod announce;
+pub mod auth;
+pub mod command;
+pub mod config;
+pub mod engine;
+pub mod journal;
+pub mod source;
+pub mod tracker;
+pub mod transport;

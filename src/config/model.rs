@@ -65,12 +65,34 @@ pub struct JournalSection {
     pub path: PathBuf,
 }
 
-/// `[tracker]`
+/// `[tracker]`: where ticket details and links come from.
 #[derive(Clone, Debug, Default)]
 pub enum TrackerSection {
-    /// No tracker: changesets come from git alone.
+    /// `kind = "none"` (the default): changesets come from git alone, no links.
     #[default]
     None,
+    /// `kind = "links"`: URL templates with `{sha}` and `{ticket}`, no look-ups.
+    Links { changeset_url: String, ticket_url: String },
+    /// `kind = "trac"`: a Trac over HTTP.
+    Trac {
+        /// The Trac environment's base URL, e.g. `https://trac.example.org/blog`.
+        url: String,
+        /// Log in through `/login` as this user (anonymous when absent).
+        user: Option<String>,
+        password: Option<Secret>,
+        /// The longest bosun waits for the tracker per deploy. Default 3 s.
+        timeout: Duration,
+    },
+}
+
+/// Where a secret comes from: an environment variable or a file, never the config text.
+/// Its value is read only when needed and never printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Secret {
+    /// `password_env = "NAME"`
+    Env(String),
+    /// `password_file = "path"` (resolved against the config file's directory)
+    File(PathBuf),
 }
 
 /// `[announce]`

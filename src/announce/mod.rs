@@ -1,0 +1,1 @@
+//! announce (being written).

@@ -1,0 +1,1 @@
+//! tracker (being written).

@@ -1,1 +1,3 @@
 //! Integration tests against real peers: one binary, one module per story.
+
+mod support;

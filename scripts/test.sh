@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what the tests need (as root on Debian), then lint and test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Peers the tests start themselves.
+need_apt=()
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server openssh-client)
+command -v prosody >/dev/null || need_apt+=(prosody)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+mkdir -p -m 755 /run/sshd
+
+# Trac for the tracker tests, in its own virtual environment.
+TRAC_VENV=target/peers/trac
+if [ ! -x "$TRAC_VENV/bin/tracd" ]; then
+  PY=/usr/bin/python3; [ -x "$PY" ] || PY=python3
+  "$PY" -m venv "$TRAC_VENV"
+  "$TRAC_VENV/bin/pip" install -q 'Trac==1.6' setuptools
+fi
+
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+cargo test --all-targets

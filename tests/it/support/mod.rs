@@ -1,0 +1,2 @@
+//! The test harness: starts real peers (hosts, servers, repositories) and stops them when a test ends.
+#![allow(dead_code)]

@@ -1,0 +1,307 @@
+//! The journal's record types and the queries that read them back.
+
+use rusqlite::{Connection, OptionalExtension, Params, Row, params};
+
+use super::JournalError;
+
+/// A deploy or a rollback: both switch an environment to a release.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeployKind {
+    Deploy,
+    Rollback,
+}
+
+impl DeployKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployKind::Deploy => "deploy",
+            DeployKind::Rollback => "rollback",
+        }
+    }
+    fn parse(s: &str) -> DeployKind {
+        if s == "rollback" { DeployKind::Rollback } else { DeployKind::Deploy }
+    }
+}
+
+/// Where a deploy stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeployState {
+    Running,
+    Succeeded,
+    /// Failed, and everything it did was undone.
+    Undone,
+    /// Failed, and an undo failed too: people must look.
+    Failed,
+    /// Left running by a bot that died; undone when the next one started.
+    Recovered,
+}
+
+impl DeployState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployState::Running => "running",
+            DeployState::Succeeded => "succeeded",
+            DeployState::Undone => "undone",
+            DeployState::Failed => "failed",
+            DeployState::Recovered => "recovered",
+        }
+    }
+    fn parse(s: &str) -> DeployState {
+        match s {
+            "succeeded" => DeployState::Succeeded,
+            "undone" => DeployState::Undone,
+            "failed" => DeployState::Failed,
+            "recovered" => DeployState::Recovered,
+            _ => DeployState::Running,
+        }
+    }
+}
+
+/// Where a step stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepState {
+    /// Written before the step ran: it may or may not have happened.
+    Intent,
+    Done,
+    Failed,
+    Undone,
+    UndoFailed,
+    /// An undo step (its `undo_of` names the step it reverses) that completed.
+    Reverted,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Intent => "intent",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Undone => "undone",
+            StepState::UndoFailed => "undo_failed",
+            StepState::Reverted => "reverted",
+        }
+    }
+    fn parse(s: &str) -> StepState {
+        match s {
+            "done" => StepState::Done,
+            "failed" => StepState::Failed,
+            "undone" => StepState::Undone,
+            "undo_failed" => StepState::UndoFailed,
+            "reverted" => StepState::Reverted,
+            _ => StepState::Intent,
+        }
+    }
+}
+
+/// What `Journal::begin` records.
+#[derive(Clone, Debug)]
+pub struct NewDeploy {
+    pub kind: DeployKind,
+    pub app: String,
+    pub env: String,
+    pub reference: Option<String>,
+    pub revision: Option<String>,
+    pub tag: Option<String>,
+    pub release: Option<String>,
+    pub previous_release: Option<String>,
+    pub previous_revision: Option<String>,
+    pub requested_by: String,
+    pub room: String,
+    /// The plan as JSON.
+    pub plan: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeployRecord {
+    pub id: i64,
+    pub kind: DeployKind,
+    pub app: String,
+    pub env: String,
+    pub reference: Option<String>,
+    pub revision: Option<String>,
+    pub tag: Option<String>,
+    pub release: Option<String>,
+    pub previous_release: Option<String>,
+    pub previous_revision: Option<String>,
+    pub requested_by: String,
+    pub room: String,
+    pub state: DeployState,
+    pub plan: Option<String>,
+    pub summary: Option<String>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+/// What `Journal::intent` records.
+#[derive(Clone, Debug)]
+pub struct StepIntent {
+    pub seq: i64,
+    pub host: Option<String>,
+    pub phase: String,
+    pub label: String,
+    /// The action as JSON (the engine's own versioned type).
+    pub action: String,
+    /// Its undo as JSON, if it has one.
+    pub undo: Option<String>,
+    /// For an undo step: the journal id of the step it reverses.
+    pub undo_of: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepRecord {
+    pub id: i64,
+    pub deploy_id: i64,
+    pub seq: i64,
+    pub host: Option<String>,
+    pub phase: String,
+    pub label: String,
+    pub action: String,
+    pub undo: Option<String>,
+    pub state: StepState,
+    pub output: Option<String>,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub undo_of: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRecord {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A lock on an environment: taken by a running deploy, or by hand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockRecord {
+    /// `*` for a manual lock, which holds the environment for every app.
+    pub app: String,
+    pub env: String,
+    /// `deploy` or `manual`.
+    pub kind: String,
+    pub holder: String,
+    pub reason: String,
+    pub since: i64,
+    pub deploy_id: Option<i64>,
+}
+
+const DEPLOY_COLUMNS: &str = "id, kind, app, env, reference, revision, tag, release, previous_release,
+    previous_revision, requested_by, room, state, plan, summary, started_at, finished_at";
+
+fn deploy_from_row(r: &Row<'_>) -> rusqlite::Result<DeployRecord> {
+    Ok(DeployRecord {
+        id: r.get(0)?,
+        kind: DeployKind::parse(&r.get::<_, String>(1)?),
+        app: r.get(2)?,
+        env: r.get(3)?,
+        reference: r.get(4)?,
+        revision: r.get(5)?,
+        tag: r.get(6)?,
+        release: r.get(7)?,
+        previous_release: r.get(8)?,
+        previous_revision: r.get(9)?,
+        requested_by: r.get(10)?,
+        room: r.get(11)?,
+        state: DeployState::parse(&r.get::<_, String>(12)?),
+        plan: r.get(13)?,
+        summary: r.get(14)?,
+        started_at: r.get(15)?,
+        finished_at: r.get(16)?,
+    })
+}
+
+pub(super) fn query_deploys<P: Params>(
+    conn: &Connection,
+    tail: &str,
+    params: P,
+) -> Result<Vec<DeployRecord>, JournalError> {
+    let mut stmt = conn.prepare(&format!("SELECT {DEPLOY_COLUMNS} FROM deploys {tail}"))?;
+    let rows = stmt.query_map(params, deploy_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn deploy_by_id(conn: &Connection, id: i64) -> Result<Option<DeployRecord>, JournalError> {
+    Ok(conn
+        .query_row(&format!("SELECT {DEPLOY_COLUMNS} FROM deploys WHERE id = ?1"), params![id], deploy_from_row)
+        .optional()?)
+}
+
+pub(super) fn history(
+    conn: &Connection,
+    app: Option<&str>,
+    env: Option<&str>,
+    limit: usize,
+) -> Result<Vec<DeployRecord>, JournalError> {
+    query_deploys(
+        conn,
+        "WHERE (?1 IS NULL OR app = ?1) AND (?2 IS NULL OR env = ?2) ORDER BY id DESC LIMIT ?3",
+        params![app, env, limit as i64],
+    )
+}
+
+pub(super) fn steps_of(conn: &Connection, deploy_id: i64) -> Result<Vec<StepRecord>, JournalError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, deploy_id, seq, host, phase, label, action, undo, state, output, started_at, finished_at, undo_of
+         FROM steps WHERE deploy_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![deploy_id], |r| {
+        Ok(StepRecord {
+            id: r.get(0)?,
+            deploy_id: r.get(1)?,
+            seq: r.get(2)?,
+            host: r.get(3)?,
+            phase: r.get(4)?,
+            label: r.get(5)?,
+            action: r.get(6)?,
+            undo: r.get(7)?,
+            state: StepState::parse(&r.get::<_, String>(8)?),
+            output: r.get(9)?,
+            started_at: r.get(10)?,
+            finished_at: r.get(11)?,
+            undo_of: r.get(12)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn files_of(conn: &Connection, deploy_id: i64) -> Result<Vec<FileRecord>, JournalError> {
+    let mut stmt = conn.prepare("SELECT path, size, sha256 FROM files WHERE deploy_id = ?1 ORDER BY path")?;
+    let rows = stmt.query_map(params![deploy_id], |r| {
+        Ok(FileRecord { path: r.get(0)?, size: r.get::<_, i64>(1)? as u64, sha256: r.get(2)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn lock_from_row(r: &Row<'_>) -> rusqlite::Result<LockRecord> {
+    Ok(LockRecord {
+        app: r.get(0)?,
+        env: r.get(1)?,
+        kind: r.get(2)?,
+        holder: r.get(3)?,
+        reason: r.get(4)?,
+        since: r.get(5)?,
+        deploy_id: r.get(6)?,
+    })
+}
+
+pub(super) fn all_locks(conn: &Connection) -> Result<Vec<LockRecord>, JournalError> {
+    let mut stmt =
+        conn.prepare("SELECT app, env, kind, holder, reason, since, deploy_id FROM locks ORDER BY env, app")?;
+    let rows = stmt.query_map([], lock_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub(super) fn locks_on_env(conn: &Connection, env: &str) -> Result<Vec<LockRecord>, JournalError> {
+    let mut stmt = conn.prepare(
+        "SELECT app, env, kind, holder, reason, since, deploy_id FROM locks WHERE env = ?1
+         ORDER BY kind = 'manual' DESC, since",
+    )?;
+    let rows = stmt.query_map(params![env], lock_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A lock that stops a deploy of `app` to `env`: a manual lock on the environment, or another
+/// deploy of the same app there.
+pub(super) fn conflicting_lock(conn: &Connection, app: &str, env: &str) -> Result<Option<LockRecord>, JournalError> {
+    Ok(locks_on_env(conn, env)?.into_iter().find(|l| l.app == "*" || l.app == app))
+}

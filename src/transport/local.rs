@@ -1,0 +1,150 @@
+//! The local transport: a host is a directory on this machine and commands are child processes.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Instant;
+
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use super::output::{OutputTail, Stream, pump_lines};
+use super::{CommandOutput, OutputLine, RemoteCommand, TransportError};
+
+/// A host that is a directory here. Its deploy root is the playbook's `deploy_to` taken inside
+/// that directory, so several "hosts" can live side by side on one machine.
+#[derive(Clone, Debug)]
+pub struct LocalHost {
+    name: String,
+    root: PathBuf,
+}
+
+impl LocalHost {
+    pub fn new(name: impl Into<String>, root: impl Into<PathBuf>) -> Self {
+        LocalHost { name: name.into(), root: root.into() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Runs the command as a child process with exactly its argument vector: no shell is
+    /// involved unless the vector itself names one.
+    pub async fn run(
+        &self,
+        command: &RemoteCommand,
+        lines: Option<&mpsc::Sender<OutputLine>>,
+    ) -> Result<CommandOutput, TransportError> {
+        let (program, args) = command.argv.split_first().ok_or(TransportError::Empty)?;
+        let started = Instant::now();
+        let mut cmd = Command::new(program);
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        if let Some(cwd) = &command.cwd {
+            cmd.current_dir(cwd);
+        }
+        match &command.stdin {
+            Some(path) => {
+                let file = std::fs::File::open(path)
+                    .map_err(|source| TransportError::Input { path: path.clone(), source })?;
+                cmd.stdin(Stdio::from(file));
+            }
+            None => {
+                cmd.stdin(Stdio::null());
+            }
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|source| TransportError::Spawn { program: program.clone(), source })?;
+
+        let (tail_tx, mut tail_rx) = mpsc::channel::<String>(64);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let out_pump = pump_lines(stdout, self.name.clone(), Stream::Stdout, lines.cloned(), tail_tx.clone());
+        let err_pump = pump_lines(stderr, self.name.clone(), Stream::Stderr, lines.cloned(), tail_tx);
+        let collect = async {
+            let mut tail = OutputTail::new(OutputTail::DEFAULT_BYTES);
+            while let Some(line) = tail_rx.recv().await {
+                tail.push(&line);
+            }
+            tail
+        };
+        let finished = async {
+            let ((), (), tail) = tokio::join!(out_pump, err_pump, collect);
+            let status = child.wait().await?;
+            Ok::<_, std::io::Error>((status, tail))
+        };
+        match tokio::time::timeout(command.timeout, finished).await {
+            Ok(Ok((status, tail))) => Ok(CommandOutput {
+                code: status.code(),
+                output: tail.into_string(),
+                duration: started.elapsed(),
+            }),
+            Ok(Err(e)) => Err(TransportError::Io(e)),
+            Err(_) => Err(TransportError::Timeout(command.timeout)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn host() -> LocalHost {
+        LocalHost::new("h1", std::env::temp_dir())
+    }
+
+    #[tokio::test]
+    async fn arguments_reach_the_program_literally() {
+        let hostile = "a b; echo pwned $(id) `id` '\"";
+        let out = host().run(&RemoteCommand::new(["printf", "%s|", hostile, "-x"]), None).await.unwrap();
+        assert!(out.success());
+        assert_eq!(out.output, format!("{hostile}|-x|\n"));
+    }
+
+    #[tokio::test]
+    async fn scripts_get_values_only_as_positional_parameters() {
+        let cmd = RemoteCommand::script("printf '%s\\n' \"$1\"", ["$(echo no)"]);
+        let out = host().run(&cmd, None).await.unwrap();
+        assert_eq!(out.output, "$(echo no)\n");
+    }
+
+    #[tokio::test]
+    async fn output_streams_line_by_line_and_status_is_kept() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let cmd = RemoteCommand::script("echo one; echo two >&2; exit 3", Vec::<String>::new());
+        let out = host().run(&cmd, Some(&tx)).await.unwrap();
+        assert_eq!(out.code, Some(3));
+        let mut got = vec![rx.recv().await.unwrap().line, rx.recv().await.unwrap().line];
+        got.sort();
+        assert_eq!(got, ["one", "two"]);
+    }
+
+    #[tokio::test]
+    async fn a_command_past_its_timeout_is_stopped() {
+        let cmd = RemoteCommand::new(["sleep", "5"]).with_timeout(Duration::from_millis(100));
+        let started = Instant::now();
+        let err = host().run(&cmd, None).await.unwrap_err();
+        assert!(matches!(err, TransportError::Timeout(_)), "{err}");
+        assert!(err.is_transient());
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[tokio::test]
+    async fn stdin_comes_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in");
+        std::fs::write(&input, "hello\n").unwrap();
+        let out = host().run(&RemoteCommand::new(["cat"]).with_stdin(&input), None).await.unwrap();
+        assert_eq!(out.output, "hello\n");
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_a_spawn_error() {
+        let err = host().run(&RemoteCommand::new(["/nonexistent/prog"]), None).await.unwrap_err();
+        assert!(matches!(err, TransportError::Spawn { .. }));
+    }
+}

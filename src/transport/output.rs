@@ -1,0 +1,140 @@
+//! A command's output: its exit status, a bounded tail of what it printed, and the lines as they stream.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
+
+/// Which of a command's streams a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One line a command printed, on its way to whoever watches the deploy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputLine {
+    pub host: String,
+    pub stream: Stream,
+    pub line: String,
+}
+
+/// What is left of a finished command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandOutput {
+    /// The exit code; `None` when killed by a signal.
+    pub code: Option<i32>,
+    /// The last lines of stdout and stderr interleaved as they arrived (bounded).
+    pub output: String,
+    pub duration: Duration,
+}
+
+impl CommandOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The last non-empty line, for one-line reports.
+    pub fn last_line(&self) -> &str {
+        self.output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+    }
+}
+
+/// Keeps the last `max_bytes` of a command's output, whole lines only.
+#[derive(Debug)]
+pub struct OutputTail {
+    lines: VecDeque<String>,
+    bytes: usize,
+    max_bytes: usize,
+    dropped: usize,
+}
+
+impl OutputTail {
+    pub const DEFAULT_BYTES: usize = 64 * 1024;
+
+    pub fn new(max_bytes: usize) -> Self {
+        OutputTail { lines: VecDeque::new(), bytes: 0, max_bytes, dropped: 0 }
+    }
+
+    pub fn push(&mut self, line: &str) {
+        let line = if line.len() > self.max_bytes { &line[..floor_char(line, self.max_bytes)] } else { line };
+        self.bytes += line.len() + 1;
+        self.lines.push_back(line.to_string());
+        while self.bytes > self.max_bytes {
+            match self.lines.pop_front() {
+                Some(old) => {
+                    self.bytes -= old.len() + 1;
+                    self.dropped += 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    pub fn into_string(self) -> String {
+        let mut out = String::new();
+        if self.dropped > 0 {
+            out.push_str(&format!("[… {} earlier lines not kept]\n", self.dropped));
+        }
+        for line in self.lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Reads `reader` line by line, forwarding each line to `sink` (without waiting when it is
+/// full) and returning them all to the caller through `tail_tx`.
+pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
+    reader: R,
+    host: String,
+    stream: Stream,
+    sink: Option<mpsc::Sender<OutputLine>>,
+    tail_tx: mpsc::Sender<String>,
+) {
+    let mut lines = BufReader::new(reader).lines();
+    loop {
+        match lines.next_line().await {
+            Ok(Some(line)) => {
+                if let Some(sink) = &sink {
+                    let _ = sink.try_send(OutputLine { host: host.clone(), stream, line: line.clone() });
+                }
+                if tail_tx.send(line).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_keeps_the_last_lines_within_its_bound() {
+        let mut tail = OutputTail::new(10);
+        for line in ["one", "two", "three", "four"] {
+            tail.push(line);
+        }
+        assert_eq!(tail.into_string(), "[… 2 earlier lines not kept]\nthree\nfour\n");
+    }
+
+    #[test]
+    fn tail_cuts_a_huge_line_on_a_char_boundary() {
+        let mut tail = OutputTail::new(5);
+        tail.push("ééééé");
+        assert!(tail.into_string().starts_with("éé"));
+    }
+}

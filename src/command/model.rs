@@ -3,13 +3,15 @@
 use std::fmt;
 
 /// A validated app or environment name: `[a-z0-9][a-z0-9._-]{0,62}` (lower-case ASCII letters,
-/// digits, `.`, `_`, `-`; not starting with a punctuation mark).
+/// digits, `.`, `_`, `-`; not starting with a punctuation mark). Made by `Name::parse`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Name(String);
 
-/// A validated git reference: a ref name as `git check-ref-format` would accept it (no spaces,
-/// no `..`, no `~^:?*[\`, no control characters, not starting with `-` or `/`, no `$`, `(`, `)`,
-/// `;`, `&`, `|`, `<`, `>`, quotes or backticks), at most 200 characters; or a hex sha prefix.
+/// A validated git reference: ASCII letters, digits, `/`, `.`, `_`, `-`, `+`, `@` (so no spaces,
+/// `~^:?*[\`, `$`, `(`, `)`, `;`, `&`, `|`, `<`, `>`, `{`, quotes, backticks or control
+/// characters); no `..` or `//`; not starting with `-`, `/` or `.`; not ending with `/`, `.` or
+/// `.lock`; no part starting with `.`; not `@` alone; at most 200 characters. A hex sha prefix is
+/// one. Made by `RefName::parse`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct RefName(String);
 
@@ -34,7 +36,8 @@ macro_rules! string_newtype {
 string_newtype!(Name);
 string_newtype!(RefName);
 
-/// Everything bosun can be asked. Parsing is pure: see `parse`.
+/// Everything bosun can be asked. Parsing is pure: see `parse` and `parse_message`. Its
+/// `Display` is the canonical text, which parses back to the same command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
     /// `deploy APP[/REF] [to ENV] [canary] [when free]`, `deploy! …` to force past soft checks.
@@ -47,12 +50,19 @@ pub enum Command {
         when_free: bool,
     },
     /// `rollback [APP] [in ENV] [to REF]`, `!rollback`, `rollback!` to force.
-    Rollback { app: Option<Name>, env: Option<Name>, to: Option<RefName>, force: bool },
+    Rollback {
+        app: Option<Name>,
+        env: Option<Name>,
+        to: Option<RefName>,
+        force: bool,
+    },
     /// `cancel`: stop the running deploy and undo it.
     Cancel,
     /// `continue`: carry a canary deploy on to the rest of the fleet.
     Continue,
-    /// `lock ENV [reason…]`
+    /// `lock ENV [reason…]`. The reason is free text for people (the rest of the line, trimmed,
+    /// at most 200 characters, no control characters): show it and journal it, never pass it to
+    /// a command.
     Lock { env: Name, reason: Option<String> },
     /// `unlock ENV`, `unlock! ENV` to break someone else's lock.
     Unlock { env: Name, force: bool },
@@ -64,7 +74,7 @@ pub enum Command {
     Diff { app: Name, env: Option<Name> },
     /// `where can I deploy APP`
     Where { app: Name },
-    /// `help [COMMAND]`
+    /// `help [COMMAND]`. The topic is always a verb from `COMMANDS` (the parser refuses others).
     Help { topic: Option<String> },
 }
 

@@ -2,6 +2,7 @@
 
 pub mod announce;
 pub mod auth;
+pub mod bot;
 pub mod clock;
 pub mod command;
 pub mod config;

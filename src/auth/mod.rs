@@ -1,1 +1,139 @@
-//! auth (being written).
+//! Who may do what where: people known by their real chat identities, roles granting actions on APP:ENV patterns. Pure: no I/O.
+
+use bosun_chat::Identity;
+
+use crate::config::{Config, Pattern, Person, Role};
+
+/// What a person may be allowed to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Deploy,
+    Rollback,
+    Force,
+    Lock,
+    UnlockOthers,
+    Admin,
+}
+
+impl Action {
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Deploy => "deploy",
+            Action::Rollback => "roll back",
+            Action::Force => "force",
+            Action::Lock => "lock",
+            Action::UnlockOthers => "unlock others' locks on",
+            Action::Admin => "administer",
+        }
+    }
+
+    fn patterns(self, role: &Role) -> &[Pattern] {
+        match self {
+            Action::Deploy => &role.deploy,
+            Action::Rollback => &role.rollback,
+            Action::Force => &role.force,
+            Action::Lock => &role.lock,
+            Action::UnlockOthers => &role.unlock_others,
+            Action::Admin => &role.admin,
+        }
+    }
+}
+
+/// The people and roles of a config, as one value that answers questions.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    people: Vec<Person>,
+    roles: std::collections::BTreeMap<String, Role>,
+}
+
+impl Policy {
+    pub fn new(config: &Config) -> Policy {
+        Policy {
+            people: config.people.clone(),
+            roles: config.roles.clone(),
+        }
+    }
+
+    /// The person an identity belongs to. An exact id wins over a `*` entry.
+    pub fn identify(&self, identity: &Identity) -> Option<&Person> {
+        let id_of = |p: &Person| p.identities.get(&identity.network).cloned();
+        self.people
+            .iter()
+            .find(|p| id_of(p).is_some_and(|id| id == identity.id))
+            .or_else(|| {
+                self.people
+                    .iter()
+                    .find(|p| id_of(p).is_some_and(|id| id == "*"))
+            })
+    }
+
+    /// Whether `person` may do `action` to `app` in `env`; a refusal says what is missing.
+    pub fn allows(
+        &self,
+        person: Option<&Person>,
+        who: &str,
+        action: Action,
+        app: &str,
+        env: &str,
+    ) -> Result<(), String> {
+        let Some(person) = person else {
+            return Err(format!(
+                "I don't know who {who} is, so I can't let them {} anything; ask an admin to add them to [[people]]",
+                action.verb()
+            ));
+        };
+        if self.granted(person, action, app, env) {
+            return Ok(());
+        }
+        let elsewhere = self.where_allowed(person, action, app);
+        if elsewhere.is_empty() {
+            Err(format!("{who} may not {} {app}", action.verb()))
+        } else {
+            Err(format!(
+                "{who} may {} {app} to {}, not {env}",
+                action.verb(),
+                elsewhere.join(", ")
+            ))
+        }
+    }
+
+    fn granted(&self, person: &Person, action: Action, app: &str, env: &str) -> bool {
+        person
+            .roles
+            .iter()
+            .filter_map(|r| self.roles.get(r))
+            .flat_map(|role| action.patterns(role).iter().chain(role.admin.iter()))
+            .any(|p| p.matches(app, env))
+    }
+
+    /// The environment names (from `envs`) where `person` may do `action` to `app`.
+    pub fn environments_for(
+        &self,
+        person: &Person,
+        action: Action,
+        app: &str,
+        envs: &[String],
+    ) -> Vec<String> {
+        envs.iter()
+            .filter(|env| self.granted(person, action, app, env))
+            .cloned()
+            .collect()
+    }
+
+    fn where_allowed(&self, person: &Person, action: Action, app: &str) -> Vec<String> {
+        let mut envs: Vec<String> = person
+            .roles
+            .iter()
+            .filter_map(|r| self.roles.get(r))
+            .flat_map(|role| action.patterns(role).iter())
+            .filter(|p| p.app == "*" || p.app == app)
+            .map(|p| p.env.clone())
+            .collect();
+        envs.sort();
+        envs.dedup();
+        envs
+    }
+}
+
+#[cfg(test)]
+mod tests;

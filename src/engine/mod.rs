@@ -1,1 +1,19 @@
-//! engine (being written).
+//! The deploy engine: a `Plan` built from a request, then run step by step with do/undo through a transport, journaled.
+
+pub mod action;
+mod event;
+mod plan;
+mod prepare;
+mod recover;
+mod runner;
+
+pub use event::{EngineEvent, Failure, RunOutcome};
+pub use plan::{
+    ChangesetLine, Phase, Plan, PlanInput, PlanKind, PlannedHost, RevisionInfo, Step,
+    plan as build_plan,
+};
+pub use prepare::{
+    DeployRequest, PrepareError, Prepared, diff, hosts_of, prepare_deploy, prepare_rollback, target,
+};
+pub use recover::{Recovered, recover};
+pub use runner::Runner;

@@ -1,0 +1,110 @@
+//! Announcement text: the plan's changesets (cut with a count), outcomes that say what is live.
+
+use std::time::Duration;
+
+use super::*;
+use crate::engine::{ChangesetLine, PlannedHost, RevisionInfo};
+
+fn plan_with(changesets: usize, previous: bool) -> Plan {
+    Plan {
+        version: 1,
+        kind: PlanKind::Deploy,
+        app: "blog".into(),
+        env: "live".into(),
+        reference: Some("v1.4.2".into()),
+        revision: RevisionInfo {
+            sha: "3f2a9c1".repeat(5) + "aaaaa",
+            short: "3f2a9c1".into(),
+            tag: Some("v1.4.2".into()),
+        },
+        previous: previous.then(|| RevisionInfo {
+            sha: "9be01d4".into(),
+            short: "9be01d4".into(),
+            tag: Some("v1.4.1".into()),
+        }),
+        release: "20261123081502-3f2a9c1".into(),
+        previous_release: None,
+        changesets: (0..changesets)
+            .map(|i| ChangesetLine {
+                sha: format!("{i:07}"),
+                short: format!("{i:07}"),
+                author: if i % 2 == 0 {
+                    "bob".into()
+                } else {
+                    "carol".into()
+                },
+                email: String::new(),
+                subject: format!("Change number {i}"),
+            })
+            .collect(),
+        hosts: ["web1", "web2"]
+            .iter()
+            .map(|h| PlannedHost {
+                name: h.to_string(),
+                group: "app".into(),
+                deploy_to: "/srv/blog".into(),
+                previous_release: None,
+            })
+            .collect(),
+        batches: vec![],
+        steps: vec![],
+    }
+}
+
+#[test]
+fn a_deploy_announcement_names_who_what_where_and_each_changeset() {
+    let text = plan_announcement("alice", &plan_with(2, true), 10, 418, false);
+    assert_eq!(
+        text,
+        "alice is deploying blog v1.4.2 (3f2a9c1) to live — 2 changesets since v1.4.1 (9be01d4):\n\
+         • 0000000 bob: Change number 0\n\
+         • 0000001 carol: Change number 1\n\
+         2 hosts: web1, web2 · release 20261123081502-3f2a9c1 · journal #418"
+    );
+}
+
+#[test]
+fn long_lists_are_cut_with_a_count_and_first_deploys_say_so() {
+    let text = plan_announcement("alice", &plan_with(60, false), 10, 1, false);
+    assert!(
+        text.contains("first deploy to live, 60 changesets in its history:"),
+        "{text}"
+    );
+    assert_eq!(text.matches("\n• ").count(), 10);
+    assert!(text.contains("\n… and 50 more\n"), "{text}");
+}
+
+#[test]
+fn outcomes_repeat_what_is_live() {
+    let plan = plan_with(1, true);
+    let ok = outcome_text(
+        &plan,
+        &RunOutcome::Succeeded {
+            elapsed: Duration::from_millis(9400),
+        },
+        418,
+    );
+    assert_eq!(
+        ok,
+        "live: blog v1.4.2 (3f2a9c1) is live on 2 hosts in 9.4 s. Journal #418."
+    );
+    let failure = Failure {
+        host: Some("web2".into()),
+        step: "health: bin/check".into(),
+        reason: "health check failed 3 times".into(),
+        output: "boom\n".into(),
+    };
+    let undone = outcome_text(
+        &plan,
+        &RunOutcome::Undone {
+            failure,
+            undone: 4,
+            elapsed: Duration::ZERO,
+        },
+        419,
+    );
+    assert_eq!(
+        undone,
+        "live: deploy of blog v1.4.2 (3f2a9c1) failed — health: bin/check failed on web2: health check failed 3 times; undid 4 steps, blog is still on v1.4.1 (9be01d4). Journal #419."
+    );
+}

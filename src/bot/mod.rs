@@ -1,0 +1,172 @@
+//! The bot: one closed event loop that takes chat messages and worker reports, and the only place that mutates shared state.
+//!
+//! `run(config, adapter, options, shutdown)` owns everything it starts: the adapter task and every
+//! deploy, rollback and query task live in one `TaskTracker` and stop on shutdown. Deploy tasks
+//! report by message; only the loop decides what runs.
+
+mod dispatch;
+mod queries;
+mod worker;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bosun_chat::{Adapter, Channels, Inbound, Outbound, Room};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::Policy;
+use crate::config::Config;
+use crate::journal::Journal;
+
+/// Knobs that are not part of the config file.
+#[derive(Clone, Debug)]
+pub struct BotOptions {
+    /// Timeout for layout commands (stage, switch, remove).
+    pub layout_timeout: Duration,
+}
+
+impl Default for BotOptions {
+    fn default() -> Self {
+        BotOptions { layout_timeout: Duration::from_secs(600) }
+    }
+}
+
+/// What a run of the bot amounted to, for the CLI's exit code.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BotReport {
+    pub deploys_succeeded: usize,
+    pub deploys_failed: usize,
+}
+
+/// A report from a task to the loop.
+#[derive(Debug)]
+pub(crate) enum WorkerMsg {
+    Say(Outbound),
+    /// A deploy or rollback task ended; `ok` says whether it reached its goal.
+    Finished { key: DeployKey, ok: bool },
+    /// A query task ended.
+    QueryDone,
+}
+
+/// One deploy at a time per app and environment.
+pub(crate) type DeployKey = (String, String);
+
+/// A deploy or rollback this bot is running.
+#[derive(Clone, Debug)]
+pub(crate) struct Running {
+    pub who: String,
+    pub room: Room,
+    pub cancel: CancellationToken,
+    pub since: i64,
+    pub kind: &'static str,
+}
+
+/// Shared, read-only context for tasks.
+#[derive(Clone)]
+pub(crate) struct Context {
+    pub config: Arc<Config>,
+    pub journal: Journal,
+    pub policy: Arc<Policy>,
+    pub options: BotOptions,
+    pub to_loop: mpsc::Sender<WorkerMsg>,
+    pub tasks: TaskTracker,
+}
+
+impl Context {
+    pub async fn say(&self, room: &Room, text: impl Into<String>) {
+        let _ = self.to_loop.send(WorkerMsg::Say(Outbound::milestone(room.clone(), text))).await;
+    }
+}
+
+/// The loop's own state.
+pub(crate) struct State {
+    pub running: HashMap<DeployKey, Running>,
+    pub report: BotReport,
+}
+
+/// Runs the bot until `shutdown` is cancelled, or until the adapter's input ends and all
+/// running work has finished.
+pub async fn run<A: Adapter + 'static>(
+    config: Arc<Config>,
+    adapter: A,
+    options: BotOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<BotReport> {
+    let journal = Journal::open(&config.journal.path).await?;
+    let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(64);
+    let (outbound_tx, outbound_rx) = mpsc::channel::<Outbound>(256);
+    let (to_loop, mut from_tasks) = mpsc::channel::<WorkerMsg>(256);
+    let tasks = TaskTracker::new();
+    let adapter_stop = CancellationToken::new();
+    let adapter_task = tasks.spawn(adapter.run(Channels { inbound: inbound_tx, outbound: outbound_rx }, adapter_stop.clone()));
+
+    let ctx = Context {
+        policy: Arc::new(Policy::new(&config)),
+        config: config.clone(),
+        journal: journal.clone(),
+        options: options.clone(),
+        to_loop,
+        tasks: tasks.clone(),
+    };
+    let mut state = State { running: HashMap::new(), report: BotReport::default() };
+
+    // A deploy left running by a bot that died is undone before anything else happens.
+    for recovered in crate::engine::recover(&config, &journal, options.layout_timeout).await? {
+        let text = crate::announce::recovery_text(&recovered);
+        let _ = outbound_tx.send(Outbound::milestone(Room::new(recovered.deploy.room.clone()), text)).await;
+    }
+
+    let mut input_open = true;
+    let mut pending_queries = 0usize;
+    loop {
+        if !input_open && state.running.is_empty() && pending_queries == 0 {
+            break;
+        }
+        tokio::select! {
+            message = inbound_rx.recv(), if input_open => match message {
+                Some(message) => {
+                    if dispatch::handle(&ctx, &mut state, message).await {
+                        pending_queries += 1;
+                    }
+                }
+                None => input_open = false,
+            },
+            Some(msg) = from_tasks.recv() => match msg {
+                WorkerMsg::Say(outbound) => {
+                    let _ = outbound_tx.send(outbound).await;
+                }
+                WorkerMsg::Finished { key, ok } => {
+                    state.running.remove(&key);
+                    if ok { state.report.deploys_succeeded += 1 } else { state.report.deploys_failed += 1 }
+                }
+                WorkerMsg::QueryDone => {
+                    pending_queries = pending_queries.saturating_sub(1);
+                }
+            },
+            _ = shutdown.cancelled() => {
+                for running in state.running.values() {
+                    running.cancel.cancel();
+                }
+                break;
+            }
+        }
+    }
+
+    // Let tasks reach a safe point, forwarding what they still say.
+    drop(ctx);
+    tasks.close();
+    while let Some(msg) = from_tasks.recv().await {
+        if let WorkerMsg::Say(outbound) = msg {
+            let _ = outbound_tx.send(outbound).await;
+        }
+    }
+    drop(outbound_tx);
+    adapter_stop.cancel();
+    let adapter_result = adapter_task.await;
+    tasks.wait().await;
+    adapter_result??;
+    Ok(state.report)
+}

@@ -1,0 +1,109 @@
+//! A deploy or rollback task: prepare the plan, take the lock in the journal, announce, run, record the outcome.
+
+use bosun_chat::{Outbound, Room};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::Job;
+use super::{Context, WorkerMsg};
+use crate::announce::{event_text, lock_refusal, outcome_text, plan_announcement};
+use crate::engine::{EngineEvent, PlanKind, Prepared, RunOutcome, Runner, prepare_deploy, prepare_rollback};
+use crate::journal::{DeployKind, DeployState, NewDeploy};
+
+/// Runs one job to its end. Returns whether it reached its goal.
+pub(crate) async fn run_job(ctx: &Context, room: &Room, who: &str, job: Job, force: bool, cancel: CancellationToken) -> bool {
+    let (app, env) = match &job {
+        Job::Deploy(r) => (r.app.clone(), r.env.clone().unwrap_or_default()),
+        Job::Rollback { app, env } => (app.clone(), env.clone().unwrap_or_default()),
+    };
+    let doing = match &job {
+        Job::Deploy(_) => format!("deploy {app} to {env}"),
+        Job::Rollback { .. } => format!("roll back {app} in {env}"),
+    };
+    let prepared = match job {
+        Job::Deploy(request) => prepare_deploy(&ctx.config, &ctx.journal, request).await,
+        Job::Rollback { app, env } => prepare_rollback(&ctx.config, &ctx.journal, &app, env.as_deref()).await,
+    };
+    let Prepared { plan, hosts, files } = match prepared {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            ctx.say(room, format!("cannot {doing}: {e}")).await;
+            return false;
+        }
+    };
+    let kind = match plan.kind {
+        PlanKind::Deploy => DeployKind::Deploy,
+        PlanKind::Rollback => DeployKind::Rollback,
+    };
+    let record = NewDeploy {
+        kind,
+        app: plan.app.clone(),
+        env: plan.env.clone(),
+        reference: plan.reference.clone(),
+        revision: Some(plan.revision.sha.clone()),
+        tag: plan.revision.tag.clone(),
+        release: Some(plan.release.clone()),
+        previous_release: plan.previous_release.clone(),
+        previous_revision: plan.previous.as_ref().map(|p| p.sha.clone()),
+        requested_by: who.to_string(),
+        room: room.to_string(),
+        plan: plan.to_json(),
+    };
+    let id = match ctx.journal.begin(record).await {
+        Ok(Ok(id)) => id,
+        Ok(Err(lock)) => {
+            ctx.say(room, lock_refusal(&plan.app, &plan.env, &lock)).await;
+            return false;
+        }
+        Err(e) => {
+            ctx.say(room, format!("cannot write the journal: {e}")).await;
+            return false;
+        }
+    };
+    if !files.is_empty()
+        && let Err(e) = ctx.journal.record_files(id, files).await
+    {
+        tracing::warn!("journal #{id}: files not recorded: {e}");
+    }
+    ctx.say(room, plan_announcement(who, &plan, ctx.config.announce.max_changesets, id, force)).await;
+
+    let (events_tx, mut events_rx) = mpsc::channel::<EngineEvent>(64);
+    let runner = Runner {
+        journal: ctx.journal.clone(),
+        hosts,
+        events: events_tx,
+        cancel,
+        max_parallel: ctx.config.playbook(&plan.app).map(|p| p.app.max_parallel).unwrap_or(32),
+        layout_timeout: ctx.options.layout_timeout,
+    };
+    let thread = format!("deploy-{id}");
+    let run = async {
+        let outcome = runner.run(id, &plan).await;
+        drop(runner);
+        outcome
+    };
+    let forward = async {
+        while let Some(event) = events_rx.recv().await {
+            let (milestone, text) = event_text(&plan.env, &event);
+            let message = if milestone {
+                Outbound::milestone(room.clone(), text)
+            } else {
+                Outbound::progress(room.clone(), thread.clone(), text)
+            };
+            let _ = ctx.to_loop.send(WorkerMsg::Say(message)).await;
+        }
+    };
+    let (outcome, ()) = tokio::join!(run, forward);
+
+    let text = outcome_text(&plan, &outcome, id);
+    let state = match &outcome {
+        RunOutcome::Succeeded { .. } => DeployState::Succeeded,
+        RunOutcome::Undone { .. } => DeployState::Undone,
+        RunOutcome::UndoFailed { .. } => DeployState::Failed,
+    };
+    if let Err(e) = ctx.journal.finish(id, state, text.clone()).await {
+        tracing::error!("journal #{id}: outcome not recorded: {e}");
+    }
+    ctx.say(room, text).await;
+    state == DeployState::Succeeded
+}

@@ -1,0 +1,264 @@
+//! What a step does on a host, as a journaled value (`Action`), and the one place that turns it into commands.
+//!
+//! Actions are serde records with an `op` tag: the journal stores them, and recovery reads them
+//! back after a crash, so their shape is a versioned boundary (see `tests/fixtures/journal`).
+//! Every shell script here is a constant; values only ever travel as positional arguments.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::transport::RemoteCommand;
+
+/// One thing done on one host (or, for `Run`, by one command).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Action {
+    /// Unpack the archive into `releases/<release>` (through a `.partial` directory renamed at
+    /// the end, so a release directory is complete or absent), write `REVISION`, and link the
+    /// shared paths into it.
+    Stage {
+        deploy_to: String,
+        release: String,
+        archive: PathBuf,
+        revision: String,
+        shared: Vec<String>,
+    },
+    /// Remove a release directory; refuses while `current` points at it.
+    RemoveRelease { deploy_to: String, release: String },
+    /// Point `current` at `releases/<release>` atomically (a temporary link renamed over it).
+    Switch { deploy_to: String, release: String },
+    /// Remove `current` (the undo of a first deploy's switch).
+    Unlink { deploy_to: String },
+    /// A playbook command (build, migrate, restart), argument vector already rendered.
+    Run {
+        argv: Vec<String>,
+        cwd: String,
+        timeout_ms: u64,
+    },
+    /// A health check: the command must succeed within `retries + 1` attempts.
+    Health {
+        argv: Vec<String>,
+        cwd: String,
+        retries: u32,
+        interval_ms: u64,
+        timeout_ms: u64,
+    },
+    /// Remove the oldest releases beyond `keep`, never one named in `protect`.
+    Cleanup {
+        deploy_to: String,
+        keep: usize,
+        protect: Vec<String>,
+    },
+}
+
+const STAGE: &str = r#"set -e
+d=$1; rel=$2; rev=$3; shift 3
+mkdir -p "$d/releases" "$d/shared"
+r="$d/releases/$rel"
+rm -rf "$r.partial"
+mkdir "$r.partial"
+tar -x -f - -C "$r.partial"
+printf '%s\n' "$rev" > "$r.partial/REVISION"
+for p in "$@"; do
+  mkdir -p "$d/shared/$p"
+  rm -rf "$r.partial/$p"
+  mkdir -p "$(dirname "$r.partial/$p")"
+  ln -s "$d/shared/$p" "$r.partial/$p"
+done
+rm -rf "$r"
+mv "$r.partial" "$r"
+"#;
+
+const REMOVE_RELEASE: &str = r#"set -e
+r="$1/releases/$2"
+if [ "$(readlink "$1/current" 2>/dev/null)" = "$r" ]; then
+  echo "refusing to remove $r: current points at it" >&2; exit 1
+fi
+rm -rf "$r" "$r.partial"
+"#;
+
+const SWITCH: &str = r#"set -e
+test -d "$1/releases/$2"
+ln -sfn "$1/releases/$2" "$1/.current.tmp"
+mv -T "$1/.current.tmp" "$1/current"
+"#;
+
+const UNLINK: &str = r#"rm -f "$1/current" "$1/.current.tmp""#;
+
+/// Lists what a host has: `current=<release>` then one release name per line.
+pub const PROBE: &str = r#"set -e
+mkdir -p "$1/releases" "$1/shared"
+test -w "$1/releases" || { echo "$1/releases is not writable" >&2; exit 1; }
+cur=$(readlink "$1/current" 2>/dev/null || true)
+echo "current=${cur##*/}"
+ls -1 "$1/releases"
+"#;
+
+const REMOVE_MANY: &str = r#"set -e
+d=$1; shift
+for r in "$@"; do rm -rf "$d/releases/$r"; done
+"#;
+
+impl Action {
+    /// A short name for the journal and the room.
+    pub fn label(&self) -> String {
+        match self {
+            Action::Stage { .. } => "stage".into(),
+            Action::RemoveRelease { .. } => "remove release".into(),
+            Action::Switch { release, .. } => format!("switch to {release}"),
+            Action::Unlink { .. } => "unlink current".into(),
+            Action::Run { argv, .. } => argv.join(" "),
+            Action::Health { argv, .. } => format!("health: {}", argv.join(" ")),
+            Action::Cleanup { keep, .. } => format!("keep {keep} releases"),
+        }
+    }
+
+    /// The command that performs this action, for the actions that are one command.
+    /// `Health` and `Cleanup` are driven by the runner (attempts, listings) and return `None`.
+    pub fn command(&self, default_timeout: Duration) -> Option<RemoteCommand> {
+        let cmd = match self {
+            Action::Stage {
+                deploy_to,
+                release,
+                archive,
+                revision,
+                shared,
+            } => {
+                let mut args = vec![deploy_to.clone(), release.clone(), revision.clone()];
+                args.extend(shared.iter().cloned());
+                RemoteCommand::script(STAGE, args).with_stdin(archive)
+            }
+            Action::RemoveRelease { deploy_to, release } => {
+                RemoteCommand::script(REMOVE_RELEASE, [deploy_to.clone(), release.clone()])
+            }
+            Action::Switch { deploy_to, release } => {
+                RemoteCommand::script(SWITCH, [deploy_to.clone(), release.clone()])
+            }
+            Action::Unlink { deploy_to } => RemoteCommand::script(UNLINK, [deploy_to.clone()]),
+            Action::Run {
+                argv,
+                cwd,
+                timeout_ms,
+            } => RemoteCommand::new(argv.clone())
+                .in_dir(cwd.clone())
+                .with_timeout(Duration::from_millis(*timeout_ms)),
+            Action::Health { .. } | Action::Cleanup { .. } => return None,
+        };
+        Some(match self {
+            Action::Run { .. } => cmd,
+            _ => cmd.with_timeout(default_timeout),
+        })
+    }
+}
+
+/// The probe command for a host's deploy root.
+pub fn probe(deploy_to: &str) -> RemoteCommand {
+    RemoteCommand::script(PROBE, [deploy_to.to_string()]).with_timeout(Duration::from_secs(30))
+}
+
+/// What a probe found on a host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The release `current` points at, if any.
+    pub current: Option<String>,
+    /// Release directories present, sorted (oldest first: names start with a UTC timestamp).
+    pub releases: Vec<String>,
+}
+
+impl Observed {
+    pub fn parse(output: &str) -> Observed {
+        let mut observed = Observed::default();
+        for line in output.lines() {
+            if let Some(cur) = line.strip_prefix("current=") {
+                observed.current = Some(cur.to_string()).filter(|c| !c.is_empty());
+            } else if !line.is_empty() && !line.ends_with(".partial") {
+                observed.releases.push(line.to_string());
+            }
+        }
+        observed.releases.sort();
+        observed
+    }
+}
+
+/// The releases to remove so that `keep` remain, never touching `protect`.
+pub fn releases_to_remove(releases: &[String], keep: usize, protect: &[String]) -> Vec<String> {
+    let mut sorted: Vec<&String> = releases.iter().collect();
+    sorted.sort();
+    let excess = sorted.len().saturating_sub(keep);
+    sorted
+        .into_iter()
+        .filter(|r| !protect.contains(r))
+        .take(excess)
+        .cloned()
+        .collect()
+}
+
+/// The command that removes `releases` under `deploy_to`.
+pub fn remove_releases(deploy_to: &str, releases: &[String]) -> RemoteCommand {
+    let mut args = vec![deploy_to.to_string()];
+    args.extend(releases.iter().cloned());
+    RemoteCommand::script(REMOVE_MANY, args).with_timeout(Duration::from_secs(600))
+}
+
+/// The listing command used by cleanup (same as the probe).
+pub fn list_releases(deploy_to: &str) -> RemoteCommand {
+    probe(deploy_to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probe_output_parses() {
+        let o = Observed::parse("current=20261123-b\n20261123-b\n20261122-a\n20261124-c.partial\n");
+        assert_eq!(o.current.as_deref(), Some("20261123-b"));
+        assert_eq!(o.releases, ["20261122-a", "20261123-b"]);
+        assert_eq!(Observed::parse("current=\n").current, None);
+    }
+
+    #[test]
+    fn cleanup_keeps_the_newest_and_never_the_protected() {
+        let rs: Vec<String> = ["1", "2", "3", "4", "5"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            releases_to_remove(&rs, 2, &["4".into(), "5".into()]),
+            ["1", "2", "3"]
+        );
+        assert_eq!(
+            releases_to_remove(&rs, 2, &["1".into(), "5".into()]),
+            ["2", "3", "4"]
+        );
+        assert!(releases_to_remove(&rs, 5, &[]).is_empty());
+    }
+
+    #[test]
+    fn actions_keep_their_journal_shape() {
+        let a = Action::Switch {
+            deploy_to: "/srv/demo".into(),
+            release: "r1".into(),
+        };
+        let json = serde_json::to_string(&a).unwrap();
+        assert_eq!(
+            json,
+            r#"{"op":"switch","deploy_to":"/srv/demo","release":"r1"}"#
+        );
+        assert_eq!(serde_json::from_str::<Action>(&json).unwrap(), a);
+    }
+
+    #[test]
+    fn values_travel_as_arguments_not_script_text() {
+        let a = Action::Switch {
+            deploy_to: "/srv/$(reboot)".into(),
+            release: "`id`".into(),
+        };
+        let cmd = a.command(Duration::from_secs(1)).unwrap();
+        assert_eq!(cmd.argv[..2], ["sh", "-c"]);
+        assert_eq!(cmd.argv[2], SWITCH);
+        assert_eq!(cmd.argv[4..], ["/srv/$(reboot)", "`id`"]);
+    }
+}

@@ -1,0 +1,86 @@
+//! What the engine reports while it works (`EngineEvent`) and how a run ends (`RunOutcome`).
+
+use std::time::Duration;
+
+/// Progress from a running deploy, in the order it happened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EngineEvent {
+    Staged {
+        hosts: usize,
+        elapsed: Duration,
+    },
+    Migrated {
+        hosts: Vec<String>,
+        elapsed: Duration,
+    },
+    BatchStarted {
+        group: String,
+        batch: usize,
+        batches: usize,
+        hosts: Vec<String>,
+    },
+    BatchHealthy {
+        group: String,
+        batch: usize,
+        batches: usize,
+        hosts: Vec<String>,
+        elapsed: Duration,
+    },
+    Failed(Failure),
+    Undoing {
+        steps: usize,
+    },
+    Warning(String),
+}
+
+/// The step that failed, where, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub host: Option<String>,
+    pub step: String,
+    pub reason: String,
+    /// The last lines the failing command printed.
+    pub output: String,
+}
+
+impl Failure {
+    pub fn describe(&self) -> String {
+        match &self.host {
+            Some(host) => format!("{} failed on {host}: {}", self.step, self.reason),
+            None => format!("{}: {}", self.step, self.reason),
+        }
+    }
+
+    /// The last few lines of output, for the room.
+    pub fn output_tail(&self, lines: usize) -> Vec<String> {
+        let all: Vec<&str> = self
+            .output
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        all[all.len().saturating_sub(lines)..]
+            .iter()
+            .map(|l| l.to_string())
+            .collect()
+    }
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    Succeeded {
+        elapsed: Duration,
+    },
+    /// A step failed and everything done was undone: the fleet is back where it was.
+    Undone {
+        failure: Failure,
+        undone: usize,
+        elapsed: Duration,
+    },
+    /// A step failed and an undo failed too: people must look.
+    UndoFailed {
+        failure: Failure,
+        problems: Vec<String>,
+        elapsed: Duration,
+    },
+}

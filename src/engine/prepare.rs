@@ -1,0 +1,455 @@
+//! From a request to a plan: resolve the revision (git), list the changesets, probe the hosts, name the release.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::action::{Observed, probe};
+use super::plan::{ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
+use crate::config::{Config, Environment, HostSpec, Playbook};
+use crate::journal::{DeployRecord, FileRecord, Journal, JournalError};
+use crate::source::{Changeset, Mirror, SourceError, archive_path};
+use crate::transport::{Host, LocalHost};
+
+/// Why a deploy or rollback could not be planned. Nothing has been changed on any host.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("I don't know the app \"{app}\"; I know {known}")]
+    UnknownApp { app: String, known: String },
+    #[error("{app} has no environment \"{env}\"; it has {known}")]
+    UnknownEnv {
+        app: String,
+        env: String,
+        known: String,
+    },
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Journal(#[from] JournalError),
+    #[error("{host} is not ready: {reason}")]
+    HostNotReady { host: String, reason: String },
+    #[error(
+        "{app} {revision} is already live on {env} (journal #{id}); say \"deploy! {app} to {env}\" to deploy it again"
+    )]
+    AlreadyLive {
+        app: String,
+        env: String,
+        revision: String,
+        id: i64,
+    },
+    #[error("nothing to roll back: {0}")]
+    NothingToRollBack(String),
+    #[error("release {release} is no longer on {host}; it cannot be switched back to")]
+    ReleaseMissing { host: String, release: String },
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A plan ready to run, with the hosts it runs on.
+pub struct Prepared {
+    pub plan: Plan,
+    pub hosts: Arc<BTreeMap<String, Host>>,
+    /// Files shipped (empty for a rollback), for the journal.
+    pub files: Vec<FileRecord>,
+}
+
+/// Finds the playbook and environment a request names (the first environment when none).
+pub fn target<'c>(
+    config: &'c Config,
+    app: &str,
+    env: Option<&str>,
+) -> Result<(&'c Playbook, &'c Environment), PrepareError> {
+    let playbook = config
+        .playbook(app)
+        .ok_or_else(|| PrepareError::UnknownApp {
+            app: app.to_string(),
+            known: list(config.playbooks.iter().map(|p| p.app.name.as_str())),
+        })?;
+    let environment = match env {
+        Some(env) => playbook.environment(env),
+        None => playbook.environments.first(),
+    }
+    .ok_or_else(|| PrepareError::UnknownEnv {
+        app: app.to_string(),
+        env: env.unwrap_or("").to_string(),
+        known: list(playbook.environments.iter().map(|e| e.name.as_str())),
+    })?;
+    Ok((playbook, environment))
+}
+
+fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.map(|n| format!("\"{n}\"")).collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The hosts of an environment, each with its deploy root as that host sees it.
+pub fn hosts_of(
+    config: &Config,
+    playbook: &Playbook,
+    env: &Environment,
+) -> (BTreeMap<String, Host>, BTreeMap<String, String>) {
+    let mut hosts = BTreeMap::new();
+    let mut roots = BTreeMap::new();
+    for name in env.groups.iter().flat_map(|g| g.hosts.iter()) {
+        let spec = playbook
+            .hosts
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| HostSpec::Local {
+                root: config.bot.state_dir.join("hosts").join(name),
+            });
+        match spec {
+            HostSpec::Local { root } => {
+                let root = std::path::absolute(&root).unwrap_or(root);
+                let deploy_to = root.join(playbook.app.deploy_to.trim_start_matches('/'));
+                roots.insert(name.clone(), deploy_to.display().to_string());
+                hosts.insert(
+                    name.clone(),
+                    Host::Local(LocalHost::new(name.clone(), root)),
+                );
+            }
+        }
+    }
+    (hosts, roots)
+}
+
+/// What the caller asks for.
+#[derive(Clone, Debug)]
+pub struct DeployRequest {
+    pub app: String,
+    pub env: Option<String>,
+    pub reference: Option<String>,
+    pub force: bool,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, PrepareError> + Send + 'static,
+) -> Result<T, PrepareError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PrepareError::Internal(e.to_string()))?
+}
+
+fn lines(changesets: Vec<Changeset>) -> Vec<ChangesetLine> {
+    changesets
+        .into_iter()
+        .map(|c| ChangesetLine {
+            sha: c.sha,
+            short: c.short,
+            author: c.author_name,
+            email: c.author_email,
+            subject: c.subject,
+        })
+        .collect()
+}
+
+fn mirror(config: &Config, playbook: &Playbook) -> Result<Mirror, PrepareError> {
+    Ok(Mirror::sync(
+        &config.bot.state_dir,
+        &playbook.app.name,
+        &playbook.app.repo,
+    )?)
+}
+
+fn revision_info(mirror: &Mirror, sha: &str) -> Option<RevisionInfo> {
+    let rev = mirror.resolve(sha).ok()?;
+    Some(RevisionInfo {
+        sha: rev.sha,
+        short: rev.short,
+        tag: rev.tag,
+    })
+}
+
+/// Probes every host in parallel: reachable, deploy root writable, what `current` is.
+async fn probe_all(
+    hosts: &BTreeMap<String, Host>,
+    roots: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Observed>, PrepareError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, host) in hosts {
+        let host = host.clone();
+        let name = name.clone();
+        let root = roots[&name].clone();
+        tasks.spawn(async move {
+            let result = host.run(&probe(&root), None).await;
+            (name, result)
+        });
+    }
+    let mut observed = BTreeMap::new();
+    let mut problems = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (name, result) = joined.map_err(|e| PrepareError::Internal(e.to_string()))?;
+        match result {
+            Ok(out) if out.success() => {
+                observed.insert(name, Observed::parse(&out.output));
+            }
+            Ok(out) => problems.push((name, out.last_line().to_string())),
+            Err(e) => problems.push((name, e.to_string())),
+        }
+    }
+    problems.sort();
+    if let Some((host, reason)) = problems.into_iter().next() {
+        return Err(PrepareError::HostNotReady { host, reason });
+    }
+    Ok(observed)
+}
+
+/// A release name `<UTC timestamp>-<sha7>` that sorts after every release the hosts or the
+/// journal know of.
+fn release_name(short: &str, taken: &[String]) -> String {
+    let mut ms = crate::clock::now_ms();
+    loop {
+        let name = format!("{}-{short}", crate::clock::release_stamp(ms));
+        let later = taken.iter().all(|t| name.as_str() > t.as_str());
+        if later {
+            return name;
+        }
+        ms += 1000;
+    }
+}
+
+/// Plans a deploy: resolves the ref, lists the changesets since what is live, probes the hosts,
+/// writes the archive once.
+pub async fn prepare_deploy(
+    config: &Arc<Config>,
+    journal: &Journal,
+    req: DeployRequest,
+) -> Result<Prepared, PrepareError> {
+    let (playbook, env) = target(config, &req.app, req.env.as_deref())?;
+    let live = journal
+        .live(playbook.app.name.clone(), env.name.clone())
+        .await?;
+    let reference = req
+        .reference
+        .clone()
+        .unwrap_or_else(|| env.default_ref.clone());
+
+    let (revision, previous, changesets, archive, files) = {
+        let config = config.clone();
+        let app = playbook.app.name.clone();
+        let reference = reference.clone();
+        let live_sha = live.as_ref().and_then(|l| l.revision.clone());
+        blocking(move || {
+            let playbook = config.playbook(&app).expect("checked above");
+            let mirror = mirror(&config, playbook)?;
+            let rev = mirror.resolve(&reference)?;
+            let previous = live_sha
+                .as_deref()
+                .and_then(|sha| revision_info(&mirror, sha));
+            let from = previous.as_ref().map(|p| p.sha.clone());
+            let changesets = mirror.changesets(from.as_deref(), &rev.sha)?;
+            let path = archive_path(&config.bot.state_dir, &app, &rev.sha);
+            let info = mirror.write_archive(&rev.sha, &path)?;
+            let files = info
+                .files
+                .iter()
+                .map(|f| FileRecord {
+                    path: f.path.clone(),
+                    size: f.size,
+                    sha256: f.sha256.clone(),
+                })
+                .collect::<Vec<_>>();
+            Ok((
+                RevisionInfo {
+                    sha: rev.sha,
+                    short: rev.short,
+                    tag: rev.tag,
+                },
+                previous,
+                changesets,
+                info.path,
+                files,
+            ))
+        })
+        .await?
+    };
+
+    if let Some(live) = &live
+        && live.revision.as_deref() == Some(revision.sha.as_str())
+        && !req.force
+    {
+        return Err(PrepareError::AlreadyLive {
+            app: req.app,
+            env: env.name.clone(),
+            revision: revision.describe(),
+            id: live.id,
+        });
+    }
+
+    let (hosts, roots) = hosts_of(config, playbook, env);
+    let observed = probe_all(&hosts, &roots).await?;
+    let mut taken = journal
+        .release_names(playbook.app.name.clone(), env.name.clone())
+        .await?;
+    taken.extend(observed.values().flat_map(|o| o.releases.iter().cloned()));
+    let release = release_name(&revision.short, &taken);
+    let plan = plan(PlanInput {
+        kind: PlanKind::Deploy,
+        playbook,
+        env,
+        reference: Some(reference),
+        revision,
+        previous,
+        release,
+        previous_release: live.as_ref().and_then(|l| l.release.clone()),
+        archive,
+        changesets: lines(changesets),
+        deploy_roots: roots,
+        observed,
+    });
+    Ok(Prepared {
+        plan,
+        hosts: Arc::new(hosts),
+        files,
+    })
+}
+
+/// Plans a rollback of what is live in `env` to the release before it.
+pub async fn prepare_rollback(
+    config: &Arc<Config>,
+    journal: &Journal,
+    app: &str,
+    env: Option<&str>,
+) -> Result<Prepared, PrepareError> {
+    let (playbook, env) = target(config, app, env)?;
+    let live = journal
+        .live(playbook.app.name.clone(), env.name.clone())
+        .await?
+        .ok_or_else(|| {
+            PrepareError::NothingToRollBack(format!(
+                "{} has never been deployed to {}",
+                playbook.app.name, env.name
+            ))
+        })?;
+    let live_release = live
+        .release
+        .clone()
+        .ok_or_else(|| PrepareError::Internal("live deploy without a release".into()))?;
+    let introduced: DeployRecord = journal
+        .introduced(
+            playbook.app.name.clone(),
+            env.name.clone(),
+            live_release.clone(),
+        )
+        .await?
+        .unwrap_or_else(|| live.clone());
+    let (Some(target_release), Some(target_sha)) = (
+        introduced.previous_release.clone(),
+        introduced.previous_revision.clone(),
+    ) else {
+        return Err(PrepareError::NothingToRollBack(format!(
+            "release {live_release} was the first deploy of {} to {}",
+            playbook.app.name, env.name
+        )));
+    };
+    let live_sha = live.revision.clone().unwrap_or_default();
+
+    let (revision, previous, changesets) = {
+        let config = config.clone();
+        let app = playbook.app.name.clone();
+        blocking(move || {
+            let playbook = config.playbook(&app).expect("checked above");
+            let mirror = mirror(&config, playbook)?;
+            let revision = revision_info(&mirror, &target_sha).unwrap_or_else(|| RevisionInfo {
+                short: target_sha.chars().take(7).collect(),
+                sha: target_sha.clone(),
+                tag: None,
+            });
+            let previous = revision_info(&mirror, &live_sha);
+            let out = mirror
+                .changesets(Some(&target_sha), &live_sha)
+                .unwrap_or_default();
+            Ok((revision, previous, out))
+        })
+        .await?
+    };
+
+    let (hosts, roots) = hosts_of(config, playbook, env);
+    let observed = probe_all(&hosts, &roots).await?;
+    for (host, o) in &observed {
+        if !o.releases.contains(&target_release) {
+            return Err(PrepareError::ReleaseMissing {
+                host: host.clone(),
+                release: target_release,
+            });
+        }
+    }
+    let plan = plan(PlanInput {
+        kind: PlanKind::Rollback,
+        playbook,
+        env,
+        reference: None,
+        revision,
+        previous,
+        release: target_release,
+        previous_release: Some(live_release),
+        archive: PathBuf::new(),
+        changesets: lines(changesets),
+        deploy_roots: roots,
+        observed,
+    });
+    Ok(Prepared {
+        plan,
+        hosts: Arc::new(hosts),
+        files: Vec::new(),
+    })
+}
+
+/// What a deploy would ship now, without touching any host.
+pub async fn diff(
+    config: &Arc<Config>,
+    journal: &Journal,
+    app: &str,
+    env: Option<&str>,
+) -> Result<Plan, PrepareError> {
+    let (playbook, env) = target(config, app, env)?;
+    let live = journal
+        .live(playbook.app.name.clone(), env.name.clone())
+        .await?;
+    let reference = env.default_ref.clone();
+    let (revision, previous, changesets) = {
+        let config = config.clone();
+        let app = playbook.app.name.clone();
+        let reference = reference.clone();
+        let live_sha = live.as_ref().and_then(|l| l.revision.clone());
+        blocking(move || {
+            let playbook = config.playbook(&app).expect("checked above");
+            let mirror = mirror(&config, playbook)?;
+            let rev = mirror.resolve(&reference)?;
+            let previous = live_sha
+                .as_deref()
+                .and_then(|sha| revision_info(&mirror, sha));
+            let changesets =
+                mirror.changesets(previous.as_ref().map(|p| p.sha.as_str()), &rev.sha)?;
+            Ok((
+                RevisionInfo {
+                    sha: rev.sha,
+                    short: rev.short,
+                    tag: rev.tag,
+                },
+                previous,
+                changesets,
+            ))
+        })
+        .await?
+    };
+    let (_, roots) = hosts_of(config, playbook, env);
+    Ok(plan(PlanInput {
+        kind: PlanKind::Deploy,
+        playbook,
+        env,
+        reference: Some(reference),
+        release: format!("<new>-{}", revision.short),
+        revision,
+        previous,
+        previous_release: live.as_ref().and_then(|l| l.release.clone()),
+        archive: Path::new("<archive>").to_path_buf(),
+        changesets: lines(changesets),
+        deploy_roots: roots,
+        observed: BTreeMap::new(),
+    }))
+}

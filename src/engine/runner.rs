@@ -1,0 +1,419 @@
+//! Runs a `Plan`: wave by wave, hosts in parallel within a wave, every step journaled before and after, and every done step undone newest first when one fails.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::action::{Action, Observed, list_releases, releases_to_remove, remove_releases};
+use super::event::{EngineEvent, Failure, RunOutcome};
+use super::plan::{Phase, Plan, Step};
+use crate::journal::{Journal, StepIntent, StepState};
+use crate::transport::{CommandOutput, Host, RemoteCommand};
+
+/// Everything the runner needs besides the plan.
+#[derive(Clone)]
+pub struct Runner {
+    pub journal: Journal,
+    pub hosts: Arc<BTreeMap<String, Host>>,
+    pub events: mpsc::Sender<EngineEvent>,
+    pub cancel: CancellationToken,
+    pub max_parallel: usize,
+    /// For the layout commands (stage, switch, remove).
+    pub layout_timeout: Duration,
+}
+
+/// A step that was started, with its journal id.
+#[derive(Clone)]
+struct Started {
+    journal_id: i64,
+    step: Step,
+}
+
+impl Runner {
+    /// Runs the plan to the end, or undoes what it did.
+    pub async fn run(&self, deploy_id: i64, plan: &Plan) -> RunOutcome {
+        let started_at = Instant::now();
+        let started: Arc<Mutex<Vec<Started>>> = Arc::default();
+        let mut failure: Option<Failure> = None;
+
+        for wave in waves(&plan.steps) {
+            if self.cancel.is_cancelled() {
+                failure = Some(Failure {
+                    host: None,
+                    step: "cancelled".into(),
+                    reason: "the deploy was cancelled".into(),
+                    output: String::new(),
+                });
+                break;
+            }
+            let phase = wave[0].phase.clone();
+            let wave_started = Instant::now();
+            let hosts_in_wave = hosts_of(&wave);
+            if let Phase::Switch {
+                group,
+                batch,
+                batches,
+            } = &phase
+            {
+                self.emit(EngineEvent::BatchStarted {
+                    group: group.clone(),
+                    batch: *batch,
+                    batches: *batches,
+                    hosts: hosts_in_wave.clone(),
+                })
+                .await;
+            }
+            let result = self.run_wave(deploy_id, &wave, started.clone()).await;
+            match (result, &phase) {
+                (Ok(()), Phase::Stage) => {
+                    self.emit(EngineEvent::Staged {
+                        hosts: hosts_in_wave.len(),
+                        elapsed: wave_started.elapsed(),
+                    })
+                    .await
+                }
+                (Ok(()), Phase::Migrate) => {
+                    self.emit(EngineEvent::Migrated {
+                        hosts: hosts_in_wave,
+                        elapsed: wave_started.elapsed(),
+                    })
+                    .await
+                }
+                (
+                    Ok(()),
+                    Phase::Switch {
+                        group,
+                        batch,
+                        batches,
+                    },
+                ) => {
+                    self.emit(EngineEvent::BatchHealthy {
+                        group: group.clone(),
+                        batch: *batch,
+                        batches: *batches,
+                        hosts: hosts_in_wave,
+                        elapsed: wave_started.elapsed(),
+                    })
+                    .await
+                }
+                (Ok(()), Phase::Finish) => {}
+                (Err(f), Phase::Finish) => {
+                    self.emit(EngineEvent::Warning(format!("cleanup: {}", f.describe())))
+                        .await
+                }
+                (Err(f), _) => {
+                    failure = Some(f);
+                    break;
+                }
+            }
+        }
+
+        let Some(failure) = failure else {
+            return RunOutcome::Succeeded {
+                elapsed: started_at.elapsed(),
+            };
+        };
+        self.emit(EngineEvent::Failed(failure.clone())).await;
+        let mut done = started.lock().expect("not poisoned").clone();
+        done.sort_by_key(|s| s.journal_id);
+        let problems = self.undo_all(deploy_id, &done).await;
+        let undone = done.iter().filter(|s| !s.step.undo.is_empty()).count();
+        if problems.is_empty() {
+            RunOutcome::Undone {
+                failure,
+                undone,
+                elapsed: started_at.elapsed(),
+            }
+        } else {
+            RunOutcome::UndoFailed {
+                failure,
+                problems,
+                elapsed: started_at.elapsed(),
+            }
+        }
+    }
+
+    async fn emit(&self, event: EngineEvent) {
+        let _ = self.events.send(event).await;
+    }
+
+    /// Runs one wave: each host's steps in order, hosts in parallel (bounded).
+    async fn run_wave(
+        &self,
+        deploy_id: i64,
+        wave: &[Step],
+        started: Arc<Mutex<Vec<Started>>>,
+    ) -> Result<(), Failure> {
+        let limit = Arc::new(Semaphore::new(self.max_parallel.max(1)));
+        let mut chains: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+        let mut order = Vec::new();
+        for step in wave {
+            if !chains.contains_key(&step.host) {
+                order.push(step.host.clone());
+            }
+            chains
+                .entry(step.host.clone())
+                .or_default()
+                .push(step.clone());
+        }
+        let mut tasks = JoinSet::new();
+        for host in order {
+            let chain = chains.remove(&host).unwrap_or_default();
+            let runner = self.clone();
+            let limit = limit.clone();
+            let started = started.clone();
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await.expect("semaphore open");
+                for step in chain {
+                    runner.run_step(deploy_id, step, &started).await?;
+                }
+                Ok::<(), Failure>(())
+            });
+        }
+        let mut first_failure = None;
+        while let Some(joined) = tasks.join_next().await {
+            let result = joined.unwrap_or_else(|e| {
+                Err(Failure {
+                    host: None,
+                    step: "internal".into(),
+                    reason: format!("a step task died: {e}"),
+                    output: String::new(),
+                })
+            });
+            if let Err(f) = result {
+                first_failure.get_or_insert(f);
+            }
+        }
+        first_failure.map_or(Ok(()), Err)
+    }
+
+    async fn run_step(
+        &self,
+        deploy_id: i64,
+        step: Step,
+        started: &Mutex<Vec<Started>>,
+    ) -> Result<(), Failure> {
+        let label = step.action.label();
+        let intent = StepIntent {
+            seq: step.seq as i64,
+            host: Some(step.host.clone()),
+            phase: step.phase.name().to_string(),
+            label: label.clone(),
+            action: serde_json::to_string(&step.action).expect("actions serialise"),
+            undo: (!step.undo.is_empty())
+                .then(|| serde_json::to_string(&step.undo).expect("actions serialise")),
+            undo_of: None,
+        };
+        let fail = |reason: String, output: String| Failure {
+            host: Some(step.host.clone()),
+            step: label.clone(),
+            reason,
+            output,
+        };
+        let journal_id = self
+            .journal
+            .intent(deploy_id, intent)
+            .await
+            .map_err(|e| fail(e.to_string(), String::new()))?;
+        started.lock().expect("not poisoned").push(Started {
+            journal_id,
+            step: step.clone(),
+        });
+
+        let result = match self.hosts.get(&step.host) {
+            Some(host) => perform(host, &step.action, self.layout_timeout).await,
+            None => Err((format!("no such host {}", step.host), String::new())),
+        };
+        let (state, output) = match &result {
+            Ok(output) => (StepState::Done, output.clone()),
+            Err((reason, output)) => (StepState::Failed, format!("{reason}\n{output}")),
+        };
+        if let Err(e) = self.journal.outcome(journal_id, state, output).await {
+            return Err(fail(e.to_string(), String::new()));
+        }
+        result
+            .map(|_| ())
+            .map_err(|(reason, output)| fail(reason, output))
+    }
+
+    /// Undoes the started steps newest first. Returns the problems met (empty when all went back).
+    async fn undo_all(&self, deploy_id: i64, done: &[Started]) -> Vec<String> {
+        let undoable: Vec<&Started> = done.iter().filter(|s| !s.step.undo.is_empty()).collect();
+        self.emit(EngineEvent::Undoing {
+            steps: undoable.len(),
+        })
+        .await;
+        let mut problems = Vec::new();
+        for s in undoable.into_iter().rev() {
+            if let Err(problem) = undo_step(
+                &self.journal,
+                &self.hosts,
+                deploy_id,
+                s.journal_id,
+                &s.step.host,
+                &s.step.undo,
+                s.step.seq,
+                self.layout_timeout,
+            )
+            .await
+            {
+                self.emit(EngineEvent::Warning(format!(
+                    "undo failed on {}: {problem}",
+                    s.step.host
+                )))
+                .await;
+                problems.push(format!("{}: {problem}", s.step.host));
+            }
+        }
+        problems
+    }
+}
+
+/// Runs one step's undo actions on its host, journaling each; marks the step undone.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn undo_step(
+    journal: &Journal,
+    hosts: &BTreeMap<String, Host>,
+    deploy_id: i64,
+    step_journal_id: i64,
+    host_name: &str,
+    undo: &[Action],
+    seq: usize,
+    layout_timeout: Duration,
+) -> Result<(), String> {
+    let host = hosts
+        .get(host_name)
+        .ok_or_else(|| format!("no such host {host_name}"))?;
+    for action in undo {
+        let intent = StepIntent {
+            seq: seq as i64,
+            host: Some(host_name.to_string()),
+            phase: "undo".into(),
+            label: action.label(),
+            action: serde_json::to_string(action).expect("actions serialise"),
+            undo: None,
+            undo_of: Some(step_journal_id),
+        };
+        let id = journal
+            .intent(deploy_id, intent)
+            .await
+            .map_err(|e| e.to_string())?;
+        let result = perform(host, action, layout_timeout).await;
+        let (state, output) = match &result {
+            Ok(out) => (StepState::Reverted, out.clone()),
+            Err((reason, out)) => (StepState::UndoFailed, format!("{reason}\n{out}")),
+        };
+        journal
+            .outcome(id, state, output)
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Err((reason, _)) = result {
+            let _ = journal.mark(step_journal_id, StepState::UndoFailed).await;
+            return Err(format!("{}: {reason}", action.label()));
+        }
+    }
+    journal
+        .mark(step_journal_id, StepState::Undone)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Performs one action on one host. Ok: its output; Err: why, and its output.
+pub(crate) async fn perform(
+    host: &Host,
+    action: &Action,
+    layout_timeout: Duration,
+) -> Result<String, (String, String)> {
+    match action {
+        Action::Health {
+            argv,
+            cwd,
+            retries,
+            interval_ms,
+            timeout_ms,
+        } => {
+            let cmd = RemoteCommand::new(argv.clone())
+                .in_dir(cwd.clone())
+                .with_timeout(Duration::from_millis(*timeout_ms));
+            let mut last = String::new();
+            for attempt in 0..=*retries {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(*interval_ms)).await;
+                }
+                match host.run(&cmd, None).await {
+                    Ok(out) if out.success() => return Ok(out.output),
+                    Ok(out) => last = failure_text(&out),
+                    Err(e) => last = e.to_string(),
+                }
+            }
+            Err((format!("health check failed {} times", retries + 1), last))
+        }
+        Action::Cleanup {
+            deploy_to,
+            keep,
+            protect,
+        } => {
+            let listing = checked(host.run(&list_releases(deploy_to), None).await)?;
+            let observed = Observed::parse(&listing);
+            let mut protect = protect.clone();
+            protect.extend(observed.current.clone());
+            let remove = releases_to_remove(&observed.releases, *keep, &protect);
+            if remove.is_empty() {
+                return Ok("nothing to remove".into());
+            }
+            checked(host.run(&remove_releases(deploy_to, &remove), None).await)?;
+            Ok(format!("removed {}", remove.join(", ")))
+        }
+        other => {
+            let cmd = other.command(layout_timeout).expect("one-command action");
+            checked(host.run(&cmd, None).await)
+        }
+    }
+}
+
+fn checked(
+    result: Result<CommandOutput, crate::transport::TransportError>,
+) -> Result<String, (String, String)> {
+    match result {
+        Ok(out) if out.success() => Ok(out.output),
+        Ok(out) => Err((failure_text(&out), out.output)),
+        Err(e) => Err((e.to_string(), String::new())),
+    }
+}
+
+fn failure_text(out: &CommandOutput) -> String {
+    let status = match out.code {
+        Some(code) => format!("exited with {code}"),
+        None => "was killed".to_string(),
+    };
+    match out.last_line() {
+        "" => status,
+        line => format!("{status}: {line}"),
+    }
+}
+
+/// Consecutive steps of the same phase form a wave.
+fn waves(steps: &[Step]) -> Vec<Vec<Step>> {
+    let mut waves: Vec<Vec<Step>> = Vec::new();
+    for step in steps {
+        match waves.last_mut() {
+            Some(wave) if wave[0].phase == step.phase => wave.push(step.clone()),
+            _ => waves.push(vec![step.clone()]),
+        }
+    }
+    waves
+}
+
+fn hosts_of(wave: &[Step]) -> Vec<String> {
+    let mut hosts: Vec<String> = Vec::new();
+    for s in wave {
+        if !hosts.contains(&s.host) {
+            hosts.push(s.host.clone());
+        }
+    }
+    hosts
+}

@@ -20,7 +20,10 @@ pub use records::*;
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("journal {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("journal: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("journal: {0}")]
@@ -44,7 +47,9 @@ impl Journal {
     /// Opens (creating if needed) the journal at `path`.
     pub async fn open(path: &Path) -> Result<Journal, JournalError> {
         let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Journal::open_blocking(&path)).await.map_err(|_| JournalError::Join)?
+        tokio::task::spawn_blocking(move || Journal::open_blocking(&path))
+            .await
+            .map_err(|_| JournalError::Join)?
     }
 
     pub fn open_blocking(path: &Path) -> Result<Journal, JournalError> {
@@ -56,8 +61,14 @@ impl Journal {
             schema::prepare(&conn)?;
             Ok(conn)
         };
-        let conn = open(path).map_err(|source| JournalError::Open { path: path.to_path_buf(), source })?;
-        Ok(Journal { conn: Arc::new(Mutex::new(conn)), path: path.to_path_buf() })
+        let conn = open(path).map_err(|source| JournalError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Journal {
+            conn: Arc::new(Mutex::new(conn)),
+            path: path.to_path_buf(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -121,7 +132,12 @@ impl Journal {
     }
 
     /// Records the end of a deploy and releases its lock.
-    pub async fn finish(&self, id: i64, state: DeployState, summary: String) -> Result<(), JournalError> {
+    pub async fn finish(
+        &self,
+        id: i64,
+        state: DeployState,
+        summary: String,
+    ) -> Result<(), JournalError> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             tx.execute(
@@ -159,7 +175,12 @@ impl Journal {
     }
 
     /// Writes a step's outcome after it ran.
-    pub async fn outcome(&self, step_id: i64, state: StepState, output: String) -> Result<(), JournalError> {
+    pub async fn outcome(
+        &self,
+        step_id: i64,
+        state: StepState,
+        output: String,
+    ) -> Result<(), JournalError> {
         self.with(move |conn| {
             conn.execute(
                 "UPDATE steps SET state = ?2, output = ?3, finished_at = ?4 WHERE id = ?1",
@@ -173,19 +194,27 @@ impl Journal {
     /// Marks a step as undone (or its undo as failed).
     pub async fn mark(&self, step_id: i64, state: StepState) -> Result<(), JournalError> {
         self.with(move |conn| {
-            conn.execute("UPDATE steps SET state = ?2 WHERE id = ?1", params![step_id, state.as_str()])?;
+            conn.execute(
+                "UPDATE steps SET state = ?2 WHERE id = ?1",
+                params![step_id, state.as_str()],
+            )?;
             Ok(())
         })
         .await
     }
 
     /// Records the files a deploy ships.
-    pub async fn record_files(&self, deploy_id: i64, files: Vec<FileRecord>) -> Result<(), JournalError> {
+    pub async fn record_files(
+        &self,
+        deploy_id: i64,
+        files: Vec<FileRecord>,
+    ) -> Result<(), JournalError> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             {
-                let mut insert =
-                    tx.prepare("INSERT INTO files (deploy_id, path, size, sha256) VALUES (?1, ?2, ?3, ?4)")?;
+                let mut insert = tx.prepare(
+                    "INSERT INTO files (deploy_id, path, size, sha256) VALUES (?1, ?2, ?3, ?4)",
+                )?;
                 for f in &files {
                     insert.execute(params![deploy_id, f.path, f.size as i64, f.sha256])?;
                 }
@@ -197,15 +226,20 @@ impl Journal {
     }
 
     pub async fn deploy(&self, id: i64) -> Result<DeployRecord, JournalError> {
-        self.with(move |conn| records::deploy_by_id(conn, id)?.ok_or(JournalError::NoSuchDeploy(id))).await
+        self.with(move |conn| {
+            records::deploy_by_id(conn, id)?.ok_or(JournalError::NoSuchDeploy(id))
+        })
+        .await
     }
 
     pub async fn steps(&self, deploy_id: i64) -> Result<Vec<StepRecord>, JournalError> {
-        self.with(move |conn| records::steps_of(conn, deploy_id)).await
+        self.with(move |conn| records::steps_of(conn, deploy_id))
+            .await
     }
 
     pub async fn files(&self, deploy_id: i64) -> Result<Vec<FileRecord>, JournalError> {
-        self.with(move |conn| records::files_of(conn, deploy_id)).await
+        self.with(move |conn| records::files_of(conn, deploy_id))
+            .await
     }
 
     /// The newest deploys first, optionally of one app and environment.
@@ -215,11 +249,16 @@ impl Journal {
         env: Option<String>,
         limit: usize,
     ) -> Result<Vec<DeployRecord>, JournalError> {
-        self.with(move |conn| records::history(conn, app.as_deref(), env.as_deref(), limit)).await
+        self.with(move |conn| records::history(conn, app.as_deref(), env.as_deref(), limit))
+            .await
     }
 
     /// What is live: the newest successful deploy or rollback of `app` in `env`.
-    pub async fn live(&self, app: String, env: String) -> Result<Option<DeployRecord>, JournalError> {
+    pub async fn live(
+        &self,
+        app: String,
+        env: String,
+    ) -> Result<Option<DeployRecord>, JournalError> {
         self.with(move |conn| {
             records::query_deploys(
                 conn,
@@ -253,21 +292,34 @@ impl Journal {
     /// The newest deploy or rollback asked for from `room`.
     pub async fn last_in_room(&self, room: String) -> Result<Option<DeployRecord>, JournalError> {
         self.with(move |conn| {
-            records::query_deploys(conn, "WHERE room = ?1 ORDER BY id DESC LIMIT 1", params![room]).map(|mut v| v.pop())
+            records::query_deploys(
+                conn,
+                "WHERE room = ?1 ORDER BY id DESC LIMIT 1",
+                params![room],
+            )
+            .map(|mut v| v.pop())
         })
         .await
     }
 
     /// Deploys left running by a bot that is gone.
     pub async fn unfinished(&self) -> Result<Vec<DeployRecord>, JournalError> {
-        self.with(|conn| records::query_deploys(conn, "WHERE state = 'running' ORDER BY id", params![])).await
+        self.with(|conn| {
+            records::query_deploys(conn, "WHERE state = 'running' ORDER BY id", params![])
+        })
+        .await
     }
 
     /// Every release name this app has had in this environment (to keep new names unique).
-    pub async fn release_names(&self, app: String, env: String) -> Result<Vec<String>, JournalError> {
+    pub async fn release_names(
+        &self,
+        app: String,
+        env: String,
+    ) -> Result<Vec<String>, JournalError> {
         self.with(move |conn| {
-            let mut stmt = conn
-                .prepare("SELECT release FROM deploys WHERE app = ?1 AND env = ?2 AND release IS NOT NULL")?;
+            let mut stmt = conn.prepare(
+                "SELECT release FROM deploys WHERE app = ?1 AND env = ?2 AND release IS NOT NULL",
+            )?;
             let names = stmt.query_map(params![app, env], |r| r.get::<_, String>(0))?;
             Ok(names.collect::<Result<Vec<_>, _>>()?)
         })
@@ -275,7 +327,12 @@ impl Journal {
     }
 
     /// Takes a manual lock on `env` for every app. Returns the holder when already locked.
-    pub async fn lock(&self, env: String, holder: String, reason: String) -> Result<Result<(), LockRecord>, JournalError> {
+    pub async fn lock(
+        &self,
+        env: String,
+        holder: String,
+        reason: String,
+    ) -> Result<Result<(), LockRecord>, JournalError> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             let existing: Option<LockRecord> = records::locks_on_env(&tx, &env)?.into_iter().next();
@@ -296,8 +353,13 @@ impl Journal {
     pub async fn unlock(&self, env: String) -> Result<Option<LockRecord>, JournalError> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            let held = records::locks_on_env(&tx, &env)?.into_iter().find(|l| l.kind == "manual");
-            tx.execute("DELETE FROM locks WHERE env = ?1 AND kind = 'manual'", params![env])?;
+            let held = records::locks_on_env(&tx, &env)?
+                .into_iter()
+                .find(|l| l.kind == "manual");
+            tx.execute(
+                "DELETE FROM locks WHERE env = ?1 AND kind = 'manual'",
+                params![env],
+            )?;
             tx.commit()?;
             Ok(held)
         })
@@ -306,6 +368,20 @@ impl Journal {
 
     pub async fn locks(&self) -> Result<Vec<LockRecord>, JournalError> {
         self.with(|conn| records::all_locks(conn)).await
+    }
+
+    /// The process id of the bot that began deploy `id`.
+    pub async fn owner_pid(&self, id: i64) -> Result<Option<u32>, JournalError> {
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT owner_pid FROM deploys WHERE id = ?1",
+                    params![id],
+                    |r| r.get::<_, Option<i64>>(0),
+                )?
+                .map(|p| p as u32))
+        })
+        .await
     }
 
     /// Looks up a deploy by id, if it exists.

@@ -62,7 +62,12 @@ impl RemoteCommand {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut argv = vec!["sh".to_string(), "-c".to_string(), script.to_string(), "bosun".to_string()];
+        let mut argv = vec![
+            "sh".to_string(),
+            "-c".to_string(),
+            script.to_string(),
+            "bosun".to_string(),
+        ];
         argv.extend(args.into_iter().map(Into::into));
         RemoteCommand::new(argv)
     }
@@ -72,7 +77,10 @@ impl RemoteCommand {
         self.argv
             .iter()
             .map(|a| {
-                if !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c)) {
+                if !a.is_empty()
+                    && a.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+                {
                     a.clone()
                 } else {
                     format!("{a:?}")
@@ -87,11 +95,17 @@ impl RemoteCommand {
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
     #[error("could not start {program}: {source}")]
-    Spawn { program: String, source: std::io::Error },
+    Spawn {
+        program: String,
+        source: std::io::Error,
+    },
     #[error("timed out after {0:?}")]
     Timeout(Duration),
     #[error("cannot read {path}: {source}")]
-    Input { path: PathBuf, source: std::io::Error },
+    Input {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("an empty command")]

@@ -72,7 +72,10 @@ pub enum TrackerSection {
     #[default]
     None,
     /// `kind = "links"`: URL templates with `{sha}` and `{ticket}`, no look-ups.
-    Links { changeset_url: String, ticket_url: String },
+    Links {
+        changeset_url: String,
+        ticket_url: String,
+    },
     /// `kind = "trac"`: a Trac over HTTP.
     Trac {
         /// The Trac environment's base URL, e.g. `https://trac.example.org/blog`.
@@ -275,12 +278,17 @@ impl CommandSpec {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        CommandSpec { argv: argv.into_iter().map(Into::into).collect() }
+        CommandSpec {
+            argv: argv.into_iter().map(Into::into).collect(),
+        }
     }
 
     /// The words with `{name}` replaced by `vars[name]`; unknown names are left as written.
     pub fn render(&self, vars: &BTreeMap<String, String>) -> Vec<String> {
-        self.argv.iter().map(|word| render_word(word, vars)).collect()
+        self.argv
+            .iter()
+            .map(|word| render_word(word, vars))
+            .collect()
     }
 }
 
@@ -327,7 +335,13 @@ mod tests {
         let cmd = CommandSpec::new(["echo", "{release_path}/bin", "{evil}", "{unknown}", "{"]);
         assert_eq!(
             cmd.render(&vars),
-            vec!["echo", "/srv/x/releases/1/bin", "a b; $(reboot)", "{unknown}", "{"]
+            vec![
+                "echo",
+                "/srv/x/releases/1/bin",
+                "a b; $(reboot)",
+                "{unknown}",
+                "{"
+            ]
         );
     }
 }

@@ -1,0 +1,144 @@
+//! The bosun.toml schema: `[bot]`, `[chat]`, `[journal]`, `[announce]`, and the sections in
+//! `tracker.rs` and `people.rs`. Playbooks are only named here; `load.rs` reads them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use toml::de::DeTable;
+
+use super::model::{
+    AdapterKind, AnnounceSection, BotSection, ChatSection, ConsoleSection, JournalSection, Person,
+    Role, TrackerSection,
+};
+use super::paths::resolve;
+use super::reader::{Item, Reader, Table};
+use super::{keys, people, tracker, values};
+
+/// bosun.toml, read: everything but the playbooks, which are only named.
+pub(super) struct ConfigFile {
+    pub bot: BotSection,
+    pub playbooks: Vec<PlaybookRef>,
+    pub chat: ChatSection,
+    pub journal: JournalSection,
+    pub tracker: TrackerSection,
+    pub announce: AnnounceSection,
+    pub people: Vec<Person>,
+    pub roles: BTreeMap<String, Role>,
+}
+
+/// An entry of `bot.playbooks`: the path as written and where it was written.
+pub(super) struct PlaybookRef {
+    pub written: String,
+    pub key: String,
+    pub at: usize,
+}
+
+/// Reads the document; where a value is wrong a problem is recorded and a default stands in.
+pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) -> ConfigFile {
+    reader.known_keys(root, keys::ROOT);
+    let empty = DeTable::new();
+    let section = |reader: &mut Reader<'_>, name: &str| {
+        let table = reader.opt(root, name, Reader::table);
+        table.unwrap_or_else(|| Table {
+            key: root.key_of(name),
+            at: 0,
+            entries: &empty,
+        })
+    };
+
+    let bot = section(reader, "bot");
+    reader.known_keys(&bot, keys::BOT);
+    let name = reader
+        .opt(&bot, "name", bot_name)
+        .unwrap_or_else(|| "bosun".to_string());
+    let state_dir = resolve(
+        dir,
+        reader
+            .opt(&bot, "state_dir", Reader::text)
+            .unwrap_or_else(|| "var".to_string()),
+    );
+    let playbooks = reader
+        .req(
+            &bot,
+            "playbooks",
+            "an array of playbook files",
+            playbook_refs,
+        )
+        .unwrap_or_default();
+
+    let chat = section(reader, "chat");
+    reader.known_keys(&chat, keys::CHAT);
+    let adapter = reader.opt(&chat, "adapter", |r, item| {
+        values::choice(r, item, "adapter", keys::ADAPTERS)
+    });
+    let adapter = adapter.unwrap_or(AdapterKind::Console);
+    let console = reader.opt(&chat, "console", Reader::table).map_or_else(
+        ConsoleSection::default,
+        |console| {
+            reader.known_keys(&console, keys::CONSOLE);
+            ConsoleSection {
+                user: reader.opt(&console, "user", Reader::text),
+            }
+        },
+    );
+
+    let journal = section(reader, "journal");
+    reader.known_keys(&journal, keys::JOURNAL);
+    let journal_path = reader
+        .opt(&journal, "path", Reader::text)
+        .map_or_else(|| state_dir.join("journal.sqlite"), |p| resolve(dir, p));
+
+    let tracker = reader
+        .opt(root, "tracker", Reader::table)
+        .map_or_else(TrackerSection::default, |table| {
+            tracker::read(reader, &table, dir)
+        });
+
+    let announce = section(reader, "announce");
+    reader.known_keys(&announce, keys::ANNOUNCE);
+    let max_changesets = reader
+        .opt(&announce, "max_changesets", |r, item| r.count(item, 0))
+        .unwrap_or(10);
+
+    let roles = reader.opt(root, "roles", people::roles).unwrap_or_default();
+    let people = reader
+        .opt(root, "people", |r, item| people::people(r, item, &roles))
+        .unwrap_or_default();
+
+    ConfigFile {
+        bot: BotSection { name, state_dir },
+        playbooks,
+        chat: ChatSection { adapter, console },
+        journal: JournalSection { path: journal_path },
+        tracker,
+        announce: AnnounceSection { max_changesets },
+        people,
+        roles,
+    }
+}
+
+/// How people address the bot: one word, no `:` or `@` (those separate it from the command).
+fn bot_name(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<String> {
+    let name = reader.string(item.clone())?;
+    if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == ':' || c == '@') {
+        reader.invalid(&item, r#"one word without ":" or "@" like "bosun""#);
+        return None;
+    }
+    Some(name)
+}
+
+fn playbook_refs(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<Vec<PlaybookRef>> {
+    let (key, at) = (item.key.clone(), item.at);
+    let refs = reader.list(item, |r, item| {
+        let (key, at) = (item.key.clone(), item.at);
+        r.text(item).map(|written| PlaybookRef { written, key, at })
+    })?;
+    if refs.is_empty() {
+        reader.report(
+            at,
+            key,
+            "expected at least one playbook file, found an empty array",
+        );
+    }
+    Some(refs)
+}

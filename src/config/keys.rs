@@ -1,0 +1,120 @@
+//! Every key bosun accepts, table by table: the one list the loader checks against and the docs
+//! are tested against.
+
+use super::model::AdapterKind;
+use super::tracker::TrackerKind;
+
+// bosun.toml
+pub(super) const ROOT: &[&str] = &[
+    "bot", "chat", "journal", "tracker", "announce", "people", "roles",
+];
+pub(super) const BOT: &[&str] = &["name", "state_dir", "playbooks"];
+pub(super) const CHAT: &[&str] = &["adapter", "console"];
+pub(super) const CONSOLE: &[&str] = &["user"];
+pub(super) const JOURNAL: &[&str] = &["path"];
+pub(super) const TRACKER_NONE: &[&str] = &["kind"];
+pub(super) const TRACKER_LINKS: &[&str] = &["kind", "changeset_url", "ticket_url"];
+pub(super) const TRACKER_TRAC: &[&str] = &[
+    "kind",
+    "url",
+    "user",
+    "password_env",
+    "password_file",
+    "timeout",
+];
+pub(super) const ANNOUNCE: &[&str] = &["max_changesets"];
+/// The chat networks a person can have an identity on.
+pub(super) const NETWORKS: &[&str] = &["console", "xmpp", "slack", "discord"];
+pub(super) const PERSON: &[&str] = &["name", "roles", "console", "xmpp", "slack", "discord"];
+/// The actions a role grants, each on a list of `APP:ENV` patterns.
+pub(super) const ROLE: &[&str] = &[
+    "deploy",
+    "rollback",
+    "force",
+    "lock",
+    "unlock_others",
+    "admin",
+];
+
+// Playbooks
+pub(super) const PLAYBOOK: &[&str] = &["app", "vars", "environments", "hosts", "pipeline"];
+pub(super) const APP: &[&str] = &[
+    "name",
+    "repo",
+    "deploy_to",
+    "keep_releases",
+    "shared",
+    "max_parallel",
+];
+pub(super) const ENVIRONMENT: &[&str] = &["default_ref", "hosts", "groups", "require", "vars"];
+pub(super) const GROUP: &[&str] = &["name", "hosts", "batch"];
+pub(super) const HOST: &[&str] = &["root"];
+pub(super) const PIPELINE: &[&str] = &["build", "restart", "migrate", "health", "command_timeout"];
+pub(super) const MIGRATE: &[&str] = &["up", "down", "once"];
+pub(super) const HEALTH: &[&str] = &["command", "retries", "interval", "timeout"];
+
+// Values with a closed set of choices.
+pub(super) const ADAPTERS: &[(&str, AdapterKind)] = &[("console", AdapterKind::Console)];
+pub(super) const TRACKER_KINDS: &[(&str, TrackerKind)] = &[
+    ("none", TrackerKind::None),
+    ("links", TrackerKind::Links),
+    ("trac", TrackerKind::Trac),
+];
+
+/// Which file documents a table.
+#[cfg(test)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Documented {
+    /// `config.example.toml`
+    Config,
+    /// `playbooks/demo.toml`
+    Playbook,
+}
+
+/// Every table above, named as a reader would look it up, with the file that documents it.
+#[cfg(test)]
+pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
+    (Documented::Config, "(top level)", ROOT),
+    (Documented::Config, "bot", BOT),
+    (Documented::Config, "chat", CHAT),
+    (Documented::Config, "chat.console", CONSOLE),
+    (Documented::Config, "journal", JOURNAL),
+    (
+        Documented::Config,
+        "tracker (kind = \"none\")",
+        TRACKER_NONE,
+    ),
+    (
+        Documented::Config,
+        "tracker (kind = \"links\")",
+        TRACKER_LINKS,
+    ),
+    (
+        Documented::Config,
+        "tracker (kind = \"trac\")",
+        TRACKER_TRAC,
+    ),
+    (Documented::Config, "announce", ANNOUNCE),
+    (Documented::Config, "people", PERSON),
+    (Documented::Config, "roles.NAME", ROLE),
+    (Documented::Playbook, "(top level)", PLAYBOOK),
+    (Documented::Playbook, "app", APP),
+    (Documented::Playbook, "environments.NAME", ENVIRONMENT),
+    (Documented::Playbook, "environments.NAME.groups", GROUP),
+    (Documented::Playbook, "hosts.NAME", HOST),
+    (Documented::Playbook, "pipeline", PIPELINE),
+    (Documented::Playbook, "pipeline.migrate", MIGRATE),
+    (Documented::Playbook, "pipeline.health", HEALTH),
+];
+
+/// The closed sets of values, with the key that takes them.
+#[cfg(test)]
+pub(super) fn choices() -> Vec<(Documented, &'static str, Vec<&'static str>)> {
+    fn words<T>(table: &[(&'static str, T)]) -> Vec<&'static str> {
+        table.iter().map(|(word, _)| *word).collect()
+    }
+    vec![
+        (Documented::Config, "adapter", words(ADAPTERS)),
+        (Documented::Config, "kind", words(TRACKER_KINDS)),
+    ]
+}

@@ -1,0 +1,139 @@
+//! The playbook schema: `[app]`, `[vars]` and `[hosts.NAME]`, assembled with the environments
+//! (`environments.rs`) and the pipeline (`pipeline.rs`) into a `Playbook`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::model::{AppSection, HostSpec, Playbook};
+use super::paths::{dir_of, resolve};
+use super::reader::{Item, Reader, Table};
+use super::{environments, keys, pipeline, values};
+
+/// A playbook as read, with where its `app.name` is written (to report a duplicate there).
+pub(super) struct PlaybookFile {
+    pub playbook: Playbook,
+    pub name_at: Option<usize>,
+}
+
+/// Reads the document at `path`; where a value is wrong a problem is recorded and a default
+/// stands in. Hosts with no `[hosts.NAME]` entry live in `<state_dir>/hosts/NAME`.
+pub(super) fn read(
+    reader: &mut Reader<'_>,
+    root: &Table<'_, '_>,
+    path: &Path,
+    state_dir: &Path,
+) -> PlaybookFile {
+    let dir = dir_of(path);
+    reader.known_keys(root, keys::PLAYBOOK);
+
+    let app_table = reader.req(root, "app", "a table", Reader::table);
+    let name_at = app_table
+        .as_ref()
+        .and_then(|table| table.get("name"))
+        .map(|item| item.at);
+    // Without an [app] table its keys are not reported missing one by one.
+    let app = app_table.map_or_else(absent_app, |table| app(reader, &table, dir));
+
+    let vars = reader
+        .opt(root, "vars", values::variables)
+        .unwrap_or_default();
+    let environments = environments::read(reader, root);
+
+    let mut hosts = reader
+        .opt(root, "hosts", |r, item| host_specs(r, item, dir))
+        .unwrap_or_default();
+    for environment in &environments {
+        for host in environment.groups.iter().flat_map(|group| &group.hosts) {
+            hosts
+                .entry(host.clone())
+                .or_insert_with(|| HostSpec::Local {
+                    root: state_dir.join("hosts").join(host),
+                });
+        }
+    }
+
+    let pipeline = pipeline::read(reader, root);
+    PlaybookFile {
+        playbook: Playbook {
+            path: path.to_path_buf(),
+            app,
+            vars,
+            environments,
+            hosts,
+            pipeline,
+        },
+        name_at,
+    }
+}
+
+const KEEP_RELEASES: usize = 5;
+const MAX_PARALLEL: usize = 32;
+
+/// Stands in for a missing `[app]` (already reported).
+fn absent_app() -> AppSection {
+    AppSection {
+        name: String::new(),
+        repo: String::new(),
+        deploy_to: String::new(),
+        keep_releases: KEEP_RELEASES,
+        shared: Vec::new(),
+        max_parallel: MAX_PARALLEL,
+    }
+}
+
+fn app(reader: &mut Reader<'_>, table: &Table<'_, '_>, dir: &Path) -> AppSection {
+    reader.known_keys(table, keys::APP);
+    let name = reader.req(table, "name", "a string", values::name);
+    let repo = reader
+        .req(table, "repo", "a string", Reader::text)
+        .map(|repo| {
+            if repo.contains("://") {
+                repo
+            } else {
+                resolve(dir, repo).to_string_lossy().into_owned()
+            }
+        });
+    let deploy_to = reader.req(table, "deploy_to", "a string", values::absolute_path);
+    AppSection {
+        name: name.unwrap_or_default(),
+        repo: repo.unwrap_or_default(),
+        deploy_to: deploy_to.unwrap_or_default(),
+        keep_releases: reader
+            .opt(table, "keep_releases", |r, item| r.count(item, 2))
+            .unwrap_or(KEEP_RELEASES),
+        shared: reader
+            .opt(table, "shared", |r, item| r.list(item, values::inner_path))
+            .unwrap_or_default(),
+        max_parallel: reader
+            .opt(table, "max_parallel", |r, item| r.count(item, 1))
+            .unwrap_or(MAX_PARALLEL),
+    }
+}
+
+/// `[hosts.NAME]` entries: a local host's directory, relative to the playbook.
+fn host_specs(
+    reader: &mut Reader<'_>,
+    item: Item<'_, '_>,
+    dir: &Path,
+) -> Option<BTreeMap<String, HostSpec>> {
+    let table = reader.table(item)?;
+    let mut hosts = BTreeMap::new();
+    for entry in table.entries() {
+        let named = values::key_name(reader, &entry);
+        let Some(host) = reader.table(entry.item) else {
+            continue;
+        };
+        reader.known_keys(&host, keys::HOST);
+        if let Some(root) = reader.opt(&host, "root", Reader::text)
+            && named
+        {
+            hosts.insert(
+                entry.name.to_string(),
+                HostSpec::Local {
+                    root: resolve(dir, root),
+                },
+            );
+        }
+    }
+    Some(hosts)
+}

@@ -1,2 +1,3 @@
 //! The test harness: starts real peers (hosts, servers, repositories) and stops them when a test ends.
 #![allow(dead_code)]
+pub mod trac;

@@ -91,7 +91,10 @@ enum Cmd {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -130,7 +133,8 @@ fn shutdown_on_signal() -> CancellationToken {
     let token = CancellationToken::new();
     let cancel = token.clone();
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let term = async {
             match term.as_mut() {
                 Some(t) => {
@@ -171,12 +175,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             bot::run(loaded, adapter, BotOptions::default(), shutdown_on_signal()).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Deploy { target, to, force, config, as_user } => {
+        Cmd::Deploy {
+            target,
+            to,
+            force,
+            config,
+            as_user,
+        } => {
             let line = format!("deploy{} {target} to {to}", if force { "!" } else { "" });
             scripted(&config, as_user, line).await
         }
-        Cmd::Rollback { app, env, config, as_user } => scripted(&config, as_user, format!("rollback {app} in {env}")).await,
-        Cmd::History { app, env, limit, config } => {
+        Cmd::Rollback {
+            app,
+            env,
+            config,
+            as_user,
+        } => scripted(&config, as_user, format!("rollback {app} in {env}")).await,
+        Cmd::History {
+            app,
+            env,
+            limit,
+            config,
+        } => {
             let loaded = load(&config)?;
             let journal = Journal::open(&loaded.journal.path).await?;
             let deploys = journal.history(app, env, limit).await?;
@@ -188,7 +208,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Export { journal_id, output, config } => {
+        Cmd::Export {
+            journal_id,
+            output,
+            config,
+        } => {
             let loaded = load(&config)?;
             let journal = Journal::open(&loaded.journal.path).await?;
             journal::export(&journal, journal_id, &output)
@@ -202,12 +226,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Runs one chat line through the bot, as the console would, and exits non-zero unless it
 /// deployed or rolled back.
-async fn scripted(config: &Path, as_user: Option<String>, line: String) -> anyhow::Result<ExitCode> {
+async fn scripted(
+    config: &Path,
+    as_user: Option<String>,
+    line: String,
+) -> anyhow::Result<ExitCode> {
     bosun::command::parse(&line).map_err(|e| anyhow::anyhow!("{e}"))?;
     let loaded = load(config)?;
     let user = user(as_user, &loaded);
     let input = std::io::Cursor::new(format!("{line}\n").into_bytes());
     let adapter = ConsoleAdapter::new(user, input, tokio::io::stdout());
     let report = bot::run(loaded, adapter, BotOptions::default(), shutdown_on_signal()).await?;
-    Ok(if report.deploys_succeeded == 1 && report.deploys_failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(
+        if report.deploys_succeeded == 1 && report.deploys_failed == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }

@@ -349,7 +349,11 @@ pub fn recovery_text(r: &crate::engine::Recovered) -> String {
     );
     if r.problems.is_empty() {
         let back = match (&d.previous_release, &d.previous_revision) {
-            (Some(release), Some(sha)) => format!("{} is back on {} (release {release})", d.env, &sha[..sha.len().min(7)]),
+            (Some(release), Some(sha)) => format!(
+                "{} is back on {} (release {release})",
+                d.env,
+                &sha[..sha.len().min(7)]
+            ),
             _ => format!("{} is back where it was", d.env),
         };
         out.push_str(&format!("I undid {}; {back}.", count(r.undone, "step")));

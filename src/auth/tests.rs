@@ -55,7 +55,8 @@ fn policy() -> Policy {
 fn the_permission_table() {
     let p = policy();
     let id = |n: &str, i: &str| Identity::new(n, i);
-    let cases: &[(Identity, Action, &str, &str, Result<(), &str>)] = &[
+    type Case<'a> = (Identity, Action, &'a str, &'a str, Result<(), &'a str>);
+    let cases: &[Case] = &[
         (
             id("xmpp", "alice@example.org"),
             Action::Deploy,

@@ -28,7 +28,11 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
         }
         Parsed::Command(command) => command,
     };
-    let person = message.sender.identity.as_ref().and_then(|id| ctx.policy.identify(id));
+    let person = message
+        .sender
+        .identity
+        .as_ref()
+        .and_then(|id| ctx.policy.identify(id));
     // A person matched by a wildcard identity (`console = "*"`) is named as the chat names them.
     let by_wildcard = match (person, &message.sender.identity) {
         (Some(p), Some(id)) => p.identities.get(&id.network).is_some_and(|i| i == "*"),
@@ -42,9 +46,20 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
     let room = message.room.clone();
 
     match command {
-        Command::Deploy { app, reference, env, force, canary, when_free: _ } => {
+        Command::Deploy {
+            app,
+            reference,
+            env,
+            force,
+            canary,
+            when_free: _,
+        } => {
             if canary {
-                ctx.say(&room, "canary deploys are not supported yet; deploy without \"canary\"").await;
+                ctx.say(
+                    &room,
+                    "canary deploys are not supported yet; deploy without \"canary\"",
+                )
+                .await;
                 return false;
             }
             let request = DeployRequest {
@@ -56,24 +71,35 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             start(ctx, state, &room, &who, Job::Deploy(request), force).await;
             false
         }
-        Command::Rollback { app, env, to, force } => {
+        Command::Rollback {
+            app,
+            env,
+            to,
+            force,
+        } => {
             if to.is_some() {
                 ctx.say(&room, "rolling back to a named revision is not supported yet; \"rollback\" goes to the release before the live one").await;
                 return false;
             }
             let (app, env) = match app {
                 Some(app) => (app.to_string(), env.map(|e| e.to_string())),
-                None => match ctx.journal.last_in_room(room.to_string()).await {
-                    Ok(Some(last)) => (last.app, Some(env.map(|e| e.to_string()).unwrap_or(last.env))),
-                    Ok(None) => {
-                        ctx.say(&room, "nothing was deployed from this room yet; say \"rollback APP in ENV\"").await;
-                        return false;
+                None => {
+                    match ctx.journal.last_in_room(room.to_string()).await {
+                        Ok(Some(last)) => (
+                            last.app,
+                            Some(env.map(|e| e.to_string()).unwrap_or(last.env)),
+                        ),
+                        Ok(None) => {
+                            ctx.say(&room, "nothing was deployed from this room yet; say \"rollback APP in ENV\"").await;
+                            return false;
+                        }
+                        Err(e) => {
+                            ctx.say(&room, format!("cannot read the journal: {e}"))
+                                .await;
+                            return false;
+                        }
                     }
-                    Err(e) => {
-                        ctx.say(&room, format!("cannot read the journal: {e}")).await;
-                        return false;
-                    }
-                },
+                }
             };
             start(ctx, state, &room, &who, Job::Rollback { app, env }, force).await;
             false
@@ -86,7 +112,14 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                     for r in running {
                         r.cancel.cancel();
                     }
-                    ctx.say(&room, format!("cancelling; what was done will be undone ({} asked)", who.name)).await
+                    ctx.say(
+                        &room,
+                        format!(
+                            "cancelling; what was done will be undone ({} asked)",
+                            who.name
+                        ),
+                    )
+                    .await
                 }
             }
             false
@@ -96,7 +129,14 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             false
         }
         Command::Lock { env, reason } => {
-            queries::lock(ctx, &room, &who, env.as_str(), reason.unwrap_or_else(|| "no reason given".into())).await;
+            queries::lock(
+                ctx,
+                &room,
+                &who,
+                env.as_str(),
+                reason.unwrap_or_else(|| "no reason given".into()),
+            )
+            .await;
             false
         }
         Command::Unlock { env, force } => {
@@ -139,7 +179,14 @@ pub(crate) enum Job {
 }
 
 /// Checks the target, the permission and the locks, then starts the job's task.
-async fn start(ctx: &Context, state: &mut State, room: &Room, who: &Who<'_>, job: Job, force: bool) {
+async fn start(
+    ctx: &Context,
+    state: &mut State,
+    room: &Room,
+    who: &Who<'_>,
+    job: Job,
+    force: bool,
+) {
     let (app, env, action) = match &job {
         Job::Deploy(r) => (r.app.clone(), r.env.clone(), Action::Deploy),
         Job::Rollback { app, env } => (app.clone(), env.clone(), Action::Rollback),
@@ -152,7 +199,11 @@ async fn start(ctx: &Context, state: &mut State, room: &Room, who: &Who<'_>, job
     if let Err(refusal) = ctx.policy.allows(who.person, &who.name, action, &app, &env) {
         return ctx.say(room, refusal).await;
     }
-    if force && let Err(refusal) = ctx.policy.allows(who.person, &who.name, Action::Force, &app, &env) {
+    if force
+        && let Err(refusal) = ctx
+            .policy
+            .allows(who.person, &who.name, Action::Force, &app, &env)
+    {
         return ctx.say(room, refusal).await;
     }
     let key = (app.clone(), env.clone());
@@ -171,7 +222,10 @@ async fn start(ctx: &Context, state: &mut State, room: &Room, who: &Who<'_>, job
     }
     match ctx.journal.locks().await {
         Ok(locks) => {
-            if let Some(lock) = locks.iter().find(|l| l.env == env && (l.app == "*" || l.app == app)) {
+            if let Some(lock) = locks
+                .iter()
+                .find(|l| l.env == env && (l.app == "*" || l.app == app))
+            {
                 return ctx.say(room, lock_refusal(&app, &env, lock)).await;
             }
         }
@@ -184,14 +238,23 @@ async fn start(ctx: &Context, state: &mut State, room: &Room, who: &Who<'_>, job
     };
     state.running.insert(
         key.clone(),
-        Running { who: who.name.clone(), room: room.clone(), cancel: cancel.clone(), since: crate::clock::now_ms(), kind },
+        Running {
+            who: who.name.clone(),
+            room: room.clone(),
+            cancel: cancel.clone(),
+            since: crate::clock::now_ms(),
+            kind,
+        },
     );
     let job = match job {
         Job::Deploy(mut r) => {
             r.env = Some(env.clone());
             Job::Deploy(r)
         }
-        Job::Rollback { app, .. } => Job::Rollback { app, env: Some(env.clone()) },
+        Job::Rollback { app, .. } => Job::Rollback {
+            app,
+            env: Some(env.clone()),
+        },
     };
     let ctx2 = ctx.clone();
     let room = room.clone();

@@ -30,7 +30,9 @@ pub struct BotOptions {
 
 impl Default for BotOptions {
     fn default() -> Self {
-        BotOptions { layout_timeout: Duration::from_secs(600) }
+        BotOptions {
+            layout_timeout: Duration::from_secs(600),
+        }
     }
 }
 
@@ -46,7 +48,10 @@ pub struct BotReport {
 pub(crate) enum WorkerMsg {
     Say(Outbound),
     /// A deploy or rollback task ended; `ok` says whether it reached its goal.
-    Finished { key: DeployKey, ok: bool },
+    Finished {
+        key: DeployKey,
+        ok: bool,
+    },
     /// A query task ended.
     QueryDone,
 }
@@ -77,7 +82,10 @@ pub(crate) struct Context {
 
 impl Context {
     pub async fn say(&self, room: &Room, text: impl Into<String>) {
-        let _ = self.to_loop.send(WorkerMsg::Say(Outbound::milestone(room.clone(), text))).await;
+        let _ = self
+            .to_loop
+            .send(WorkerMsg::Say(Outbound::milestone(room.clone(), text)))
+            .await;
     }
 }
 
@@ -101,7 +109,13 @@ pub async fn run<A: Adapter + 'static>(
     let (to_loop, mut from_tasks) = mpsc::channel::<WorkerMsg>(256);
     let tasks = TaskTracker::new();
     let adapter_stop = CancellationToken::new();
-    let adapter_task = tasks.spawn(adapter.run(Channels { inbound: inbound_tx, outbound: outbound_rx }, adapter_stop.clone()));
+    let adapter_task = tasks.spawn(adapter.run(
+        Channels {
+            inbound: inbound_tx,
+            outbound: outbound_rx,
+        },
+        adapter_stop.clone(),
+    ));
 
     let ctx = Context {
         policy: Arc::new(Policy::new(&config)),
@@ -111,12 +125,20 @@ pub async fn run<A: Adapter + 'static>(
         to_loop,
         tasks: tasks.clone(),
     };
-    let mut state = State { running: HashMap::new(), report: BotReport::default() };
+    let mut state = State {
+        running: HashMap::new(),
+        report: BotReport::default(),
+    };
 
     // A deploy left running by a bot that died is undone before anything else happens.
     for recovered in crate::engine::recover(&config, &journal, options.layout_timeout).await? {
         let text = crate::announce::recovery_text(&recovered);
-        let _ = outbound_tx.send(Outbound::milestone(Room::new(recovered.deploy.room.clone()), text)).await;
+        let _ = outbound_tx
+            .send(Outbound::milestone(
+                Room::new(recovered.deploy.room.clone()),
+                text,
+            ))
+            .await;
     }
 
     let mut input_open = true;

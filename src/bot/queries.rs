@@ -13,9 +13,16 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
     let mut lines = Vec::new();
     for playbook in &ctx.config.playbooks {
         for env in &playbook.environments {
-            match ctx.journal.live(playbook.app.name.clone(), env.name.clone()).await {
+            match ctx
+                .journal
+                .live(playbook.app.name.clone(), env.name.clone())
+                .await
+            {
                 Ok(live) => lines.push(live_line(&playbook.app.name, &env.name, live.as_ref())),
-                Err(e) => lines.push(format!("{} on {}: cannot read the journal: {e}", playbook.app.name, env.name)),
+                Err(e) => lines.push(format!(
+                    "{} on {}: cannot read the journal: {e}",
+                    playbook.app.name, env.name
+                )),
             }
         }
     }
@@ -34,7 +41,11 @@ pub(crate) async fn history(ctx: &Context, room: &Room, app: &str, env: Option<&
     if let Err(e) = target(&ctx.config, app, env) {
         return ctx.say(room, e.to_string()).await;
     }
-    match ctx.journal.history(Some(app.to_string()), env.map(str::to_string), 10).await {
+    match ctx
+        .journal
+        .history(Some(app.to_string()), env.map(str::to_string), 10)
+        .await
+    {
         Ok(deploys) => ctx.say(room, history_text(app, env, &deploys)).await,
         Err(e) => ctx.say(room, format!("cannot read the journal: {e}")).await,
     }
@@ -52,13 +63,27 @@ pub(crate) async fn diff(ctx: &Context, room: &Room, app: &str, env: Option<&str
                 plan.reference.as_deref().unwrap_or("-")
             );
             match &plan.previous {
-                Some(prev) if prev.sha == plan.revision.sha => text = format!("{text}: it is already live, nothing to ship."),
-                Some(prev) => text.push_str(&format!(" — {} changesets since {}:", plan.changesets.len(), prev.describe())),
-                None => text.push_str(&format!(" — first deploy, {} changesets in its history:", plan.changesets.len())),
+                Some(prev) if prev.sha == plan.revision.sha => {
+                    text = format!("{text}: it is already live, nothing to ship.")
+                }
+                Some(prev) => text.push_str(&format!(
+                    " — {} changesets since {}:",
+                    plan.changesets.len(),
+                    prev.describe()
+                )),
+                None => text.push_str(&format!(
+                    " — first deploy, {} changesets in its history:",
+                    plan.changesets.len()
+                )),
             }
             let max = ctx.config.announce.max_changesets;
             for c in plan.changesets.iter().take(max) {
-                text.push_str(&format!("\n• {} {}: {}", c.short, c.author, bosun_chat::clip(&c.subject, 100)));
+                text.push_str(&format!(
+                    "\n• {} {}: {}",
+                    c.short,
+                    c.author,
+                    bosun_chat::clip(&c.subject, 100)
+                ));
             }
             if plan.changesets.len() > max {
                 text.push_str(&format!("\n… and {} more", plan.changesets.len() - max));
@@ -76,10 +101,24 @@ pub(crate) async fn where_can(ctx: &Context, room: &Room, who: &Who<'_>, app: &s
         Err(e) => return ctx.say(room, e.to_string()).await,
     };
     let Some(person) = who.person else {
-        return ctx.say(room, format!("I don't know who {} is, so nowhere; ask an admin to add you to [[people]]", who.name)).await;
+        return ctx
+            .say(
+                room,
+                format!(
+                    "I don't know who {} is, so nowhere; ask an admin to add you to [[people]]",
+                    who.name
+                ),
+            )
+            .await;
     };
-    let envs: Vec<String> = playbook.environments.iter().map(|e| e.name.clone()).collect();
-    let allowed = ctx.policy.environments_for(person, Action::Deploy, app, &envs);
+    let envs: Vec<String> = playbook
+        .environments
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
+    let allowed = ctx
+        .policy
+        .environments_for(person, Action::Deploy, app, &envs);
     let text = if allowed.is_empty() {
         format!("{} may not deploy {app} anywhere", who.name)
     } else {
@@ -90,16 +129,39 @@ pub(crate) async fn where_can(ctx: &Context, room: &Room, who: &Who<'_>, app: &s
 
 /// `lock ENV reason`
 pub(crate) async fn lock(ctx: &Context, room: &Room, who: &Who<'_>, env: &str, reason: String) {
-    if let Err(refusal) = ctx.policy.allows(who.person, &who.name, Action::Lock, "*", env) {
+    if let Err(refusal) = ctx
+        .policy
+        .allows(who.person, &who.name, Action::Lock, "*", env)
+    {
         return ctx.say(room, refusal).await;
     }
-    if !ctx.config.playbooks.iter().any(|p| p.environment(env).is_some()) {
-        return ctx.say(room, format!("no app has an environment \"{env}\"")).await;
+    if !ctx
+        .config
+        .playbooks
+        .iter()
+        .any(|p| p.environment(env).is_some())
+    {
+        return ctx
+            .say(room, format!("no app has an environment \"{env}\""))
+            .await;
     }
-    match ctx.journal.lock(env.to_string(), who.name.clone(), reason.clone()).await {
-        Ok(Ok(())) => ctx.say(room, format!("{env} is locked by {}: {reason}", who.name)).await,
-        Ok(Err(held)) => ctx.say(room, format!("{env} is already held: {}", lock_line(&held))).await,
-        Err(e) => ctx.say(room, format!("cannot write the journal: {e}")).await,
+    match ctx
+        .journal
+        .lock(env.to_string(), who.name.clone(), reason.clone())
+        .await
+    {
+        Ok(Ok(())) => {
+            ctx.say(room, format!("{env} is locked by {}: {reason}", who.name))
+                .await
+        }
+        Ok(Err(held)) => {
+            ctx.say(room, format!("{env} is already held: {}", lock_line(&held)))
+                .await
+        }
+        Err(e) => {
+            ctx.say(room, format!("cannot write the journal: {e}"))
+                .await
+        }
     }
 }
 
@@ -109,24 +171,46 @@ pub(crate) async fn unlock(ctx: &Context, room: &Room, who: &Who<'_>, env: &str,
         Ok(locks) => locks,
         Err(e) => return ctx.say(room, format!("cannot read the journal: {e}")).await,
     };
-    let Some(held) = locks.into_iter().find(|l| l.env == env && l.kind == "manual") else {
+    let Some(held) = locks
+        .into_iter()
+        .find(|l| l.env == env && l.kind == "manual")
+    else {
         return ctx.say(room, format!("{env} is not locked by hand")).await;
     };
     if held.holder != who.name {
         if !force {
             return ctx
-                .say(room, format!("{env} is locked by {}, not you; \"unlock! {env}\" breaks it if you may", held.holder))
+                .say(
+                    room,
+                    format!(
+                        "{env} is locked by {}, not you; \"unlock! {env}\" breaks it if you may",
+                        held.holder
+                    ),
+                )
                 .await;
         }
-        if let Err(refusal) = ctx.policy.allows(who.person, &who.name, Action::UnlockOthers, "*", env) {
+        if let Err(refusal) =
+            ctx.policy
+                .allows(who.person, &who.name, Action::UnlockOthers, "*", env)
+        {
             return ctx.say(room, refusal).await;
         }
     }
     match ctx.journal.unlock(env.to_string()).await {
         Ok(_) if held.holder != who.name => {
-            ctx.say(room, format!("{env} is unlocked; {} broke {}'s lock ({})", who.name, held.holder, held.reason)).await
+            ctx.say(
+                room,
+                format!(
+                    "{env} is unlocked; {} broke {}'s lock ({})",
+                    who.name, held.holder, held.reason
+                ),
+            )
+            .await
         }
         Ok(_) => ctx.say(room, format!("{env} is unlocked")).await,
-        Err(e) => ctx.say(room, format!("cannot write the journal: {e}")).await,
+        Err(e) => {
+            ctx.say(room, format!("cannot write the journal: {e}"))
+                .await
+        }
     }
 }

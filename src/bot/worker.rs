@@ -7,11 +7,20 @@ use tokio_util::sync::CancellationToken;
 use super::dispatch::Job;
 use super::{Context, WorkerMsg};
 use crate::announce::{event_text, lock_refusal, outcome_text, plan_announcement};
-use crate::engine::{EngineEvent, PlanKind, Prepared, RunOutcome, Runner, prepare_deploy, prepare_rollback};
+use crate::engine::{
+    EngineEvent, PlanKind, Prepared, RunOutcome, Runner, prepare_deploy, prepare_rollback,
+};
 use crate::journal::{DeployKind, DeployState, NewDeploy};
 
 /// Runs one job to its end. Returns whether it reached its goal.
-pub(crate) async fn run_job(ctx: &Context, room: &Room, who: &str, job: Job, force: bool, cancel: CancellationToken) -> bool {
+pub(crate) async fn run_job(
+    ctx: &Context,
+    room: &Room,
+    who: &str,
+    job: Job,
+    force: bool,
+    cancel: CancellationToken,
+) -> bool {
     let (app, env) = match &job {
         Job::Deploy(r) => (r.app.clone(), r.env.clone().unwrap_or_default()),
         Job::Rollback { app, env } => (app.clone(), env.clone().unwrap_or_default()),
@@ -22,7 +31,9 @@ pub(crate) async fn run_job(ctx: &Context, room: &Room, who: &str, job: Job, for
     };
     let prepared = match job {
         Job::Deploy(request) => prepare_deploy(&ctx.config, &ctx.journal, request).await,
-        Job::Rollback { app, env } => prepare_rollback(&ctx.config, &ctx.journal, &app, env.as_deref()).await,
+        Job::Rollback { app, env } => {
+            prepare_rollback(&ctx.config, &ctx.journal, &app, env.as_deref()).await
+        }
     };
     let Prepared { plan, hosts, files } = match prepared {
         Ok(prepared) => prepared,
@@ -52,11 +63,13 @@ pub(crate) async fn run_job(ctx: &Context, room: &Room, who: &str, job: Job, for
     let id = match ctx.journal.begin(record).await {
         Ok(Ok(id)) => id,
         Ok(Err(lock)) => {
-            ctx.say(room, lock_refusal(&plan.app, &plan.env, &lock)).await;
+            ctx.say(room, lock_refusal(&plan.app, &plan.env, &lock))
+                .await;
             return false;
         }
         Err(e) => {
-            ctx.say(room, format!("cannot write the journal: {e}")).await;
+            ctx.say(room, format!("cannot write the journal: {e}"))
+                .await;
             return false;
         }
     };
@@ -65,7 +78,11 @@ pub(crate) async fn run_job(ctx: &Context, room: &Room, who: &str, job: Job, for
     {
         tracing::warn!("journal #{id}: files not recorded: {e}");
     }
-    ctx.say(room, plan_announcement(who, &plan, ctx.config.announce.max_changesets, id, force)).await;
+    ctx.say(
+        room,
+        plan_announcement(who, &plan, ctx.config.announce.max_changesets, id, force),
+    )
+    .await;
 
     let (events_tx, mut events_rx) = mpsc::channel::<EngineEvent>(64);
     let runner = Runner {
@@ -73,7 +90,11 @@ pub(crate) async fn run_job(ctx: &Context, room: &Room, who: &str, job: Job, for
         hosts,
         events: events_tx,
         cancel,
-        max_parallel: ctx.config.playbook(&plan.app).map(|p| p.app.max_parallel).unwrap_or(32),
+        max_parallel: ctx
+            .config
+            .playbook(&plan.app)
+            .map(|p| p.app.max_parallel)
+            .unwrap_or(32),
         layout_timeout: ctx.options.layout_timeout,
     };
     let thread = format!("deploy-{id}");

@@ -33,6 +33,8 @@ pub enum Action {
     Unlink { deploy_to: String },
     /// A playbook command (build, migrate, restart), argument vector already rendered.
     Run {
+        /// What it is for: `build`, `restart`, `migrate up`, `migrate down`.
+        what: String,
         argv: Vec<String>,
         cwd: String,
         timeout_ms: u64,
@@ -109,8 +111,12 @@ impl Action {
             Action::RemoveRelease { .. } => "remove release".into(),
             Action::Switch { release, .. } => format!("switch to {release}"),
             Action::Unlink { .. } => "unlink current".into(),
-            Action::Run { argv, .. } => argv.join(" "),
-            Action::Health { argv, .. } => format!("health: {}", argv.join(" ")),
+            Action::Run { what, argv, .. } => {
+                format!("{what}: {}", RemoteCommand::new(argv.clone()).display())
+            }
+            Action::Health { argv, .. } => {
+                format!("health: {}", RemoteCommand::new(argv.clone()).display())
+            }
             Action::Cleanup { keep, .. } => format!("keep {keep} releases"),
         }
     }
@@ -141,6 +147,7 @@ impl Action {
                 argv,
                 cwd,
                 timeout_ms,
+                ..
             } => RemoteCommand::new(argv.clone())
                 .in_dir(cwd.clone())
                 .with_timeout(Duration::from_millis(*timeout_ms)),

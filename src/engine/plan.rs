@@ -198,7 +198,8 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         vars.insert("shared_path".into(), format!("{}/shared", h.deploy_to));
         vars
     };
-    let run = |spec: &CommandSpec, h: &PlannedHost, release_name: &str| Action::Run {
+    let run = |what: &str, spec: &CommandSpec, h: &PlannedHost, release_name: &str| Action::Run {
+        what: what.to_string(),
         argv: spec.render(&vars_for(h, release_name)),
         cwd: format!("{}/releases/{release_name}", h.deploy_to),
         timeout_ms,
@@ -230,7 +231,12 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             };
             push(Phase::Stage, &h.name, stage, vec![remove]);
             for build in &pipeline.build {
-                push(Phase::Stage, &h.name, run(build, h, &release), vec![]);
+                push(
+                    Phase::Stage,
+                    &h.name,
+                    run("build", build, h, &release),
+                    vec![],
+                );
             }
         }
         if let Some(migrate) = &pipeline.migrate {
@@ -243,9 +249,14 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 let undo = migrate
                     .down
                     .iter()
-                    .map(|down| run(down, h, &release))
+                    .map(|down| run("migrate down", down, h, &release))
                     .collect();
-                push(Phase::Migrate, &h.name, run(&migrate.up, h, &release), undo);
+                push(
+                    Phase::Migrate,
+                    &h.name,
+                    run("migrate up", &migrate.up, h, &release),
+                    undo,
+                );
             }
         }
     }
@@ -266,7 +277,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                             release: prev.clone(),
                         }];
                         if let Some(restart) = &pipeline.restart {
-                            undo.push(run(restart, h, prev));
+                            undo.push(run("restart", restart, h, prev));
                         }
                         undo
                     }
@@ -285,10 +296,16 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                     back,
                 );
                 if let Some(restart) = &pipeline.restart {
-                    push(phase.clone(), name, run(restart, h, &release), vec![]);
+                    push(
+                        phase.clone(),
+                        name,
+                        run("restart", restart, h, &release),
+                        vec![],
+                    );
                 }
                 if let Some(health) = &pipeline.health {
-                    let Action::Run { argv, cwd, .. } = run(&health.command, h, &release) else {
+                    let Action::Run { argv, cwd, .. } = run("health", &health.command, h, &release)
+                    else {
                         unreachable!()
                     };
                     let check = Action::Health {
@@ -373,7 +390,7 @@ impl Plan {
                 other => other.name().to_string(),
             };
             out.push_str(&format!(
-                "  {:>3} {:<16} {:<8} {}\n",
+                "  {:>3} {:<18} {:<8} {}\n",
                 s.seq,
                 phase,
                 s.host,
@@ -381,7 +398,7 @@ impl Plan {
             ));
             for u in &s.undo {
                 out.push_str(&format!(
-                    "  {:>3} {:<16} {:<8}   undo: {}\n",
+                    "  {:>3} {:<18} {:<8}   undo: {}\n",
                     "",
                     "",
                     "",

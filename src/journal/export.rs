@@ -41,7 +41,10 @@ fn write_archive(
         tar.append_data(&mut header, format!("{dir}/{name}"), body)
     };
     add("README.txt", readme(deploy).as_bytes())?;
-    add("plan.json", deploy.plan.as_deref().unwrap_or("{}").as_bytes())?;
+    add(
+        "plan.json",
+        deploy.plan.as_deref().unwrap_or("{}").as_bytes(),
+    )?;
     add("steps.txt", steps_text(steps).as_bytes())?;
     add("files.txt", files_text(files).as_bytes())?;
     tar.into_inner()?.finish()?.flush()?;
@@ -77,7 +80,10 @@ fn readme(d: &DeployRecord) -> String {
         prev_rev = opt(&d.previous_revision),
         state = d.state.as_str(),
         started = format_utc(d.started_at),
-        finished = d.finished_at.map(format_utc).unwrap_or_else(|| "-".to_string()),
+        finished = d
+            .finished_at
+            .map(format_utc)
+            .unwrap_or_else(|| "-".to_string()),
         summary = opt(&d.summary),
     )
 }
@@ -93,7 +99,9 @@ fn steps_text(steps: &[StepRecord]) -> String {
             s.host.as_deref().unwrap_or("(bot)"),
             s.state.as_str(),
             format_utc(s.started_at),
-            s.finished_at.map(|f| format!(", took {} ms", f - s.started_at)).unwrap_or_default(),
+            s.finished_at
+                .map(|f| format!(", took {} ms", f - s.started_at))
+                .unwrap_or_default(),
             s.action,
         ));
         if let Some(undo) = &s.undo {

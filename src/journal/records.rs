@@ -19,7 +19,11 @@ impl DeployKind {
         }
     }
     fn parse(s: &str) -> DeployKind {
-        if s == "rollback" { DeployKind::Rollback } else { DeployKind::Deploy }
+        if s == "rollback" {
+            DeployKind::Rollback
+        } else {
+            DeployKind::Deploy
+        }
     }
 }
 
@@ -185,7 +189,8 @@ pub struct LockRecord {
     pub deploy_id: Option<i64>,
 }
 
-const DEPLOY_COLUMNS: &str = "id, kind, app, env, reference, revision, tag, release, previous_release,
+const DEPLOY_COLUMNS: &str =
+    "id, kind, app, env, reference, revision, tag, release, previous_release,
     previous_revision, requested_by, room, state, plan, summary, started_at, finished_at";
 
 fn deploy_from_row(r: &Row<'_>) -> rusqlite::Result<DeployRecord> {
@@ -220,9 +225,16 @@ pub(super) fn query_deploys<P: Params>(
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
-pub(super) fn deploy_by_id(conn: &Connection, id: i64) -> Result<Option<DeployRecord>, JournalError> {
+pub(super) fn deploy_by_id(
+    conn: &Connection,
+    id: i64,
+) -> Result<Option<DeployRecord>, JournalError> {
     Ok(conn
-        .query_row(&format!("SELECT {DEPLOY_COLUMNS} FROM deploys WHERE id = ?1"), params![id], deploy_from_row)
+        .query_row(
+            &format!("SELECT {DEPLOY_COLUMNS} FROM deploys WHERE id = ?1"),
+            params![id],
+            deploy_from_row,
+        )
         .optional()?)
 }
 
@@ -265,9 +277,14 @@ pub(super) fn steps_of(conn: &Connection, deploy_id: i64) -> Result<Vec<StepReco
 }
 
 pub(super) fn files_of(conn: &Connection, deploy_id: i64) -> Result<Vec<FileRecord>, JournalError> {
-    let mut stmt = conn.prepare("SELECT path, size, sha256 FROM files WHERE deploy_id = ?1 ORDER BY path")?;
+    let mut stmt =
+        conn.prepare("SELECT path, size, sha256 FROM files WHERE deploy_id = ?1 ORDER BY path")?;
     let rows = stmt.query_map(params![deploy_id], |r| {
-        Ok(FileRecord { path: r.get(0)?, size: r.get::<_, i64>(1)? as u64, sha256: r.get(2)? })
+        Ok(FileRecord {
+            path: r.get(0)?,
+            size: r.get::<_, i64>(1)? as u64,
+            sha256: r.get(2)?,
+        })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -285,8 +302,9 @@ fn lock_from_row(r: &Row<'_>) -> rusqlite::Result<LockRecord> {
 }
 
 pub(super) fn all_locks(conn: &Connection) -> Result<Vec<LockRecord>, JournalError> {
-    let mut stmt =
-        conn.prepare("SELECT app, env, kind, holder, reason, since, deploy_id FROM locks ORDER BY env, app")?;
+    let mut stmt = conn.prepare(
+        "SELECT app, env, kind, holder, reason, since, deploy_id FROM locks ORDER BY env, app",
+    )?;
     let rows = stmt.query_map([], lock_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -302,6 +320,12 @@ pub(super) fn locks_on_env(conn: &Connection, env: &str) -> Result<Vec<LockRecor
 
 /// A lock that stops a deploy of `app` to `env`: a manual lock on the environment, or another
 /// deploy of the same app there.
-pub(super) fn conflicting_lock(conn: &Connection, app: &str, env: &str) -> Result<Option<LockRecord>, JournalError> {
-    Ok(locks_on_env(conn, env)?.into_iter().find(|l| l.app == "*" || l.app == app))
+pub(super) fn conflicting_lock(
+    conn: &Connection,
+    app: &str,
+    env: &str,
+) -> Result<Option<LockRecord>, JournalError> {
+    Ok(locks_on_env(conn, env)?
+        .into_iter()
+        .find(|l| l.app == "*" || l.app == app))
 }

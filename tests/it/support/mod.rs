@@ -1,3 +1,6 @@
 //! The test harness: starts real peers (hosts, servers, repositories) and stops them when a test ends.
 #![allow(dead_code)]
+
+pub mod app;
+pub mod bot;
 pub mod trac;

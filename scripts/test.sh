@@ -22,5 +22,5 @@ if [ ! -x "$TRAC_VENV/bin/tracd" ]; then
 fi
 
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace

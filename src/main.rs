@@ -128,11 +128,12 @@ fn user(as_user: Option<String>, config: &Config) -> String {
         .unwrap_or_else(|| "operator".to_string())
 }
 
-/// Stops the bot on Ctrl-C or SIGTERM.
-fn shutdown_on_signal() -> CancellationToken {
+/// Cancels the returned token on Ctrl-C or SIGTERM. The caller owns the listening task and
+/// aborts it when the bot has stopped.
+fn shutdown_on_signal() -> (CancellationToken, tokio::task::JoinHandle<()>) {
     let token = CancellationToken::new();
     let cancel = token.clone();
-    tokio::spawn(async move {
+    let listener = tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let term = async {
@@ -149,7 +150,7 @@ fn shutdown_on_signal() -> CancellationToken {
         }
         cancel.cancel();
     });
-    token
+    (token, listener)
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -172,7 +173,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("bosun is listening as {user}; type \"help\", or Ctrl-D to quit.");
             }
             let adapter = bosun_console::stdio(user);
-            bot::run(loaded, adapter, BotOptions::default(), shutdown_on_signal()).await?;
+            let (shutdown, listener) = shutdown_on_signal();
+            let result = bot::run(loaded, adapter, BotOptions::default(), shutdown).await;
+            listener.abort();
+            result?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Deploy {
@@ -236,7 +240,10 @@ async fn scripted(
     let user = user(as_user, &loaded);
     let input = std::io::Cursor::new(format!("{line}\n").into_bytes());
     let adapter = ConsoleAdapter::new(user, input, tokio::io::stdout());
-    let report = bot::run(loaded, adapter, BotOptions::default(), shutdown_on_signal()).await?;
+    let (shutdown, listener) = shutdown_on_signal();
+    let report = bot::run(loaded, adapter, BotOptions::default(), shutdown).await;
+    listener.abort();
+    let report = report?;
     Ok(
         if report.deploys_succeeded == 1 && report.deploys_failed == 0 {
             ExitCode::SUCCESS

@@ -1,7 +1,9 @@
 //! Integration tests against real peers: one binary, one module per story.
 
+mod cli;
 mod crash;
 mod deploy;
 mod plan;
 mod support;
+mod tidy;
 mod tracker;

@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Policy;
 use crate::config::Config;
 use crate::journal::Journal;
+use crate::transport::Connector;
 
 /// Knobs that are not part of the config file.
 #[derive(Clone, Debug)]
@@ -78,6 +79,7 @@ pub(crate) struct Context {
     pub options: BotOptions,
     pub to_loop: mpsc::Sender<WorkerMsg>,
     pub tasks: TaskTracker,
+    pub connector: Connector,
 }
 
 impl Context {
@@ -117,7 +119,9 @@ pub async fn run<A: Adapter + 'static>(
         adapter_stop.clone(),
     ));
 
+    let connector = Connector::new();
     let ctx = Context {
+        connector: connector.clone(),
         policy: Arc::new(Policy::new(&config)),
         config: config.clone(),
         journal: journal.clone(),
@@ -131,7 +135,9 @@ pub async fn run<A: Adapter + 'static>(
     };
 
     // A deploy left running by a bot that died is undone before anything else happens.
-    for recovered in crate::engine::recover(&config, &journal, options.layout_timeout).await? {
+    for recovered in
+        crate::engine::recover(&connector, &config, &journal, options.layout_timeout).await?
+    {
         let text = crate::announce::recovery_text(&recovered);
         let _ = outbound_tx
             .send(Outbound::milestone(
@@ -189,6 +195,7 @@ pub async fn run<A: Adapter + 'static>(
     adapter_stop.cancel();
     let adapter_result = adapter_task.await;
     tasks.wait().await;
+    connector.shutdown().await;
     adapter_result??;
     Ok(state.report)
 }

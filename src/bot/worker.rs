@@ -30,9 +30,18 @@ pub(crate) async fn run_job(
         Job::Rollback { .. } => format!("roll back {app} in {env}"),
     };
     let prepared = match job {
-        Job::Deploy(request) => prepare_deploy(&ctx.config, &ctx.journal, request).await,
+        Job::Deploy(request) => {
+            prepare_deploy(&ctx.connector, &ctx.config, &ctx.journal, request).await
+        }
         Job::Rollback { app, env } => {
-            prepare_rollback(&ctx.config, &ctx.journal, &app, env.as_deref()).await
+            prepare_rollback(
+                &ctx.connector,
+                &ctx.config,
+                &ctx.journal,
+                &app,
+                env.as_deref(),
+            )
+            .await
         }
     };
     let Prepared { plan, hosts, files } = match prepared {

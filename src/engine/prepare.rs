@@ -9,7 +9,7 @@ use super::plan::{ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
 use crate::config::{Config, Environment, HostSpec, Playbook};
 use crate::journal::{DeployRecord, FileRecord, Journal, JournalError};
 use crate::source::{Changeset, Mirror, SourceError, archive_path};
-use crate::transport::{Host, LocalHost};
+use crate::transport::{Connector, Host};
 
 /// Why a deploy or rollback could not be planned. Nothing has been changed on any host.
 #[derive(Debug, thiserror::Error)]
@@ -86,12 +86,13 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-/// The hosts of an environment, each with its deploy root as that host sees it.
-pub fn hosts_of(
+/// Connects to the hosts of an environment; each comes with its deploy root as that host sees it.
+pub async fn hosts_of(
+    connector: &Connector,
     config: &Config,
     playbook: &Playbook,
     env: &Environment,
-) -> (BTreeMap<String, Host>, BTreeMap<String, String>) {
+) -> Result<(BTreeMap<String, Host>, BTreeMap<String, String>), PrepareError> {
     let mut hosts = BTreeMap::new();
     let mut roots = BTreeMap::new();
     for name in env.groups.iter().flat_map(|g| g.hosts.iter()) {
@@ -102,19 +103,17 @@ pub fn hosts_of(
             .unwrap_or_else(|| HostSpec::Local {
                 root: config.bot.state_dir.join("hosts").join(name),
             });
-        match spec {
-            HostSpec::Local { root } => {
-                let root = std::path::absolute(&root).unwrap_or(root);
-                let deploy_to = root.join(playbook.app.deploy_to.trim_start_matches('/'));
-                roots.insert(name.clone(), deploy_to.display().to_string());
-                hosts.insert(
-                    name.clone(),
-                    Host::Local(LocalHost::new(name.clone(), root)),
-                );
-            }
-        }
+        let (host, root) = connector
+            .connect(name, &spec, &playbook.app.deploy_to)
+            .await
+            .map_err(|e| PrepareError::HostNotReady {
+                host: name.clone(),
+                reason: e.to_string(),
+            })?;
+        hosts.insert(name.clone(), host);
+        roots.insert(name.clone(), root);
     }
-    (hosts, roots)
+    Ok((hosts, roots))
 }
 
 /// What the caller asks for.
@@ -215,6 +214,7 @@ fn release_name(short: &str, taken: &[String]) -> String {
 /// Plans a deploy: resolves the ref, lists the changesets since what is live, probes the hosts,
 /// writes the archive once.
 pub async fn prepare_deploy(
+    connector: &Connector,
     config: &Arc<Config>,
     journal: &Journal,
     req: DeployRequest,
@@ -280,7 +280,7 @@ pub async fn prepare_deploy(
         });
     }
 
-    let (hosts, roots) = hosts_of(config, playbook, env);
+    let (hosts, roots) = hosts_of(connector, config, playbook, env).await?;
     let observed = probe_all(&hosts, &roots).await?;
     let mut taken = journal
         .release_names(playbook.app.name.clone(), env.name.clone())
@@ -310,6 +310,7 @@ pub async fn prepare_deploy(
 
 /// Plans a rollback of what is live in `env` to the release before it.
 pub async fn prepare_rollback(
+    connector: &Connector,
     config: &Arc<Config>,
     journal: &Journal,
     app: &str,
@@ -368,7 +369,7 @@ pub async fn prepare_rollback(
         .await?
     };
 
-    let (hosts, roots) = hosts_of(config, playbook, env);
+    let (hosts, roots) = hosts_of(connector, config, playbook, env).await?;
     let observed = probe_all(&hosts, &roots).await?;
     for (host, o) in &observed {
         if !o.releases.contains(&target_release) {
@@ -437,7 +438,6 @@ pub async fn diff(
         })
         .await?
     };
-    let (_, roots) = hosts_of(config, playbook, env);
     Ok(plan(PlanInput {
         kind: PlanKind::Deploy,
         playbook,
@@ -449,7 +449,7 @@ pub async fn diff(
         previous_release: live.as_ref().and_then(|l| l.release.clone()),
         archive: Path::new("<archive>").to_path_buf(),
         changesets: lines(changesets),
-        deploy_roots: roots,
+        deploy_roots: BTreeMap::new(),
         observed: BTreeMap::new(),
     }))
 }

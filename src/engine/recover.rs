@@ -8,6 +8,7 @@ use super::prepare::{hosts_of, target};
 use super::runner::undo_step;
 use crate::config::Config;
 use crate::journal::{DeployRecord, DeployState, Journal, JournalError, StepState};
+use crate::transport::Connector;
 
 /// What recovery found and did about one deploy.
 #[derive(Clone, Debug)]
@@ -31,6 +32,7 @@ fn owner_alive(pid: Option<u32>) -> bool {
 
 /// Undoes every deploy the journal says is still running, unless its bot is alive.
 pub async fn recover(
+    connector: &Connector,
     config: &Arc<Config>,
     journal: &Journal,
     layout_timeout: Duration,
@@ -46,7 +48,13 @@ pub async fn recover(
         match target(config, &deploy.app, Some(&deploy.env)) {
             Err(e) => problems.push(format!("cannot reach the hosts: {e}")),
             Ok((playbook, env)) => {
-                let (hosts, _) = hosts_of(config, playbook, env);
+                let hosts = match hosts_of(connector, config, playbook, env).await {
+                    Ok((hosts, _)) => hosts,
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        Default::default()
+                    }
+                };
                 let pending = steps.iter().rev().filter(|s| {
                     s.undo_of.is_none()
                         && s.undo.is_some()

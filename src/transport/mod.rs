@@ -4,6 +4,7 @@
 //! string from text it was handed. Output is kept (bounded) for the journal and, when asked,
 //! streamed line by line into a bounded channel.
 
+mod connector;
 mod local;
 mod output;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+pub use connector::Connector;
 pub use local::LocalHost;
 pub use output::{CommandOutput, OutputLine, OutputTail, Stream};
 

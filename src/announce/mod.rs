@@ -141,6 +141,11 @@ pub fn event_text(env: &str, event: &EngineEvent) -> (bool, String) {
             format!("{env}: undoing {}, newest first …", count(*steps, "step")),
         ),
         EngineEvent::Warning(text) => (false, format!("{env}: warning: {text}")),
+        EngineEvent::CanaryWaiting { host } => (
+            true,
+            format!("{env}: the canary {host} is switched and healthy; say \"continue\" to deploy the rest, or \"!rollback\" to undo it"),
+        ),
+        EngineEvent::CanaryContinued { who } => (true, format!("{env}: {who} said continue; deploying the rest")),
     }
 }
 

@@ -42,12 +42,14 @@ fn plan_with(changesets: usize, previous: bool) -> Plan {
             .map(|h| PlannedHost {
                 name: h.to_string(),
                 group: "app".into(),
+                address: "127.0.0.1".into(),
                 deploy_to: "/srv/blog".into(),
                 previous_release: None,
             })
             .collect(),
         batches: vec![],
         steps: vec![],
+        canary: None,
     }
 }
 

@@ -8,7 +8,7 @@ use crate::announce::lock_refusal;
 use crate::auth::Action;
 use crate::command::{Command, Parsed, parse_message};
 use crate::config::Person;
-use crate::engine::{DeployRequest, target};
+use crate::engine::{Control, DeployRequest, target};
 
 /// Who sent a message, as far as the bot can tell.
 pub(crate) struct Who<'a> {
@@ -54,19 +54,12 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             canary,
             when_free: _,
         } => {
-            if canary {
-                ctx.say(
-                    &room,
-                    "canary deploys are not supported yet; deploy without \"canary\"",
-                )
-                .await;
-                return false;
-            }
             let request = DeployRequest {
                 app: app.to_string(),
                 env: env.map(|e| e.to_string()),
                 reference: reference.map(|r| r.to_string()),
                 force,
+                canary,
             };
             start(ctx, state, &room, &who, Job::Deploy(request), force).await;
             false
@@ -125,7 +118,14 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             false
         }
         Command::Continue => {
-            ctx.say(&room, "nothing is waiting for \"continue\"").await;
+            let waiting = state.running.values_mut().find(|r| r.room == room && r.canary_waiting);
+            match waiting {
+                Some(running) => {
+                    running.canary_waiting = false;
+                    let _ = running.control.send(Control::Continue { who: who.name.clone() }).await;
+                }
+                None => ctx.say(&room, "nothing is waiting for \"continue\"").await,
+            }
             false
         }
         Command::Lock { env, reason } => {
@@ -207,6 +207,13 @@ async fn start(
         return ctx.say(room, refusal).await;
     }
     let key = (app.clone(), env.clone());
+    if let (Job::Rollback { .. }, Some(running)) = (&job, state.running.get_mut(&key))
+        && running.canary_waiting
+    {
+        running.canary_waiting = false;
+        let _ = running.control.send(Control::Abort { who: who.name.clone() }).await;
+        return;
+    }
     if let Some(running) = state.running.get(&key) {
         return ctx
             .say(
@@ -232,6 +239,7 @@ async fn start(
         Err(e) => return ctx.say(room, format!("cannot read the journal: {e}")).await,
     }
     let cancel = CancellationToken::new();
+    let (control, control_rx) = tokio::sync::mpsc::channel(4);
     let kind = match job {
         Job::Deploy(_) => "deploy",
         Job::Rollback { .. } => "rollback",
@@ -244,6 +252,8 @@ async fn start(
             cancel: cancel.clone(),
             since: crate::clock::now_ms(),
             kind,
+            control,
+            canary_waiting: false,
         },
     );
     let job = match job {
@@ -260,7 +270,7 @@ async fn start(
     let room = room.clone();
     let name = who.name.clone();
     ctx.tasks.spawn(async move {
-        let ok = worker::run_job(&ctx2, &room, &name, job, force, cancel).await;
+        let ok = worker::run_job(&ctx2, &room, &name, job, force, cancel, control_rx).await;
         let _ = ctx2.to_loop.send(WorkerMsg::Finished { key, ok }).await;
     });
 }

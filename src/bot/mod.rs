@@ -55,6 +55,8 @@ pub(crate) enum WorkerMsg {
     },
     /// A query task ended.
     QueryDone,
+    /// A canary deploy switched its host and now waits.
+    CanaryWaiting { key: DeployKey },
 }
 
 /// One deploy at a time per app and environment.
@@ -68,6 +70,10 @@ pub(crate) struct Running {
     pub cancel: CancellationToken,
     pub since: i64,
     pub kind: &'static str,
+    /// Tells a canary deploy to go on or to undo.
+    pub control: mpsc::Sender<crate::engine::Control>,
+    /// True while a canary deploy waits for `continue`.
+    pub canary_waiting: bool,
 }
 
 /// Shared, read-only context for tasks.
@@ -169,6 +175,11 @@ pub async fn run<A: Adapter + 'static>(
                 WorkerMsg::Finished { key, ok } => {
                     state.running.remove(&key);
                     if ok { state.report.deploys_succeeded += 1 } else { state.report.deploys_failed += 1 }
+                }
+                WorkerMsg::CanaryWaiting { key } => {
+                    if let Some(running) = state.running.get_mut(&key) {
+                        running.canary_waiting = true;
+                    }
                 }
                 WorkerMsg::QueryDone => {
                     pending_queries = pending_queries.saturating_sub(1);

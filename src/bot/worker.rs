@@ -8,6 +8,7 @@ use super::dispatch::Job;
 use super::{Context, WorkerMsg};
 use crate::announce::{event_text, lock_refusal, outcome_text, plan_announcement};
 use crate::engine::{
+    Control,
     EngineEvent, PlanKind, Prepared, RunOutcome, Runner, prepare_deploy, prepare_rollback,
 };
 use crate::journal::{DeployKind, DeployState, NewDeploy};
@@ -20,6 +21,7 @@ pub(crate) async fn run_job(
     job: Job,
     force: bool,
     cancel: CancellationToken,
+    mut control: mpsc::Receiver<Control>,
 ) -> bool {
     let (app, env) = match &job {
         Job::Deploy(r) => (r.app.clone(), r.env.clone().unwrap_or_default()),
@@ -44,7 +46,12 @@ pub(crate) async fn run_job(
             .await
         }
     };
-    let Prepared { plan, hosts, files } = match prepared {
+    let Prepared {
+        plan,
+        hosts,
+        files,
+        skipped,
+    } = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
             ctx.say(room, format!("cannot {doing}: {e}")).await;
@@ -93,6 +100,9 @@ pub(crate) async fn run_job(
     )
     .await;
 
+    for (host, why) in &skipped {
+        ctx.say(room, format!("{}: skipping {host}, which cannot be reached ({why}); it stays on its release", plan.env)).await;
+    }
     let (events_tx, mut events_rx) = mpsc::channel::<EngineEvent>(64);
     let runner = Runner {
         journal: ctx.journal.clone(),
@@ -108,12 +118,16 @@ pub(crate) async fn run_job(
     };
     let thread = format!("deploy-{id}");
     let run = async {
-        let outcome = runner.run(id, &plan).await;
+        let outcome = runner.run(id, &plan, Some(&mut control)).await;
         drop(runner);
         outcome
     };
     let forward = async {
         while let Some(event) = events_rx.recv().await {
+            if let EngineEvent::CanaryWaiting { .. } = event {
+                let key = (plan.app.clone(), plan.env.clone());
+                let _ = ctx.to_loop.send(WorkerMsg::CanaryWaiting { key }).await;
+            }
             let (milestone, text) = event_text(&plan.env, &event);
             let message = if milestone {
                 Outbound::milestone(room.clone(), text)

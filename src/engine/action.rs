@@ -39,6 +39,13 @@ pub enum Action {
         cwd: String,
         timeout_ms: u64,
     },
+    /// A health check over HTTP from the bot: a 2xx answer within `retries + 1` attempts.
+    HealthHttp {
+        url: String,
+        retries: u32,
+        interval_ms: u64,
+        timeout_ms: u64,
+    },
     /// A health check: the command must succeed within `retries + 1` attempts.
     Health {
         argv: Vec<String>,
@@ -89,13 +96,19 @@ mv -T "$1/.current.tmp" "$1/current"
 
 const UNLINK: &str = r#"rm -f "$1/current" "$1/.current.tmp""#;
 
-/// Lists what a host has: `current=<release>` then one release name per line.
+/// Looks at a host before anything is staged: the deploy root exists and is writable, where
+/// `current` points, the free space there, which of the named commands are missing, and the
+/// releases present. Prints `key=value` lines.
 pub const PROBE: &str = r#"set -e
-mkdir -p "$1/releases" "$1/shared"
-test -w "$1/releases" || { echo "$1/releases is not writable" >&2; exit 1; }
-cur=$(readlink "$1/current" 2>/dev/null || true)
+d=$1; shift
+mkdir -p "$d/releases" "$d/shared"
+test -w "$d/releases" || { echo "$d/releases is not writable" >&2; exit 1; }
+cur=$(readlink "$d/current" 2>/dev/null || true)
 echo "current=${cur##*/}"
-ls -1 "$1/releases"
+echo "df=$(df -Pk "$d" | { while read -r line; do last=$line; done; echo "$last"; })"
+for c in "$@"; do command -v "$c" >/dev/null 2>&1 || echo "missing=$c"; done
+for r in "$d"/releases/*; do [ -e "$r" ] && echo "release=${r##*/}"; done
+exit 0
 "#;
 
 const REMOVE_MANY: &str = r#"set -e
@@ -118,6 +131,7 @@ impl Action {
                 format!("health: {}", RemoteCommand::new(argv.clone()).display())
             }
             Action::Cleanup { keep, .. } => format!("keep {keep} releases"),
+            Action::HealthHttp { url, .. } => format!("health: GET {url}"),
         }
     }
 
@@ -151,7 +165,7 @@ impl Action {
             } => RemoteCommand::new(argv.clone())
                 .in_dir(cwd.clone())
                 .with_timeout(Duration::from_millis(*timeout_ms)),
-            Action::Health { .. } | Action::Cleanup { .. } => return None,
+            Action::Health { .. } | Action::HealthHttp { .. } | Action::Cleanup { .. } => return None,
         };
         Some(match self {
             Action::Run { .. } => cmd,
@@ -160,9 +174,11 @@ impl Action {
     }
 }
 
-/// The probe command for a host's deploy root.
-pub fn probe(deploy_to: &str) -> RemoteCommand {
-    RemoteCommand::script(PROBE, [deploy_to.to_string()]).with_timeout(Duration::from_secs(30))
+/// The probe command for a host's deploy root, checking that `commands` exist there.
+pub fn probe(deploy_to: &str, commands: &[String]) -> RemoteCommand {
+    let mut args = vec![deploy_to.to_string()];
+    args.extend(commands.iter().cloned());
+    RemoteCommand::script(PROBE, args).with_timeout(Duration::from_secs(30))
 }
 
 /// What a probe found on a host.
@@ -172,6 +188,10 @@ pub struct Observed {
     pub current: Option<String>,
     /// Release directories present, sorted (oldest first: names start with a UTC timestamp).
     pub releases: Vec<String>,
+    /// Free space in the deploy root, in kB, when `df` could tell.
+    pub free_kb: Option<u64>,
+    /// Commands the pipeline needs that the host does not have.
+    pub missing: Vec<String>,
 }
 
 impl Observed {
@@ -180,8 +200,14 @@ impl Observed {
         for line in output.lines() {
             if let Some(cur) = line.strip_prefix("current=") {
                 observed.current = Some(cur.to_string()).filter(|c| !c.is_empty());
-            } else if !line.is_empty() && !line.ends_with(".partial") {
-                observed.releases.push(line.to_string());
+            } else if let Some(df) = line.strip_prefix("df=") {
+                observed.free_kb = df.split_whitespace().nth(3).and_then(|n| n.parse().ok());
+            } else if let Some(cmd) = line.strip_prefix("missing=") {
+                observed.missing.push(cmd.to_string());
+            } else if let Some(release) = line.strip_prefix("release=")
+                && !release.ends_with(".partial")
+            {
+                observed.releases.push(release.to_string());
             }
         }
         observed.releases.sort();
@@ -209,9 +235,9 @@ pub fn remove_releases(deploy_to: &str, releases: &[String]) -> RemoteCommand {
     RemoteCommand::script(REMOVE_MANY, args).with_timeout(Duration::from_secs(600))
 }
 
-/// The listing command used by cleanup (same as the probe).
+/// The listing command used by cleanup (the probe, checking no commands).
 pub fn list_releases(deploy_to: &str) -> RemoteCommand {
-    probe(deploy_to)
+    probe(deploy_to, &[])
 }
 
 #[cfg(test)]
@@ -220,9 +246,13 @@ mod tests {
 
     #[test]
     fn probe_output_parses() {
-        let o = Observed::parse("current=20261123-b\n20261123-b\n20261122-a\n20261124-c.partial\n");
+        let o = Observed::parse(
+            "current=20261123-b\ndf=/dev/vda 263174212 11234 240000000 5% /\nmissing=make\nrelease=20261123-b\nrelease=20261122-a\nrelease=20261124-c.partial\n",
+        );
         assert_eq!(o.current.as_deref(), Some("20261123-b"));
         assert_eq!(o.releases, ["20261122-a", "20261123-b"]);
+        assert_eq!(o.free_kb, Some(240000000));
+        assert_eq!(o.missing, ["make"]);
         assert_eq!(Observed::parse("current=\n").current, None);
     }
 

@@ -30,6 +30,13 @@ pub enum EngineEvent {
     Undoing {
         steps: usize,
     },
+    /// A canary deploy switched its one host and waits for `continue` or a rollback.
+    CanaryWaiting {
+        host: String,
+    },
+    CanaryContinued {
+        who: String,
+    },
     Warning(String),
 }
 
@@ -83,4 +90,13 @@ pub enum RunOutcome {
         problems: Vec<String>,
         elapsed: Duration,
     },
+}
+
+/// What people can tell a deploy that is waiting on its canary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Carry on to the rest of the fleet.
+    Continue { who: String },
+    /// Undo everything, canary included.
+    Abort { who: String },
 }

@@ -2,18 +2,19 @@
 
 pub mod action;
 mod event;
+mod fleet;
 mod plan;
 mod prepare;
 mod recover;
 mod runner;
 
-pub use event::{EngineEvent, Failure, RunOutcome};
+pub use event::{Control, EngineEvent, Failure, RunOutcome};
 pub use plan::{
     ChangesetLine, Phase, Plan, PlanInput, PlanKind, PlannedHost, RevisionInfo, Step,
     plan as build_plan,
 };
 pub use prepare::{
-    DeployRequest, PrepareError, Prepared, diff, hosts_of, prepare_deploy, prepare_rollback, target,
+    DeployRequest, PrepareError, Prepared, diff, prepare_deploy, prepare_rollback, target,
 };
 pub use recover::{Recovered, recover};
 pub use runner::Runner;

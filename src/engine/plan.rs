@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::action::{Action, Observed};
-use crate::config::{CommandSpec, Environment, Playbook};
+use crate::config::{CommandSpec, Environment, HealthProbe, Playbook};
 
 /// A revision as plans and announcements show it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +43,9 @@ pub struct PlannedHost {
     pub group: String,
     /// The deploy root as the host sees it.
     pub deploy_to: String,
+    /// Its network address (`127.0.0.1` for a local host).
+    #[serde(default)]
+    pub address: String,
     /// The release `current` pointed at when the plan was made.
     pub previous_release: Option<String>,
 }
@@ -118,6 +121,9 @@ pub struct Plan {
     /// Batches per group, in order: group name and its batches of host names.
     pub batches: Vec<(String, Vec<Vec<String>>)>,
     pub steps: Vec<Step>,
+    /// For a canary deploy: the one host switched first; the deploy then waits for `continue`.
+    #[serde(default)]
+    pub canary: Option<String>,
 }
 
 /// What `plan` needs to know: the playbook, what to ship, and what the hosts have now.
@@ -135,7 +141,11 @@ pub struct PlanInput<'a> {
     pub changesets: Vec<ChangesetLine>,
     /// Deploy root per host name, as each host sees it.
     pub deploy_roots: BTreeMap<String, String>,
+    /// Network address per host name (for `{address}` in HTTP health checks).
+    pub addresses: BTreeMap<String, String>,
     pub observed: BTreeMap<String, Observed>,
+    /// Switch the first host of the first group alone, then wait for `continue`.
+    pub canary: bool,
 }
 
 /// Builds the plan. Pure: the same input always gives the same plan.
@@ -152,23 +162,28 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         archive,
         changesets,
         deploy_roots,
+        addresses,
         observed,
+        canary,
     } = input;
     let pipeline = &playbook.pipeline;
     let timeout_ms = pipeline.command_timeout.as_millis() as u64;
 
     let mut hosts = Vec::new();
-    let mut batches = Vec::new();
+    let mut batches: Vec<(String, Vec<Vec<String>>)> = Vec::new();
+    let canary_host = canary
+        .then(|| env.groups.first().and_then(|g| g.hosts.first()).cloned())
+        .flatten();
+    if let Some(first) = &canary_host {
+        batches.push(("canary".to_string(), vec![vec![first.clone()]]));
+    }
     for group in &env.groups {
-        let size = group.batch.size_for(group.hosts.len());
-        batches.push((
-            group.name.clone(),
-            group
-                .hosts
-                .chunks(size)
-                .map(|c| c.to_vec())
-                .collect::<Vec<_>>(),
-        ));
+        let members: Vec<String> =
+            group.hosts.iter().filter(|h| Some(*h) != canary_host.as_ref()).cloned().collect();
+        if !members.is_empty() {
+            let size = group.batch.size_for(members.len());
+            batches.push((group.name.clone(), members.chunks(size).map(|c| c.to_vec()).collect()));
+        }
         for name in &group.hosts {
             hosts.push(PlannedHost {
                 name: name.clone(),
@@ -177,6 +192,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                     .get(name)
                     .cloned()
                     .unwrap_or_else(|| playbook.app.deploy_to.clone()),
+                address: addresses.get(name).cloned().unwrap_or_else(|| "127.0.0.1".to_string()),
                 previous_release: observed.get(name).and_then(|o| o.current.clone()),
             });
         }
@@ -190,6 +206,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         vars.insert("app".into(), playbook.app.name.clone());
         vars.insert("env".into(), env.name.clone());
         vars.insert("host".into(), h.name.clone());
+        vars.insert("address".into(), h.address.clone());
         vars.insert("revision".into(), revision.sha.clone());
         vars.insert("release".into(), release_name.to_string());
         vars.insert("release_path".into(), release_path);
@@ -286,6 +303,15 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                         deploy_to: h.deploy_to.clone(),
                     }],
                 };
+                if let Some(lb) = &pipeline.lb {
+                    let cwd_release = h.previous_release.clone().unwrap_or_else(|| release.clone());
+                    push(
+                        phase.clone(),
+                        name,
+                        run("lb out", &lb.out, h, &cwd_release),
+                        vec![run("lb in", &lb.into, h, &cwd_release)],
+                    );
+                }
                 push(
                     phase.clone(),
                     name,
@@ -304,18 +330,35 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                     );
                 }
                 if let Some(health) = &pipeline.health {
-                    let Action::Run { argv, cwd, .. } = run("health", &health.command, h, &release)
-                    else {
-                        unreachable!()
-                    };
-                    let check = Action::Health {
-                        argv,
-                        cwd,
-                        retries: health.retries,
-                        interval_ms: health.interval.as_millis() as u64,
-                        timeout_ms: health.timeout.as_millis() as u64,
+                    let check = match &health.probe {
+                        HealthProbe::Command(command) => {
+                            let Action::Run { argv, cwd, .. } = run("health", command, h, &release) else {
+                                unreachable!("run() makes a Run")
+                            };
+                            Action::Health {
+                                argv,
+                                cwd,
+                                retries: health.retries,
+                                interval_ms: health.interval.as_millis() as u64,
+                                timeout_ms: health.timeout.as_millis() as u64,
+                            }
+                        }
+                        HealthProbe::Http(url) => Action::HealthHttp {
+                            url: CommandSpec::new([url.clone()]).render(&vars_for(h, &release)).remove(0),
+                            retries: health.retries,
+                            interval_ms: health.interval.as_millis() as u64,
+                            timeout_ms: health.timeout.as_millis() as u64,
+                        },
                     };
                     push(phase.clone(), name, check, vec![]);
+                }
+                if let Some(lb) = &pipeline.lb {
+                    push(
+                        phase.clone(),
+                        name,
+                        run("lb in", &lb.into, h, &release),
+                        vec![run("lb out", &lb.out, h, &release)],
+                    );
                 }
             }
         }
@@ -348,6 +391,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         hosts,
         batches,
         steps,
+        canary: canary_host,
     }
 }
 

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::action::{Observed, probe};
+use super::fleet::{Reached, needed_commands, reach};
 use super::plan::{ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
-use crate::config::{Config, Environment, HostSpec, Playbook};
+use crate::config::{Config, Environment, Playbook};
 use crate::journal::{DeployRecord, FileRecord, Journal, JournalError};
 use crate::source::{Changeset, Mirror, SourceError, archive_path};
 use crate::transport::{Connector, Host};
@@ -26,8 +26,8 @@ pub enum PrepareError {
     Source(#[from] SourceError),
     #[error("{0}")]
     Journal(#[from] JournalError),
-    #[error("{host} is not ready: {reason}")]
-    HostNotReady { host: String, reason: String },
+    #[error("not every host is ready, so nothing was touched — {problems}")]
+    NotReady { problems: String },
     #[error(
         "{app} {revision} is already live on {env} (journal #{id}); say \"deploy! {app} to {env}\" to deploy it again"
     )]
@@ -51,6 +51,8 @@ pub struct Prepared {
     pub hosts: Arc<BTreeMap<String, Host>>,
     /// Files shipped (empty for a rollback), for the journal.
     pub files: Vec<FileRecord>,
+    /// Hosts left out (a partial rollback), with why.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Finds the playbook and environment a request names (the first environment when none).
@@ -86,36 +88,6 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
-/// Connects to the hosts of an environment; each comes with its deploy root as that host sees it.
-pub async fn hosts_of(
-    connector: &Connector,
-    config: &Config,
-    playbook: &Playbook,
-    env: &Environment,
-) -> Result<(BTreeMap<String, Host>, BTreeMap<String, String>), PrepareError> {
-    let mut hosts = BTreeMap::new();
-    let mut roots = BTreeMap::new();
-    for name in env.groups.iter().flat_map(|g| g.hosts.iter()) {
-        let spec = playbook
-            .hosts
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| HostSpec::Local {
-                root: config.bot.state_dir.join("hosts").join(name),
-            });
-        let (host, root) = connector
-            .connect(name, &spec, &playbook.app.deploy_to)
-            .await
-            .map_err(|e| PrepareError::HostNotReady {
-                host: name.clone(),
-                reason: e.to_string(),
-            })?;
-        hosts.insert(name.clone(), host);
-        roots.insert(name.clone(), root);
-    }
-    Ok((hosts, roots))
-}
-
 /// What the caller asks for.
 #[derive(Clone, Debug)]
 pub struct DeployRequest {
@@ -123,6 +95,8 @@ pub struct DeployRequest {
     pub env: Option<String>,
     pub reference: Option<String>,
     pub force: bool,
+    /// Switch one host first and wait for `continue`.
+    pub canary: bool,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -161,40 +135,6 @@ fn revision_info(mirror: &Mirror, sha: &str) -> Option<RevisionInfo> {
         short: rev.short,
         tag: rev.tag,
     })
-}
-
-/// Probes every host in parallel: reachable, deploy root writable, what `current` is.
-async fn probe_all(
-    hosts: &BTreeMap<String, Host>,
-    roots: &BTreeMap<String, String>,
-) -> Result<BTreeMap<String, Observed>, PrepareError> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, host) in hosts {
-        let host = host.clone();
-        let name = name.clone();
-        let root = roots[&name].clone();
-        tasks.spawn(async move {
-            let result = host.run(&probe(&root), None).await;
-            (name, result)
-        });
-    }
-    let mut observed = BTreeMap::new();
-    let mut problems = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        let (name, result) = joined.map_err(|e| PrepareError::Internal(e.to_string()))?;
-        match result {
-            Ok(out) if out.success() => {
-                observed.insert(name, Observed::parse(&out.output));
-            }
-            Ok(out) => problems.push((name, out.last_line().to_string())),
-            Err(e) => problems.push((name, e.to_string())),
-        }
-    }
-    problems.sort();
-    if let Some((host, reason)) = problems.into_iter().next() {
-        return Err(PrepareError::HostNotReady { host, reason });
-    }
-    Ok(observed)
 }
 
 /// A release name `<UTC timestamp>-<sha7>` that sorts after every release the hosts or the
@@ -280,8 +220,11 @@ pub async fn prepare_deploy(
         });
     }
 
-    let (hosts, roots) = hosts_of(connector, config, playbook, env).await?;
-    let observed = probe_all(&hosts, &roots).await?;
+    let reached = reach(connector, config, playbook, env, &needed_commands(playbook)).await;
+    if !reached.not_ready.is_empty() {
+        return Err(PrepareError::NotReady { problems: reached.problems() });
+    }
+    let Reached { hosts, roots, addresses, observed, .. } = reached;
     let mut taken = journal
         .release_names(playbook.app.name.clone(), env.name.clone())
         .await?;
@@ -299,12 +242,15 @@ pub async fn prepare_deploy(
         archive,
         changesets: lines(changesets),
         deploy_roots: roots,
+        addresses,
         observed,
+        canary: req.canary,
     });
     Ok(Prepared {
         plan,
         hosts: Arc::new(hosts),
         files,
+        skipped: Vec::new(),
     })
 }
 
@@ -369,8 +315,20 @@ pub async fn prepare_rollback(
         .await?
     };
 
-    let (hosts, roots) = hosts_of(connector, config, playbook, env).await?;
-    let observed = probe_all(&hosts, &roots).await?;
+    let reached = reach(connector, config, playbook, env, &[]).await;
+    let skipped = reached.not_ready.clone();
+    if !skipped.is_empty() && !playbook.app.rollback_partial {
+        return Err(PrepareError::NotReady {
+            problems: format!(
+                "{} (the playbook does not allow a partial rollback: rollback_partial = false)",
+                reached.problems()
+            ),
+        });
+    }
+    let Reached { hosts, roots, addresses, observed, .. } = reached;
+    if hosts.is_empty() {
+        return Err(PrepareError::NotReady { problems: "no host can be reached".into() });
+    }
     for (host, o) in &observed {
         if !o.releases.contains(&target_release) {
             return Err(PrepareError::ReleaseMissing {
@@ -379,10 +337,23 @@ pub async fn prepare_rollback(
             });
         }
     }
+    // A partial rollback switches the hosts that answered; the others are named to the room.
+    let reachable_env = Environment {
+        groups: env
+            .groups
+            .iter()
+            .map(|g| crate::config::HostGroup {
+                hosts: g.hosts.iter().filter(|h| hosts.contains_key(*h)).cloned().collect(),
+                ..g.clone()
+            })
+            .filter(|g| !g.hosts.is_empty())
+            .collect(),
+        ..env.clone()
+    };
     let plan = plan(PlanInput {
         kind: PlanKind::Rollback,
         playbook,
-        env,
+        env: &reachable_env,
         reference: None,
         revision,
         previous,
@@ -391,12 +362,15 @@ pub async fn prepare_rollback(
         archive: PathBuf::new(),
         changesets: lines(changesets),
         deploy_roots: roots,
+        addresses,
         observed,
+        canary: false,
     });
     Ok(Prepared {
         plan,
         hosts: Arc::new(hosts),
         files: Vec::new(),
+        skipped,
     })
 }
 
@@ -450,6 +424,8 @@ pub async fn diff(
         archive: Path::new("<archive>").to_path_buf(),
         changesets: lines(changesets),
         deploy_roots: BTreeMap::new(),
+        addresses: BTreeMap::new(),
         observed: BTreeMap::new(),
+        canary: false,
     }))
 }

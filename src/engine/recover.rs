@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::action::Action;
-use super::prepare::{hosts_of, target};
+use super::fleet::connect_all;
+use super::prepare::target;
 use super::runner::undo_step;
 use crate::config::Config;
 use crate::journal::{DeployRecord, DeployState, Journal, JournalError, StepState};
@@ -48,13 +49,11 @@ pub async fn recover(
         match target(config, &deploy.app, Some(&deploy.env)) {
             Err(e) => problems.push(format!("cannot reach the hosts: {e}")),
             Ok((playbook, env)) => {
-                let hosts = match hosts_of(connector, config, playbook, env).await {
-                    Ok((hosts, _)) => hosts,
-                    Err(e) => {
-                        problems.push(e.to_string());
-                        Default::default()
-                    }
-                };
+                let reached = connect_all(connector, config, playbook, env).await;
+                if !reached.not_ready.is_empty() {
+                    problems.push(format!("cannot reach {}", reached.problems()));
+                }
+                let hosts = reached.hosts;
                 let pending = steps.iter().rev().filter(|s| {
                     s.undo_of.is_none()
                         && s.undo.is_some()

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::action::{Action, Observed, list_releases, releases_to_remove, remove_releases};
-use super::event::{EngineEvent, Failure, RunOutcome};
+use super::event::{Control, EngineEvent, Failure, RunOutcome};
 use super::plan::{Phase, Plan, Step};
 use crate::journal::{Journal, StepIntent, StepState};
 use crate::transport::{CommandOutput, Host, RemoteCommand};
@@ -35,7 +35,14 @@ struct Started {
 
 impl Runner {
     /// Runs the plan to the end, or undoes what it did.
-    pub async fn run(&self, deploy_id: i64, plan: &Plan) -> RunOutcome {
+    /// Runs the plan. A canary plan stops after its canary wave and waits on `control` for
+    /// `Continue` (the rest of the fleet) or `Abort` (undo everything).
+    pub async fn run(
+        &self,
+        deploy_id: i64,
+        plan: &Plan,
+        mut control: Option<&mut mpsc::Receiver<Control>>,
+    ) -> RunOutcome {
         let started_at = Instant::now();
         let started: Arc<Mutex<Vec<Started>>> = Arc::default();
         let mut failure: Option<Failure> = None;
@@ -98,7 +105,14 @@ impl Runner {
                         hosts: hosts_in_wave,
                         elapsed: wave_started.elapsed(),
                     })
-                    .await
+                    .await;
+                    if group == "canary"
+                        && let Some(host) = &plan.canary
+                        && let Err(f) = self.await_canary(host, control.as_deref_mut()).await
+                    {
+                        failure = Some(f);
+                        break;
+                    }
                 }
                 (Ok(()), Phase::Finish) => {}
                 (Err(f), Phase::Finish) => {
@@ -134,6 +148,26 @@ impl Runner {
                 problems,
                 elapsed: started_at.elapsed(),
             }
+        }
+    }
+
+    /// Waits, after the canary switched, for someone to say `continue` or to roll back.
+    async fn await_canary(&self, host: &str, control: Option<&mut mpsc::Receiver<Control>>) -> Result<(), Failure> {
+        let stopped = |reason: String| Failure { host: Some(host.to_string()), step: "canary".into(), reason, output: String::new() };
+        self.emit(EngineEvent::CanaryWaiting { host: host.to_string() }).await;
+        let Some(control) = control else {
+            return Ok(());
+        };
+        tokio::select! {
+            said = control.recv() => match said {
+                Some(Control::Continue { who }) => {
+                    self.emit(EngineEvent::CanaryContinued { who }).await;
+                    Ok(())
+                }
+                Some(Control::Abort { who }) => Err(stopped(format!("rolled back by {who}"))),
+                None => Err(stopped("nobody can say continue any more".into())),
+            },
+            _ = self.cancel.cancelled() => Err(stopped("the deploy was cancelled".into())),
         }
     }
 
@@ -352,6 +386,21 @@ pub(crate) async fn perform(
             }
             Err((format!("health check failed {} times", retries + 1), last))
         }
+        Action::HealthHttp { url, retries, interval_ms, timeout_ms } => {
+            let mut last = String::new();
+            for attempt in 0..=*retries {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(*interval_ms)).await;
+                }
+                let request = health_client().get(url).timeout(Duration::from_millis(*timeout_ms)).send();
+                match request.await {
+                    Ok(answer) if answer.status().is_success() => return Ok(format!("GET {url}: {}", answer.status())),
+                    Ok(answer) => last = format!("GET {url}: {}", answer.status()),
+                    Err(e) => last = format!("GET {url}: {}", without_url(&e)),
+                }
+            }
+            Err((format!("health check failed {} times", retries + 1), last))
+        }
         Action::Cleanup {
             deploy_to,
             keep,
@@ -416,4 +465,22 @@ fn hosts_of(wave: &[Step]) -> Vec<String> {
         }
     }
     hosts
+}
+
+/// The HTTP client health checks share (rustls, one connection pool for the bot).
+fn health_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::builder().no_proxy().build().expect("an HTTP client with rustls")
+    })
+}
+
+/// A reqwest error's text without the URL (already shown beside it).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    if e.is_timeout() { "timed out".into() } else if e.is_connect() { "connection refused or unreachable".into() } else { text }
 }

@@ -165,7 +165,9 @@ impl Action {
             } => RemoteCommand::new(argv.clone())
                 .in_dir(cwd.clone())
                 .with_timeout(Duration::from_millis(*timeout_ms)),
-            Action::Health { .. } | Action::HealthHttp { .. } | Action::Cleanup { .. } => return None,
+            Action::Health { .. } | Action::HealthHttp { .. } | Action::Cleanup { .. } => {
+                return None;
+            }
         };
         Some(match self {
             Action::Run { .. } => cmd,

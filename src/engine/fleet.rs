@@ -21,7 +21,11 @@ pub struct Reached {
 impl Reached {
     /// One line naming every host that is not ready and why.
     pub fn problems(&self) -> String {
-        let named: Vec<String> = self.not_ready.iter().map(|(h, why)| format!("{h}: {why}")).collect();
+        let named: Vec<String> = self
+            .not_ready
+            .iter()
+            .map(|(h, why)| format!("{h}: {why}"))
+            .collect();
         named.join("; ")
     }
 }
@@ -29,13 +33,22 @@ impl Reached {
 /// The spec of a host the playbook names (a local directory under the state dir when it has no
 /// `[hosts.NAME]` entry).
 fn spec_of(config: &Config, playbook: &Playbook, name: &str) -> HostSpec {
-    playbook.hosts.get(name).cloned().unwrap_or_else(|| HostSpec::Local {
-        root: config.bot.state_dir.join("hosts").join(name),
-    })
+    playbook
+        .hosts
+        .get(name)
+        .cloned()
+        .unwrap_or_else(|| HostSpec::Local {
+            root: config.bot.state_dir.join("hosts").join(name),
+        })
 }
 
 /// Connects to every host of `env`; failures are collected, not fatal.
-pub async fn connect_all(connector: &Connector, config: &Config, playbook: &Playbook, env: &Environment) -> Reached {
+pub async fn connect_all(
+    connector: &Connector,
+    config: &Config,
+    playbook: &Playbook,
+    env: &Environment,
+) -> Reached {
     let mut reached = Reached::default();
     let mut tasks = tokio::task::JoinSet::new();
     for name in env.groups.iter().flat_map(|g| g.hosts.iter()) {
@@ -160,13 +173,19 @@ mod tests {
 
     #[test]
     fn preflight_names_missing_commands_and_low_disk() {
-        let mut o = Observed { free_kb: Some(2048), ..Observed::default() };
+        let mut o = Observed {
+            free_kb: Some(2048),
+            ..Observed::default()
+        };
         assert_eq!(preflight_problem(&o, 1024, "/srv"), None);
         assert_eq!(
             preflight_problem(&o, 10 * 1024, "/srv").unwrap(),
             "only 2 MB free in /srv; the playbook asks for 10 MB"
         );
         o.missing = vec!["make".into()];
-        assert_eq!(preflight_problem(&o, 0, "/srv").unwrap(), "missing commands: make");
+        assert_eq!(
+            preflight_problem(&o, 0, "/srv").unwrap(),
+            "missing commands: make"
+        );
     }
 }

@@ -178,11 +178,18 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         batches.push(("canary".to_string(), vec![vec![first.clone()]]));
     }
     for group in &env.groups {
-        let members: Vec<String> =
-            group.hosts.iter().filter(|h| Some(*h) != canary_host.as_ref()).cloned().collect();
+        let members: Vec<String> = group
+            .hosts
+            .iter()
+            .filter(|h| Some(*h) != canary_host.as_ref())
+            .cloned()
+            .collect();
         if !members.is_empty() {
             let size = group.batch.size_for(members.len());
-            batches.push((group.name.clone(), members.chunks(size).map(|c| c.to_vec()).collect()));
+            batches.push((
+                group.name.clone(),
+                members.chunks(size).map(|c| c.to_vec()).collect(),
+            ));
         }
         for name in &group.hosts {
             hosts.push(PlannedHost {
@@ -192,7 +199,10 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                     .get(name)
                     .cloned()
                     .unwrap_or_else(|| playbook.app.deploy_to.clone()),
-                address: addresses.get(name).cloned().unwrap_or_else(|| "127.0.0.1".to_string()),
+                address: addresses
+                    .get(name)
+                    .cloned()
+                    .unwrap_or_else(|| "127.0.0.1".to_string()),
                 previous_release: observed.get(name).and_then(|o| o.current.clone()),
             });
         }
@@ -304,7 +314,10 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                     }],
                 };
                 if let Some(lb) = &pipeline.lb {
-                    let cwd_release = h.previous_release.clone().unwrap_or_else(|| release.clone());
+                    let cwd_release = h
+                        .previous_release
+                        .clone()
+                        .unwrap_or_else(|| release.clone());
                     push(
                         phase.clone(),
                         name,
@@ -332,7 +345,8 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 if let Some(health) = &pipeline.health {
                     let check = match &health.probe {
                         HealthProbe::Command(command) => {
-                            let Action::Run { argv, cwd, .. } = run("health", command, h, &release) else {
+                            let Action::Run { argv, cwd, .. } = run("health", command, h, &release)
+                            else {
                                 unreachable!("run() makes a Run")
                             };
                             Action::Health {
@@ -344,7 +358,9 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                             }
                         }
                         HealthProbe::Http(url) => Action::HealthHttp {
-                            url: CommandSpec::new([url.clone()]).render(&vars_for(h, &release)).remove(0),
+                            url: CommandSpec::new([url.clone()])
+                                .render(&vars_for(h, &release))
+                                .remove(0),
                             retries: health.retries,
                             interval_ms: health.interval.as_millis() as u64,
                             timeout_ms: health.timeout.as_millis() as u64,

@@ -222,9 +222,17 @@ pub async fn prepare_deploy(
 
     let reached = reach(connector, config, playbook, env, &needed_commands(playbook)).await;
     if !reached.not_ready.is_empty() {
-        return Err(PrepareError::NotReady { problems: reached.problems() });
+        return Err(PrepareError::NotReady {
+            problems: reached.problems(),
+        });
     }
-    let Reached { hosts, roots, addresses, observed, .. } = reached;
+    let Reached {
+        hosts,
+        roots,
+        addresses,
+        observed,
+        ..
+    } = reached;
     let mut taken = journal
         .release_names(playbook.app.name.clone(), env.name.clone())
         .await?;
@@ -325,9 +333,18 @@ pub async fn prepare_rollback(
             ),
         });
     }
-    let Reached { hosts, roots, addresses, observed, .. } = reached;
+    let Reached {
+        mut hosts,
+        roots,
+        addresses,
+        observed,
+        ..
+    } = reached;
+    hosts.retain(|name, _| observed.contains_key(name) && !skipped.iter().any(|(h, _)| h == name));
     if hosts.is_empty() {
-        return Err(PrepareError::NotReady { problems: "no host can be reached".into() });
+        return Err(PrepareError::NotReady {
+            problems: "no host can be reached".into(),
+        });
     }
     for (host, o) in &observed {
         if !o.releases.contains(&target_release) {
@@ -343,7 +360,12 @@ pub async fn prepare_rollback(
             .groups
             .iter()
             .map(|g| crate::config::HostGroup {
-                hosts: g.hosts.iter().filter(|h| hosts.contains_key(*h)).cloned().collect(),
+                hosts: g
+                    .hosts
+                    .iter()
+                    .filter(|h| hosts.contains_key(*h))
+                    .cloned()
+                    .collect(),
                 ..g.clone()
             })
             .filter(|g| !g.hosts.is_empty())

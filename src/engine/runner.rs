@@ -152,9 +152,21 @@ impl Runner {
     }
 
     /// Waits, after the canary switched, for someone to say `continue` or to roll back.
-    async fn await_canary(&self, host: &str, control: Option<&mut mpsc::Receiver<Control>>) -> Result<(), Failure> {
-        let stopped = |reason: String| Failure { host: Some(host.to_string()), step: "canary".into(), reason, output: String::new() };
-        self.emit(EngineEvent::CanaryWaiting { host: host.to_string() }).await;
+    async fn await_canary(
+        &self,
+        host: &str,
+        control: Option<&mut mpsc::Receiver<Control>>,
+    ) -> Result<(), Failure> {
+        let stopped = |reason: String| Failure {
+            host: Some(host.to_string()),
+            step: "canary".into(),
+            reason,
+            output: String::new(),
+        };
+        self.emit(EngineEvent::CanaryWaiting {
+            host: host.to_string(),
+        })
+        .await;
         let Some(control) = control else {
             return Ok(());
         };
@@ -386,15 +398,25 @@ pub(crate) async fn perform(
             }
             Err((format!("health check failed {} times", retries + 1), last))
         }
-        Action::HealthHttp { url, retries, interval_ms, timeout_ms } => {
+        Action::HealthHttp {
+            url,
+            retries,
+            interval_ms,
+            timeout_ms,
+        } => {
             let mut last = String::new();
             for attempt in 0..=*retries {
                 if attempt > 0 {
                     tokio::time::sleep(Duration::from_millis(*interval_ms)).await;
                 }
-                let request = health_client().get(url).timeout(Duration::from_millis(*timeout_ms)).send();
+                let request = health_client()
+                    .get(url)
+                    .timeout(Duration::from_millis(*timeout_ms))
+                    .send();
                 match request.await {
-                    Ok(answer) if answer.status().is_success() => return Ok(format!("GET {url}: {}", answer.status())),
+                    Ok(answer) if answer.status().is_success() => {
+                        return Ok(format!("GET {url}: {}", answer.status()));
+                    }
                     Ok(answer) => last = format!("GET {url}: {}", answer.status()),
                     Err(e) => last = format!("GET {url}: {}", without_url(&e)),
                 }
@@ -472,7 +494,10 @@ fn health_client() -> &'static reqwest::Client {
     static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     CLIENT.get_or_init(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder().no_proxy().build().expect("an HTTP client with rustls")
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("an HTTP client with rustls")
     })
 }
 
@@ -482,5 +507,11 @@ fn without_url(e: &reqwest::Error) -> String {
     if let Some(url) = e.url() {
         text = text.replace(&format!(" for url ({url})"), "");
     }
-    if e.is_timeout() { "timed out".into() } else if e.is_connect() { "connection refused or unreachable".into() } else { text }
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "connection refused or unreachable".into()
+    } else {
+        text
+    }
 }

@@ -45,6 +45,8 @@ fn the_example_playbook_plans_static_before_app_in_batches_of_two() {
             .iter()
             .map(|h| (h.to_string(), format!("/hosts/{h}/srv/demo")))
             .collect(),
+        addresses: BTreeMap::new(),
+        canary: false,
         observed: hosts
             .iter()
             .map(|h| {
@@ -53,6 +55,7 @@ fn the_example_playbook_plans_static_before_app_in_batches_of_two() {
                     Observed {
                         current: Some("20261120100000-9be01d4".into()),
                         releases: vec![],
+                        ..Observed::default()
                     },
                 )
             })

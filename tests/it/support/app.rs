@@ -19,6 +19,12 @@ pub struct AppOptions {
     pub pipeline_extra: String,
     /// Batch size of the one group.
     pub batch: Option<usize>,
+    /// Replaces the whole `health = …` line when set.
+    pub health_line: Option<String>,
+    /// Extra `[app]` lines (e.g. `min_free = …`).
+    pub app_extra: String,
+    /// Extra `build` commands (TOML values) after the default one.
+    pub build_extra: Vec<String>,
 }
 
 impl Default for AppOptions {
@@ -30,6 +36,9 @@ impl Default for AppOptions {
             restart: "true".into(),
             pipeline_extra: String::new(),
             batch: None,
+            health_line: None,
+            app_extra: String::new(),
+            build_extra: Vec::new(),
         }
     }
 }
@@ -134,6 +143,7 @@ repo = "{root}/origin"
 deploy_to = "/srv/demo"
 keep_releases = {keep}
 shared = ["log"]
+{app_extra}
 
 [environments.staging]
 default_ref = "main"
@@ -144,15 +154,20 @@ hosts = [{hosts}]
 {batch}
 {host_entries}
 [pipeline]
-build = [["sh", "-c", "echo built {{revision}} for {{host}} > BUILT"]]
+build = [["sh", "-c", "echo built {{revision}} for {{host}} > BUILT"]{build_extra}]
 restart = {restart:?}
-health = {{ command = {health:?}, retries = 1, interval = "50ms", timeout = "10s" }}
+{health}
 {extra}
 "#,
                 keep = o.keep_releases,
                 hosts = hosts.join(", "),
                 restart = o.restart,
-                health = o.health,
+                health = o.health_line.clone().unwrap_or_else(|| format!(
+                    "health = {{ command = {:?}, retries = 1, interval = \"50ms\", timeout = \"10s\" }}",
+                    o.health
+                )),
+                app_extra = o.app_extra,
+                build_extra = o.build_extra.iter().map(|b| format!(", {b}")).collect::<String>(),
                 extra = o.pipeline_extra,
             ),
         )

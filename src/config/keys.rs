@@ -37,7 +37,7 @@ pub(super) const ROLE: &[&str] = &[
 ];
 
 // Playbooks
-pub(super) const PLAYBOOK: &[&str] = &["app", "vars", "environments", "hosts", "pipeline"];
+pub(super) const PLAYBOOK: &[&str] = &["app", "vars", "environments", "ssh", "hosts", "pipeline"];
 pub(super) const APP: &[&str] = &[
     "name",
     "repo",
@@ -48,7 +48,29 @@ pub(super) const APP: &[&str] = &[
 ];
 pub(super) const ENVIRONMENT: &[&str] = &["default_ref", "hosts", "groups", "require", "vars"];
 pub(super) const GROUP: &[&str] = &["name", "hosts", "batch"];
-pub(super) const HOST: &[&str] = &["root"];
+pub(super) const HOST: &[&str] = &[
+    "root",
+    "address",
+    "port",
+    "user",
+    "identity",
+    "known_hosts",
+    "connect_timeout",
+    "keepalive",
+    "idle",
+    "compression",
+    "deploy_to",
+];
+pub(super) const SSH: &[&str] = &[
+    "port",
+    "user",
+    "identity",
+    "known_hosts",
+    "connect_timeout",
+    "keepalive",
+    "idle",
+    "compression",
+];
 pub(super) const PIPELINE: &[&str] = &["build", "restart", "migrate", "health", "command_timeout"];
 pub(super) const MIGRATE: &[&str] = &["up", "down", "once"];
 pub(super) const HEALTH: &[&str] = &["command", "retries", "interval", "timeout"];
@@ -102,6 +124,7 @@ pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
     (Documented::Playbook, "environments.NAME", ENVIRONMENT),
     (Documented::Playbook, "environments.NAME.groups", GROUP),
     (Documented::Playbook, "hosts.NAME", HOST),
+    (Documented::Playbook, "ssh", SSH),
     (Documented::Playbook, "pipeline", PIPELINE),
     (Documented::Playbook, "pipeline.migrate", MIGRATE),
     (Documented::Playbook, "pipeline.health", HEALTH),

@@ -18,6 +18,7 @@ mod playbook;
 mod reader;
 mod secret;
 mod source;
+mod ssh;
 mod suggest;
 mod tracker;
 mod values;

@@ -227,6 +227,35 @@ pub enum HostSpec {
     /// A directory on this machine; `deploy_to` is taken inside it. Default
     /// `<state_dir>/hosts/<name>` for a host with no entry.
     Local { root: PathBuf },
+    /// `address = "…"`: a host reached over SSH, through one multiplexed master connection.
+    Ssh(SshSpec),
+}
+
+/// An SSH host: its own `[hosts.NAME]` keys over the playbook's `[ssh]` defaults.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SshSpec {
+    /// A host name or IP address (never starting with `-`).
+    pub address: String,
+    /// Default 22.
+    pub port: u16,
+    /// The remote user; default: ssh's own (the local user name).
+    pub user: Option<String>,
+    /// The private key (unencrypted, or held by an agent); default: ssh's own.
+    pub identity: Option<PathBuf>,
+    /// The only known_hosts file consulted; default: ssh's own (`~/.ssh/known_hosts`).
+    /// Host keys are always checked strictly: an unknown or changed key refuses the host.
+    pub known_hosts: Option<PathBuf>,
+    /// The longest the TCP connection and SSH handshake may take. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Keep-alive interval on an idle connection (`ServerAliveInterval`). Default 15 s.
+    pub keepalive: Duration,
+    /// How long the master connection stays open unused, for the next deploy or rollback.
+    /// Default 10 minutes.
+    pub idle: Duration,
+    /// Compress the connection (helps on slow links, costs CPU on fast ones). Default false.
+    pub compression: bool,
+    /// This host's deploy root when it is not the playbook's `deploy_to`.
+    pub deploy_to: Option<String>,
 }
 
 /// `[pipeline]`: what runs, in which order, on each host.

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::model::{AppSection, HostSpec, Playbook};
 use super::paths::{dir_of, resolve};
 use super::reader::{Item, Reader, Table};
-use super::{environments, keys, pipeline, values};
+use super::{environments, keys, pipeline, ssh, values};
 
 /// A playbook as read, with where its `app.name` is written (to report a duplicate there).
 pub(super) struct PlaybookFile {
@@ -39,8 +39,9 @@ pub(super) fn read(
         .unwrap_or_default();
     let environments = environments::read(reader, root);
 
+    let ssh = ssh::defaults(reader, root, dir);
     let mut hosts = reader
-        .opt(root, "hosts", |r, item| host_specs(r, item, dir))
+        .opt(root, "hosts", |r, item| host_specs(r, item, dir, &ssh))
         .unwrap_or_default();
     for environment in &environments {
         for host in environment.groups.iter().flat_map(|group| &group.hosts) {
@@ -110,11 +111,13 @@ fn app(reader: &mut Reader<'_>, table: &Table<'_, '_>, dir: &Path) -> AppSection
     }
 }
 
-/// `[hosts.NAME]` entries: a local host's directory, relative to the playbook.
+/// `[hosts.NAME]` entries: a local host's directory (`root`, relative to the playbook) or an SSH
+/// host (`address`, over the `[ssh]` defaults).
 fn host_specs(
     reader: &mut Reader<'_>,
     item: Item<'_, '_>,
     dir: &Path,
+    ssh_defaults: &ssh::SshDefaults,
 ) -> Option<BTreeMap<String, HostSpec>> {
     let table = reader.table(item)?;
     let mut hosts = BTreeMap::new();
@@ -124,15 +127,37 @@ fn host_specs(
             continue;
         };
         reader.known_keys(&host, keys::HOST);
-        if let Some(root) = reader.opt(&host, "root", Reader::text)
+        let spec = match (host.get("root"), host.get("address")) {
+            (Some(_), None) => {
+                for key in keys::HOST.iter().filter(|k| **k != "root") {
+                    if let Some(item) = host.get(key) {
+                        let message = "only an SSH host (one with address) takes this key";
+                        reader.report(item.key_at, item.key, message);
+                    }
+                }
+                reader
+                    .opt(&host, "root", Reader::text)
+                    .map(|root| HostSpec::Local {
+                        root: resolve(dir, root),
+                    })
+            }
+            (None, Some(_)) => ssh::host(reader, &host, dir, ssh_defaults),
+            (Some(root), Some(_)) => {
+                let message = "give root (a local host) or address (an SSH host), not both";
+                reader.report(root.key_at, root.key, message);
+                None
+            }
+            (None, None) => {
+                let message =
+                    r#"give root = "…" (a local host's directory) or address = "…" (an SSH host)"#;
+                reader.report(host.at, host.key.clone(), message);
+                None
+            }
+        };
+        if let Some(spec) = spec
             && named
         {
-            hosts.insert(
-                entry.name.to_string(),
-                HostSpec::Local {
-                    root: resolve(dir, root),
-                },
-            );
+            hosts.insert(entry.name.to_string(), spec);
         }
     }
     Some(hosts)

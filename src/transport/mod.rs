@@ -5,8 +5,12 @@
 //! streamed line by line into a bounded channel.
 
 mod connector;
+mod hostkey;
 mod local;
+mod master;
 mod output;
+mod quote;
+mod ssh;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +20,8 @@ use tokio::sync::mpsc;
 pub use connector::Connector;
 pub use local::LocalHost;
 pub use output::{CommandOutput, OutputLine, OutputTail, Stream};
+pub use quote::{QuoteError, quote};
+pub use ssh::{SshError, SshHost};
 
 /// A command to run on a host: the program and its arguments, each one literal.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,6 +118,8 @@ pub enum TransportError {
     Io(#[from] std::io::Error),
     #[error("an empty command")]
     Empty,
+    #[error("{0}")]
+    Ssh(#[from] SshError),
 }
 
 impl TransportError {
@@ -125,12 +133,14 @@ impl TransportError {
 #[derive(Clone, Debug)]
 pub enum Host {
     Local(LocalHost),
+    Ssh(SshHost),
 }
 
 impl Host {
     pub fn name(&self) -> &str {
         match self {
             Host::Local(h) => h.name(),
+            Host::Ssh(h) => h.name(),
         }
     }
 
@@ -143,6 +153,7 @@ impl Host {
     ) -> Result<CommandOutput, TransportError> {
         match self {
             Host::Local(h) => h.run(command, lines).await,
+            Host::Ssh(h) => h.run(command, lines).await,
         }
     }
 }

@@ -4,6 +4,7 @@ mod cli;
 mod crash;
 mod deploy;
 mod plan;
+mod ssh;
 mod support;
 mod tidy;
 mod tracker;

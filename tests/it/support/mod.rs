@@ -4,3 +4,5 @@
 pub mod app;
 pub mod bot;
 pub mod trac;
+pub mod ssh_app;
+pub mod sshd;

@@ -1,0 +1,230 @@
+//! The SSH transport: a host reached through one multiplexed master connection (openssh, native mux); each command is an argument vector quoted into one remote line, its output streamed line by line.
+//!
+//! Native mux: bosun speaks ssh's multiplexing protocol on the master's socket and hands it the
+//! command's stdin, stdout and stderr as file descriptors, so no `ssh` process is started per
+//! command (a process-mux command costs a fork+exec of `ssh`, about 4 ms of CPU here) and an
+//! archive on stdin is read by the master straight from the file, never through bosun's memory.
+//! A timed-out command is killed on the host by its process group (the remote shell reports its
+//! pid first, and `exec` keeps it), since closing a mux channel does not stop the remote program.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use openssh::{Session, Stdio};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
+
+use super::hostkey::KeyProblem;
+use super::master::Master;
+use super::output::{OutputTail, Stream, pump_lines};
+use super::quote::{self, PID_MARKER, QuoteError};
+use super::{CommandOutput, OutputLine, RemoteCommand, TransportError};
+
+/// Why the SSH transport could not run a command.
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error("cannot connect to {target}: {message}")]
+    Connect { target: String, message: String },
+    #[error(
+        "refused {target}: the host key it presents ({fingerprints}) {problem} {known_hosts}; nothing was run there. If the key is right, add it to that file"
+    )]
+    HostKey {
+        target: String,
+        problem: KeyProblem,
+        known_hosts: String,
+        fingerprints: String,
+    },
+    #[error("the connection to {target} was lost: {message}")]
+    Lost { target: String, message: String },
+    #[error("{0}")]
+    Quote(#[from] QuoteError),
+    #[error("{0}")]
+    Local(String),
+}
+
+/// A host reached over SSH. Clones share the master connection.
+#[derive(Clone, Debug)]
+pub struct SshHost {
+    name: String,
+    master: Arc<Master>,
+}
+
+impl SshHost {
+    pub(crate) fn new(name: &str, master: Arc<Master>) -> SshHost {
+        SshHost {
+            name: name.to_string(),
+            master,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `user@address:port`.
+    pub fn target(&self) -> String {
+        self.master.target()
+    }
+
+    /// Runs the command on the host: exactly its argument vector, in its directory, with its
+    /// stdin file streamed to it; output lines also go to `lines` (never waited for).
+    pub async fn run(
+        &self,
+        command: &RemoteCommand,
+        lines: Option<&mpsc::Sender<OutputLine>>,
+    ) -> Result<CommandOutput, TransportError> {
+        let line =
+            quote::command_line(&command.argv, command.cwd.as_deref()).map_err(SshError::from)?;
+        let started = Instant::now();
+        // A master found dead when the command is opened (it idled out, the host restarted
+        // its sshd) is replaced once: the command had not started, so it is safe to retry.
+        let mut retried = false;
+        let (session, mut child) = loop {
+            let session = self.master.session().await?;
+            let stdin = match &command.stdin {
+                Some(path) => Stdio::from(open(path).await?),
+                None => Stdio::null(),
+            };
+            let spawned = Session::to_raw_command(session.clone(), &line)
+                .stdin(stdin)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .await;
+            match spawned {
+                Ok(child) => break (session, child),
+                Err(openssh::Error::Disconnected) if !retried => {
+                    self.master.forget(&session).await;
+                    retried = true;
+                }
+                Err(e) => {
+                    self.master.forget(&session).await;
+                    return Err(self.lost(e).into());
+                }
+            }
+        };
+
+        let pid = OnceLock::new();
+        let (tail_tx, mut tail_rx) = mpsc::channel::<String>(64);
+        let stdout = child.stdout().take().expect("stdout is piped");
+        let stderr = child.stderr().take().expect("stderr is piped");
+        let out_pump = pump_lines(
+            stdout,
+            self.name.clone(),
+            Stream::Stdout,
+            lines.cloned(),
+            tail_tx.clone(),
+        );
+        let err_pump = pump_after_pid(stderr, &pid, self.name.clone(), lines.cloned(), tail_tx);
+        let collect = async {
+            let mut tail = OutputTail::new(OutputTail::DEFAULT_BYTES);
+            while let Some(line) = tail_rx.recv().await {
+                tail.push(&line);
+            }
+            tail
+        };
+        let finished = async {
+            let ((), (), tail) = tokio::join!(out_pump, err_pump, collect);
+            (child.wait().await, tail)
+        };
+        let (status, tail) = match tokio::time::timeout(command.timeout, finished).await {
+            Ok(done) => done,
+            Err(_) => {
+                if let Some(pid) = pid.get() {
+                    self.kill(*pid).await;
+                }
+                return Err(TransportError::Timeout(command.timeout));
+            }
+        };
+        let code = match status {
+            Ok(status) => status.code(),
+            // The remote shell's "command not found".
+            Err(openssh::Error::Remote(e)) if e.kind() == std::io::ErrorKind::NotFound => Some(127),
+            // Killed by a signal, or the connection went away: only the master can tell.
+            Err(openssh::Error::RemoteProcessTerminated) => {
+                if !self.master.check().await {
+                    return Err(self.lost(openssh::Error::Disconnected).into());
+                }
+                None
+            }
+            Err(e) => {
+                self.master.forget(&session).await;
+                return Err(self.lost(e).into());
+            }
+        };
+        Ok(CommandOutput {
+            code,
+            output: tail.into_string(),
+            duration: started.elapsed(),
+        })
+    }
+
+    /// Stops a timed-out command and everything it started (its process group), TERM first.
+    async fn kill(&self, pid: u32) {
+        // `kill -SIG -PGID`: dash's builtin kill takes no `--` before a negative pid.
+        const KILL: &str = r#"kill -TERM -"$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
+i=0
+while kill -0 -"$1" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+kill -KILL -"$1" 2>/dev/null
+true"#;
+        let cmd =
+            RemoteCommand::script(KILL, [pid.to_string()]).with_timeout(Duration::from_secs(10));
+        let _ = Box::pin(self.run(&cmd, None)).await;
+    }
+
+    fn lost(&self, e: openssh::Error) -> SshError {
+        SshError::Lost {
+            target: self.master.target(),
+            message: e.to_string(),
+        }
+    }
+}
+
+async fn open(path: &PathBuf) -> Result<std::fs::File, TransportError> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|source| TransportError::Input {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(file.into_std().await)
+}
+
+/// Like `pump_lines`, but a first line carrying the remote pid is kept out of the output.
+async fn pump_after_pid<R: AsyncRead + Unpin>(
+    reader: R,
+    pid: &OnceLock<u32>,
+    host: String,
+    sink: Option<mpsc::Sender<OutputLine>>,
+    tail_tx: mpsc::Sender<String>,
+) {
+    let mut reader = BufReader::new(reader);
+    let mut first = String::new();
+    match reader.read_line(&mut first).await {
+        Ok(0) | Err(_) => return,
+        Ok(_) => {}
+    }
+    let reported = first
+        .strip_prefix(PID_MARKER)
+        .and_then(|rest| rest.trim_end().parse::<u32>().ok());
+    match reported {
+        Some(p) => {
+            let _ = pid.set(p);
+        }
+        None => {
+            let line = first.trim_end_matches('\n').to_string();
+            if let Some(sink) = &sink {
+                let _ = sink.try_send(OutputLine {
+                    host: host.clone(),
+                    stream: Stream::Stderr,
+                    line: line.clone(),
+                });
+            }
+            if tail_tx.send(line).await.is_err() {
+                return;
+            }
+        }
+    }
+    pump_lines(reader, host, Stream::Stderr, sink, tail_tx).await;
+}

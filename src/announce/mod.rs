@@ -5,6 +5,7 @@
 use bosun_chat::clip;
 
 use crate::clock::{format_utc, human_duration};
+use crate::config::AnnounceSection;
 use crate::engine::{EngineEvent, Failure, Plan, PlanKind, RunOutcome};
 use crate::journal::{DeployKind, DeployRecord, DeployState, LockRecord};
 
@@ -15,7 +16,7 @@ const SUBJECT_CHARS: usize = 100;
 pub fn plan_announcement(
     who: &str,
     plan: &Plan,
-    max_changesets: usize,
+    settings: &AnnounceSection,
     journal_id: i64,
     forced: bool,
 ) -> String {
@@ -59,20 +60,7 @@ pub fn plan_announcement(
         }
     }
     out.push_str(if plan.changesets.is_empty() { "." } else { ":" });
-    for c in plan.changesets.iter().take(max_changesets) {
-        out.push_str(&format!(
-            "\n• {} {}: {}",
-            c.short,
-            c.author,
-            clip(&c.subject, SUBJECT_CHARS)
-        ));
-    }
-    if plan.changesets.len() > max_changesets {
-        out.push_str(&format!(
-            "\n… and {} more",
-            plan.changesets.len() - max_changesets
-        ));
-    }
+    out.push_str(&changeset_list(plan, settings));
     let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
     out.push_str(&format!(
         "\n{}: {} · release {} · journal #{journal_id}",
@@ -81,6 +69,76 @@ pub fn plan_announcement(
         plan.release
     ));
     out
+}
+
+/// The changesets of a plan, one line each (cut at the configured count), then its notices.
+fn changeset_list(plan: &Plan, settings: &AnnounceSection) -> String {
+    let mut out = String::new();
+    for c in plan.changesets.iter().take(settings.max_changesets) {
+        out.push_str(&format!("\n• {} ", c.short));
+        out.push_str(&c.author);
+        if settings.show_email && !c.email.is_empty() {
+            out.push_str(&format!(" <{}>", c.email));
+        }
+        out.push_str(&format!(": {}", clip(&c.subject, SUBJECT_CHARS)));
+        for id in &c.tickets {
+            match plan.tickets.get(id) {
+                Some(t) if t.resolution.is_empty() => out.push_str(&format!(
+                    " · #{id} \"{}\" ({})",
+                    clip(&t.summary, 80),
+                    t.status
+                )),
+                Some(t) => out.push_str(&format!(
+                    " · #{id} \"{}\" ({}: {})",
+                    clip(&t.summary, 80),
+                    t.status,
+                    t.resolution
+                )),
+                None => {}
+            }
+        }
+    }
+    if plan.changesets.len() > settings.max_changesets {
+        out.push_str(&format!(
+            "\n… and {} more",
+            plan.changesets.len() - settings.max_changesets
+        ));
+        if let Some(url) = &plan.full_list_url {
+            out.push_str(&format!(": {url}"));
+        }
+    }
+    for notice in &plan.notices {
+        out.push_str(&format!("\n({notice})"));
+    }
+    out
+}
+
+/// `diff APP [to ENV]`: what a deploy would ship now.
+pub fn diff_text(plan: &Plan, settings: &AnnounceSection) -> String {
+    let mut text = format!(
+        "{} to {} would ship {} ({})",
+        plan.app,
+        plan.env,
+        plan.revision.describe(),
+        plan.reference.as_deref().unwrap_or("-")
+    );
+    match &plan.previous {
+        Some(prev) if prev.sha == plan.revision.sha => {
+            return format!("{text}: it is already live, nothing to ship.");
+        }
+        Some(prev) => text.push_str(&format!(
+            " — {} since {}",
+            count(plan.changesets.len(), "changeset"),
+            prev.describe()
+        )),
+        None => text.push_str(&format!(
+            " — first deploy, {} in its history",
+            count(plan.changesets.len(), "changeset")
+        )),
+    }
+    text.push(':');
+    text.push_str(&changeset_list(plan, settings));
+    text
 }
 
 fn count(n: usize, noun: &str) -> String {
@@ -143,9 +201,14 @@ pub fn event_text(env: &str, event: &EngineEvent) -> (bool, String) {
         EngineEvent::Warning(text) => (false, format!("{env}: warning: {text}")),
         EngineEvent::CanaryWaiting { host } => (
             true,
-            format!("{env}: the canary {host} is switched and healthy; say \"continue\" to deploy the rest, or \"!rollback\" to undo it"),
+            format!(
+                "{env}: the canary {host} is switched and healthy; say \"continue\" to deploy the rest, or \"!rollback\" to undo it"
+            ),
         ),
-        EngineEvent::CanaryContinued { who } => (true, format!("{env}: {who} said continue; deploying the rest")),
+        EngineEvent::CanaryContinued { who } => (
+            true,
+            format!("{env}: {who} said continue; deploying the rest"),
+        ),
     }
 }
 

@@ -35,6 +35,7 @@ fn plan_with(changesets: usize, previous: bool) -> Plan {
                 },
                 email: String::new(),
                 subject: format!("Change number {i}"),
+                tickets: vec![],
             })
             .collect(),
         hosts: ["web1", "web2"]
@@ -50,12 +51,63 @@ fn plan_with(changesets: usize, previous: bool) -> Plan {
         batches: vec![],
         steps: vec![],
         canary: None,
+        tickets: Default::default(),
+        notices: vec![],
+        full_list_url: None,
+    }
+}
+
+fn settings() -> crate::config::AnnounceSection {
+    crate::config::AnnounceSection {
+        max_changesets: 10,
+        show_email: false,
     }
 }
 
 #[test]
+fn tickets_notices_emails_and_the_full_list_link_are_shown() {
+    let mut plan = plan_with(12, true);
+    plan.changesets[0].tickets = vec![212, 7];
+    plan.changesets[0].email = "bob@example.org".into();
+    plan.tickets.insert(
+        212,
+        crate::engine::TicketInfo {
+            id: 212,
+            summary: "Feed skips page 2".into(),
+            status: "closed".into(),
+            resolution: "fixed".into(),
+        },
+    );
+    plan.notices
+        .push("ticket details unavailable: Trac answered 500".into());
+    plan.full_list_url = Some("https://trac.example.org/log/?rev=b&stop_rev=a".into());
+    let text = plan_announcement(
+        "alice",
+        &plan,
+        &crate::config::AnnounceSection {
+            max_changesets: 10,
+            show_email: true,
+        },
+        1,
+        false,
+    );
+    assert!(
+        text.contains("\n• 0000000 bob <bob@example.org>: Change number 0 · #212 \"Feed skips page 2\" (closed: fixed)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n… and 2 more: https://trac.example.org/log/?rev=b&stop_rev=a\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n(ticket details unavailable: Trac answered 500)\n"),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_deploy_announcement_names_who_what_where_and_each_changeset() {
-    let text = plan_announcement("alice", &plan_with(2, true), 10, 418, false);
+    let text = plan_announcement("alice", &plan_with(2, true), &settings(), 418, false);
     assert_eq!(
         text,
         "alice is deploying blog v1.4.2 (3f2a9c1) to live — 2 changesets since v1.4.1 (9be01d4):\n\
@@ -67,7 +119,7 @@ fn a_deploy_announcement_names_who_what_where_and_each_changeset() {
 
 #[test]
 fn long_lists_are_cut_with_a_count_and_first_deploys_say_so() {
-    let text = plan_announcement("alice", &plan_with(60, false), 10, 1, false);
+    let text = plan_announcement("alice", &plan_with(60, false), &settings(), 1, false);
     assert!(
         text.contains("first deploy to live, 60 changesets in its history:"),
         "{text}"

@@ -118,11 +118,19 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             false
         }
         Command::Continue => {
-            let waiting = state.running.values_mut().find(|r| r.room == room && r.canary_waiting);
+            let waiting = state
+                .running
+                .values_mut()
+                .find(|r| r.room == room && r.canary_waiting);
             match waiting {
                 Some(running) => {
                     running.canary_waiting = false;
-                    let _ = running.control.send(Control::Continue { who: who.name.clone() }).await;
+                    let _ = running
+                        .control
+                        .send(Control::Continue {
+                            who: who.name.clone(),
+                        })
+                        .await;
                 }
                 None => ctx.say(&room, "nothing is waiting for \"continue\"").await,
             }
@@ -211,7 +219,12 @@ async fn start(
         && running.canary_waiting
     {
         running.canary_waiting = false;
-        let _ = running.control.send(Control::Abort { who: who.name.clone() }).await;
+        let _ = running
+            .control
+            .send(Control::Abort {
+                who: who.name.clone(),
+            })
+            .await;
         return;
     }
     if let Some(running) = state.running.get(&key) {

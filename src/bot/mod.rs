@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Policy;
 use crate::config::Config;
 use crate::journal::Journal;
+use crate::tracker::Tracker;
 use crate::transport::Connector;
 
 /// Knobs that are not part of the config file.
@@ -56,7 +57,9 @@ pub(crate) enum WorkerMsg {
     /// A query task ended.
     QueryDone,
     /// A canary deploy switched its host and now waits.
-    CanaryWaiting { key: DeployKey },
+    CanaryWaiting {
+        key: DeployKey,
+    },
 }
 
 /// One deploy at a time per app and environment.
@@ -86,6 +89,7 @@ pub(crate) struct Context {
     pub to_loop: mpsc::Sender<WorkerMsg>,
     pub tasks: TaskTracker,
     pub connector: Connector,
+    pub tracker: Arc<Tracker>,
 }
 
 impl Context {
@@ -126,8 +130,10 @@ pub async fn run<A: Adapter + 'static>(
     ));
 
     let connector = Connector::new();
+    let tracker = Arc::new(Tracker::from_config(&config.tracker)?);
     let ctx = Context {
         connector: connector.clone(),
+        tracker,
         policy: Arc::new(Policy::new(&config)),
         config: config.clone(),
         journal: journal.clone(),

@@ -53,42 +53,13 @@ pub(crate) async fn history(ctx: &Context, room: &Room, app: &str, env: Option<&
 
 /// `diff APP [to ENV]`: the plan a deploy would make now, nothing deployed.
 pub(crate) async fn diff(ctx: &Context, room: &Room, app: &str, env: Option<&str>) {
-    match crate::engine::diff(&ctx.config, &ctx.journal, app, env).await {
+    match crate::engine::diff(&ctx.tracker, &ctx.config, &ctx.journal, app, env).await {
         Ok(plan) => {
-            let mut text = format!(
-                "{} to {} would ship {} ({})",
-                plan.app,
-                plan.env,
-                plan.revision.describe(),
-                plan.reference.as_deref().unwrap_or("-")
-            );
-            match &plan.previous {
-                Some(prev) if prev.sha == plan.revision.sha => {
-                    text = format!("{text}: it is already live, nothing to ship.")
-                }
-                Some(prev) => text.push_str(&format!(
-                    " — {} changesets since {}:",
-                    plan.changesets.len(),
-                    prev.describe()
-                )),
-                None => text.push_str(&format!(
-                    " — first deploy, {} changesets in its history:",
-                    plan.changesets.len()
-                )),
-            }
-            let max = ctx.config.announce.max_changesets;
-            for c in plan.changesets.iter().take(max) {
-                text.push_str(&format!(
-                    "\n• {} {}: {}",
-                    c.short,
-                    c.author,
-                    bosun_chat::clip(&c.subject, 100)
-                ));
-            }
-            if plan.changesets.len() > max {
-                text.push_str(&format!("\n… and {} more", plan.changesets.len() - max));
-            }
-            ctx.say(room, text).await
+            ctx.say(
+                room,
+                crate::announce::diff_text(&plan, &ctx.config.announce),
+            )
+            .await
         }
         Err(e) => ctx.say(room, format!("cannot diff {app}: {e}")).await,
     }

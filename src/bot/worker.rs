@@ -8,8 +8,7 @@ use super::dispatch::Job;
 use super::{Context, WorkerMsg};
 use crate::announce::{event_text, lock_refusal, outcome_text, plan_announcement};
 use crate::engine::{
-    Control,
-    EngineEvent, PlanKind, Prepared, RunOutcome, Runner, prepare_deploy, prepare_rollback,
+    Control, EngineEvent, PlanKind, Prepared, RunOutcome, Runner, prepare_deploy, prepare_rollback,
 };
 use crate::journal::{DeployKind, DeployState, NewDeploy};
 
@@ -33,11 +32,19 @@ pub(crate) async fn run_job(
     };
     let prepared = match job {
         Job::Deploy(request) => {
-            prepare_deploy(&ctx.connector, &ctx.config, &ctx.journal, request).await
+            prepare_deploy(
+                &ctx.connector,
+                &ctx.tracker,
+                &ctx.config,
+                &ctx.journal,
+                request,
+            )
+            .await
         }
         Job::Rollback { app, env } => {
             prepare_rollback(
                 &ctx.connector,
+                &ctx.tracker,
                 &ctx.config,
                 &ctx.journal,
                 &app,
@@ -96,12 +103,19 @@ pub(crate) async fn run_job(
     }
     ctx.say(
         room,
-        plan_announcement(who, &plan, ctx.config.announce.max_changesets, id, force),
+        plan_announcement(who, &plan, &ctx.config.announce, id, force),
     )
     .await;
 
     for (host, why) in &skipped {
-        ctx.say(room, format!("{}: skipping {host}, which cannot be reached ({why}); it stays on its release", plan.env)).await;
+        ctx.say(
+            room,
+            format!(
+                "{}: skipping {host}, which cannot be reached ({why}); it stays on its release",
+                plan.env
+            ),
+        )
+        .await;
     }
     let (events_tx, mut events_rx) = mpsc::channel::<EngineEvent>(64);
     let runner = Runner {

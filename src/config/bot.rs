@@ -12,7 +12,7 @@ use super::model::{
 };
 use super::paths::resolve;
 use super::reader::{Item, Reader, Table};
-use super::{keys, people, tracker, values};
+use super::{chat, keys, people, tracker, values};
 
 /// bosun.toml, read: everything but the playbooks, which are only named.
 pub(super) struct ConfigFile {
@@ -81,6 +81,18 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
             }
         },
     );
+    let slack = reader
+        .opt(&chat, "slack", Reader::table)
+        .map(|table| chat::slack(reader, &table, dir));
+    let discord = reader
+        .opt(&chat, "discord", Reader::table)
+        .map(|table| chat::discord(reader, &table, dir));
+    let present = match adapter {
+        AdapterKind::Slack => slack.is_some(),
+        AdapterKind::Discord => discord.is_some(),
+        AdapterKind::Console => true,
+    };
+    chat::require_section(reader, &chat, adapter, present);
 
     let journal = section(reader, "journal");
     reader.known_keys(&journal, keys::JOURNAL);
@@ -99,6 +111,9 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     let max_changesets = reader
         .opt(&announce, "max_changesets", |r, item| r.count(item, 0))
         .unwrap_or(10);
+    let show_email = reader
+        .opt(&announce, "show_email", Reader::boolean)
+        .unwrap_or(false);
 
     let roles = reader.opt(root, "roles", people::roles).unwrap_or_default();
     let people = reader
@@ -108,10 +123,18 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     ConfigFile {
         bot: BotSection { name, state_dir },
         playbooks,
-        chat: ChatSection { adapter, console },
+        chat: ChatSection {
+            adapter,
+            console,
+            slack,
+            discord,
+        },
         journal: JournalSection { path: journal_path },
         tracker,
-        announce: AnnounceSection { max_changesets },
+        announce: AnnounceSection {
+            max_changesets,
+            show_email,
+        },
         people,
         roles,
     }

@@ -1,7 +1,7 @@
 //! Every key bosun accepts, table by table: the one list the loader checks against and the docs
 //! are tested against.
 
-use super::model::AdapterKind;
+use super::model::{AdapterKind, ChangesetSource};
 use super::tracker::TrackerKind;
 
 // bosun.toml
@@ -9,8 +9,18 @@ pub(super) const ROOT: &[&str] = &[
     "bot", "chat", "journal", "tracker", "announce", "people", "roles",
 ];
 pub(super) const BOT: &[&str] = &["name", "state_dir", "playbooks"];
-pub(super) const CHAT: &[&str] = &["adapter", "console"];
+pub(super) const CHAT: &[&str] = &["adapter", "console", "slack", "discord"];
 pub(super) const CONSOLE: &[&str] = &["user"];
+pub(super) const SLACK: &[&str] = &[
+    "bot_token_env",
+    "bot_token_file",
+    "app_token_env",
+    "app_token_file",
+    "channels",
+    "api_url",
+    "thread_replies",
+];
+pub(super) const DISCORD: &[&str] = &["token_env", "token_file", "channels", "api_url"];
 pub(super) const JOURNAL: &[&str] = &["path"];
 pub(super) const TRACKER_NONE: &[&str] = &["kind"];
 pub(super) const TRACKER_LINKS: &[&str] = &["kind", "changeset_url", "ticket_url"];
@@ -22,7 +32,7 @@ pub(super) const TRACKER_TRAC: &[&str] = &[
     "password_file",
     "timeout",
 ];
-pub(super) const ANNOUNCE: &[&str] = &["max_changesets"];
+pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email"];
 /// The chat networks a person can have an identity on.
 pub(super) const NETWORKS: &[&str] = &["console", "xmpp", "slack", "discord"];
 pub(super) const PERSON: &[&str] = &["name", "roles", "console", "xmpp", "slack", "discord"];
@@ -45,6 +55,10 @@ pub(super) const APP: &[&str] = &[
     "keep_releases",
     "shared",
     "max_parallel",
+    "min_free",
+    "rollback_partial",
+    "changesets",
+    "tracker_required",
 ];
 pub(super) const ENVIRONMENT: &[&str] = &["default_ref", "hosts", "groups", "require", "vars"];
 pub(super) const GROUP: &[&str] = &["name", "hosts", "batch"];
@@ -71,12 +85,28 @@ pub(super) const SSH: &[&str] = &[
     "idle",
     "compression",
 ];
-pub(super) const PIPELINE: &[&str] = &["build", "restart", "migrate", "health", "command_timeout"];
+pub(super) const PIPELINE: &[&str] = &[
+    "build",
+    "restart",
+    "migrate",
+    "health",
+    "lb",
+    "command_timeout",
+];
+pub(super) const LB: &[&str] = &["out", "in"];
 pub(super) const MIGRATE: &[&str] = &["up", "down", "once"];
-pub(super) const HEALTH: &[&str] = &["command", "retries", "interval", "timeout"];
+pub(super) const HEALTH: &[&str] = &["command", "http", "retries", "interval", "timeout"];
 
 // Values with a closed set of choices.
-pub(super) const ADAPTERS: &[(&str, AdapterKind)] = &[("console", AdapterKind::Console)];
+pub(super) const CHANGESET_SOURCES: &[(&str, ChangesetSource)] = &[
+    ("git", ChangesetSource::Git),
+    ("tracker", ChangesetSource::Tracker),
+];
+pub(super) const ADAPTERS: &[(&str, AdapterKind)] = &[
+    ("console", AdapterKind::Console),
+    ("slack", AdapterKind::Slack),
+    ("discord", AdapterKind::Discord),
+];
 pub(super) const TRACKER_KINDS: &[(&str, TrackerKind)] = &[
     ("none", TrackerKind::None),
     ("links", TrackerKind::Links),
@@ -100,6 +130,8 @@ pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
     (Documented::Config, "bot", BOT),
     (Documented::Config, "chat", CHAT),
     (Documented::Config, "chat.console", CONSOLE),
+    (Documented::Config, "chat.slack", SLACK),
+    (Documented::Config, "chat.discord", DISCORD),
     (Documented::Config, "journal", JOURNAL),
     (
         Documented::Config,
@@ -128,6 +160,7 @@ pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
     (Documented::Playbook, "pipeline", PIPELINE),
     (Documented::Playbook, "pipeline.migrate", MIGRATE),
     (Documented::Playbook, "pipeline.health", HEALTH),
+    (Documented::Playbook, "pipeline.lb", LB),
 ];
 
 /// The closed sets of values, with the key that takes them.
@@ -139,5 +172,6 @@ pub(super) fn choices() -> Vec<(Documented, &'static str, Vec<&'static str>)> {
     vec![
         (Documented::Config, "adapter", words(ADAPTERS)),
         (Documented::Config, "kind", words(TRACKER_KINDS)),
+        (Documented::Playbook, "changesets", words(CHANGESET_SOURCES)),
     ]
 }

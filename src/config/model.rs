@@ -42,6 +42,10 @@ pub struct BotSection {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AdapterKind {
     Console,
+    /// Slack, over Socket Mode and the Web API (`[chat.slack]`).
+    Slack,
+    /// Discord, over the gateway and REST (`[chat.discord]`).
+    Discord,
 }
 
 /// `[chat]`
@@ -49,6 +53,8 @@ pub enum AdapterKind {
 pub struct ChatSection {
     pub adapter: AdapterKind,
     pub console: ConsoleSection,
+    pub slack: Option<SlackSection>,
+    pub discord: Option<DiscordSection>,
 }
 
 /// `[chat.console]`
@@ -56,6 +62,32 @@ pub struct ChatSection {
 pub struct ConsoleSection {
     /// Who is typing when `--as` is not given; default `$USER`.
     pub user: Option<String>,
+}
+
+/// `[chat.slack]`
+#[derive(Clone, Debug)]
+pub struct SlackSection {
+    /// The bot token (`xoxb-…`), for the Web API.
+    pub bot_token: Secret,
+    /// The app-level token (`xapp-…`, scope `connections:write`), for Socket Mode.
+    pub app_token: Secret,
+    /// Channel ids (`C…`) whose messages are heard; direct messages always are.
+    pub channels: Vec<String>,
+    /// The Web API's base URL. Default `https://slack.com/api`.
+    pub api_url: String,
+    /// Put a deploy's progress message in a thread under its announcement. Default false.
+    pub thread_replies: bool,
+}
+
+/// `[chat.discord]`
+#[derive(Clone, Debug)]
+pub struct DiscordSection {
+    /// The bot token.
+    pub token: Secret,
+    /// Channel ids whose messages are heard; direct messages always are.
+    pub channels: Vec<u64>,
+    /// Discord's base URL (the API is under `/api/v10`). Default `https://discord.com`.
+    pub api_url: String,
 }
 
 /// `[journal]`
@@ -103,6 +135,8 @@ pub enum Secret {
 pub struct AnnounceSection {
     /// Changesets listed in a deploy announcement before "… and N more". Default 10.
     pub max_changesets: usize,
+    /// Show each changeset author's e-mail address beside their name. Default false.
+    pub show_email: bool,
 }
 
 /// `[[people]]`: a person, the identities that are theirs in each chat system, and their roles.
@@ -175,6 +209,26 @@ pub struct AppSection {
     pub shared: Vec<String>,
     /// How many hosts are staged at once. Default 32.
     pub max_parallel: usize,
+    /// Free disk space each host's deploy root must have before anything is staged. Default 0
+    /// (no check).
+    pub min_free_bytes: u64,
+    /// Where the list of changesets comes from: git (the default; the source of truth for what
+    /// ships) or the tracker's log.
+    pub changesets: ChangesetSource,
+    /// Refuse to deploy when the tracker cannot give ticket details. Default false: the deploy
+    /// goes on and the announcement says why details are missing.
+    pub tracker_required: bool,
+    /// Whether a rollback may go ahead when some hosts cannot be reached (it then switches the
+    /// others and names the ones it skipped). Default false: it refuses.
+    pub rollback_partial: bool,
+}
+
+/// `changesets = "git" | "tracker"`
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChangesetSource {
+    #[default]
+    Git,
+    Tracker,
 }
 
 /// `[environments.NAME]`
@@ -231,6 +285,16 @@ pub enum HostSpec {
     Ssh(SshSpec),
 }
 
+impl HostSpec {
+    /// The host's network address, for `{address}` in templates (`127.0.0.1` for a local host).
+    pub fn address(&self) -> String {
+        match self {
+            HostSpec::Local { .. } => "127.0.0.1".to_string(),
+            HostSpec::Ssh(ssh) => ssh.address.clone(),
+        }
+    }
+}
+
 /// An SSH host: its own `[hosts.NAME]` keys over the playbook's `[ssh]` defaults.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SshSpec {
@@ -267,6 +331,7 @@ pub struct Pipeline {
     /// Run in the release directory after each switch.
     pub restart: Option<CommandSpec>,
     pub health: Option<HealthCheck>,
+    pub lb: Option<LoadBalancer>,
     /// The longest any one pipeline command may run. Default 10 minutes.
     pub command_timeout: Duration,
 }
@@ -283,13 +348,32 @@ pub struct Migrate {
 /// `health = { command = "...", retries = 3, interval = "1s", timeout = "10s" }`
 #[derive(Clone, Debug)]
 pub struct HealthCheck {
-    pub command: CommandSpec,
+    /// What is checked: a command on the host, or an HTTP GET from the bot.
+    pub probe: HealthProbe,
     /// Attempts after the first failure. Default 3.
     pub retries: u32,
     /// Wait between attempts. Default 1 s.
     pub interval: Duration,
     /// The longest one attempt may take. Default 10 s.
     pub timeout: Duration,
+}
+
+/// How a health check looks at a host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthProbe {
+    /// `command = "..."`: run in the new release directory on the host; exit 0 is healthy.
+    Command(CommandSpec),
+    /// `http = "http://{address}:8080/health"`: a GET from the bot; a 2xx answer is healthy.
+    /// `{host}` and `{address}` are substituted.
+    Http(String),
+}
+
+/// `lb = { out = "...", in = "..." }`: take a host out of the load balancer before its switch
+/// and put it back after a healthy check. Run on the host, in the release directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub out: CommandSpec,
+    pub into: CommandSpec,
 }
 
 /// A command as the playbook wrote it: an argument vector whose words may hold template variables

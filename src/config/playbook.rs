@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::model::{AppSection, HostSpec, Playbook};
+use super::model::{AppSection, ChangesetSource, HostSpec, Playbook};
 use super::paths::{dir_of, resolve};
 use super::reader::{Item, Reader, Table};
 use super::{environments, keys, pipeline, ssh, values};
@@ -79,6 +79,10 @@ fn absent_app() -> AppSection {
         keep_releases: KEEP_RELEASES,
         shared: Vec::new(),
         max_parallel: MAX_PARALLEL,
+        min_free_bytes: 0,
+        changesets: ChangesetSource::Git,
+        tracker_required: false,
+        rollback_partial: false,
     }
 }
 
@@ -108,6 +112,18 @@ fn app(reader: &mut Reader<'_>, table: &Table<'_, '_>, dir: &Path) -> AppSection
         max_parallel: reader
             .opt(table, "max_parallel", |r, item| r.count(item, 1))
             .unwrap_or(MAX_PARALLEL),
+        min_free_bytes: reader.opt(table, "min_free", values::size).unwrap_or(0),
+        changesets: reader
+            .opt(table, "changesets", |r, item| {
+                values::choice(r, item, "changeset source", keys::CHANGESET_SOURCES)
+            })
+            .unwrap_or_default(),
+        tracker_required: reader
+            .opt(table, "tracker_required", Reader::boolean)
+            .unwrap_or(false),
+        rollback_partial: reader
+            .opt(table, "rollback_partial", Reader::boolean)
+            .unwrap_or(false),
     }
 }
 

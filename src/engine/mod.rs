@@ -7,10 +7,11 @@ mod plan;
 mod prepare;
 mod recover;
 mod runner;
+mod tickets;
 
 pub use event::{Control, EngineEvent, Failure, RunOutcome};
 pub use plan::{
-    ChangesetLine, Phase, Plan, PlanInput, PlanKind, PlannedHost, RevisionInfo, Step,
+    ChangesetLine, Phase, Plan, PlanInput, PlanKind, PlannedHost, RevisionInfo, Step, TicketInfo,
     plan as build_plan,
 };
 pub use prepare::{

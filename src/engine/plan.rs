@@ -34,6 +34,18 @@ pub struct ChangesetLine {
     pub author: String,
     pub email: String,
     pub subject: String,
+    /// Tickets the message names (`refs #12`, `fixes #3`, …).
+    #[serde(default)]
+    pub tickets: Vec<u32>,
+}
+
+/// A ticket as the tracker described it when the plan was made.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TicketInfo {
+    pub id: u32,
+    pub summary: String,
+    pub status: String,
+    pub resolution: String,
 }
 
 /// A host as the plan knows it.
@@ -124,6 +136,15 @@ pub struct Plan {
     /// For a canary deploy: the one host switched first; the deploy then waits for `continue`.
     #[serde(default)]
     pub canary: Option<String>,
+    /// Ticket details from the tracker, by id.
+    #[serde(default)]
+    pub tickets: BTreeMap<u32, TicketInfo>,
+    /// One-line notes for the room (e.g. why ticket details are missing).
+    #[serde(default)]
+    pub notices: Vec<String>,
+    /// Where the whole list of changesets can be read, when the tracker has such a page.
+    #[serde(default)]
+    pub full_list_url: Option<String>,
 }
 
 /// What `plan` needs to know: the playbook, what to ship, and what the hosts have now.
@@ -408,6 +429,9 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         batches,
         steps,
         canary: canary_host,
+        tickets: BTreeMap::new(),
+        notices: Vec::new(),
+        full_list_url: None,
     }
 }
 

@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use super::fleet::{Reached, needed_commands, reach};
 use super::plan::{ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
-use crate::config::{Config, Environment, Playbook};
+use super::tickets::{annotate, from_tracker_log};
+use crate::config::{ChangesetSource, Config, Environment, Playbook};
 use crate::journal::{DeployRecord, FileRecord, Journal, JournalError};
 use crate::source::{Changeset, Mirror, SourceError, archive_path};
+use crate::tracker::Tracker;
 use crate::transport::{Connector, Host};
 
 /// Why a deploy or rollback could not be planned. Nothing has been changed on any host.
@@ -37,6 +39,8 @@ pub enum PrepareError {
         revision: String,
         id: i64,
     },
+    #[error("the playbook requires ticket details (tracker_required = true), and {0}")]
+    TrackerRequired(String),
     #[error("nothing to roll back: {0}")]
     NothingToRollBack(String),
     #[error("release {release} is no longer on {host}; it cannot be switched back to")]
@@ -107,7 +111,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| PrepareError::Internal(e.to_string()))?
 }
 
-fn lines(changesets: Vec<Changeset>) -> Vec<ChangesetLine> {
+pub(super) fn lines(changesets: Vec<Changeset>) -> Vec<ChangesetLine> {
     changesets
         .into_iter()
         .map(|c| ChangesetLine {
@@ -115,6 +119,7 @@ fn lines(changesets: Vec<Changeset>) -> Vec<ChangesetLine> {
             short: c.short,
             author: c.author_name,
             email: c.author_email,
+            tickets: crate::tracker::ticket_refs(&c.message),
             subject: c.subject,
         })
         .collect()
@@ -155,6 +160,7 @@ fn release_name(short: &str, taken: &[String]) -> String {
 /// writes the archive once.
 pub async fn prepare_deploy(
     connector: &Connector,
+    tracker: &Tracker,
     config: &Arc<Config>,
     journal: &Journal,
     req: DeployRequest,
@@ -238,7 +244,15 @@ pub async fn prepare_deploy(
         .await?;
     taken.extend(observed.values().flat_map(|o| o.releases.iter().cloned()));
     let release = release_name(&revision.short, &taken);
-    let plan = plan(PlanInput {
+    let (changesets, log_notice) = changeset_lines(
+        tracker,
+        playbook,
+        changesets,
+        &revision.sha,
+        previous.as_ref().map(|p| p.sha.as_str()),
+    )
+    .await;
+    let mut plan = plan(PlanInput {
         kind: PlanKind::Deploy,
         playbook,
         env,
@@ -248,12 +262,16 @@ pub async fn prepare_deploy(
         release,
         previous_release: live.as_ref().and_then(|l| l.release.clone()),
         archive,
-        changesets: lines(changesets),
+        changesets,
         deploy_roots: roots,
         addresses,
         observed,
         canary: req.canary,
     });
+    plan.notices.extend(log_notice);
+    annotate(&mut plan, tracker, playbook.app.tracker_required)
+        .await
+        .map_err(PrepareError::TrackerRequired)?;
     Ok(Prepared {
         plan,
         hosts: Arc::new(hosts),
@@ -265,6 +283,7 @@ pub async fn prepare_deploy(
 /// Plans a rollback of what is live in `env` to the release before it.
 pub async fn prepare_rollback(
     connector: &Connector,
+    tracker: &Tracker,
     config: &Arc<Config>,
     journal: &Journal,
     app: &str,
@@ -372,7 +391,7 @@ pub async fn prepare_rollback(
             .collect(),
         ..env.clone()
     };
-    let plan = plan(PlanInput {
+    let mut plan = plan(PlanInput {
         kind: PlanKind::Rollback,
         playbook,
         env: &reachable_env,
@@ -388,6 +407,8 @@ pub async fn prepare_rollback(
         observed,
         canary: false,
     });
+    // A rollback never waits on the tracker: details are nice to have here.
+    let _ = annotate(&mut plan, tracker, false).await;
     Ok(Prepared {
         plan,
         hosts: Arc::new(hosts),
@@ -398,6 +419,7 @@ pub async fn prepare_rollback(
 
 /// What a deploy would ship now, without touching any host.
 pub async fn diff(
+    tracker: &Tracker,
     config: &Arc<Config>,
     journal: &Journal,
     app: &str,
@@ -434,7 +456,15 @@ pub async fn diff(
         })
         .await?
     };
-    Ok(plan(PlanInput {
+    let (changesets, log_notice) = changeset_lines(
+        tracker,
+        playbook,
+        changesets,
+        &revision.sha,
+        previous.as_ref().map(|p| p.sha.as_str()),
+    )
+    .await;
+    let mut plan = plan(PlanInput {
         kind: PlanKind::Deploy,
         playbook,
         env,
@@ -444,10 +474,36 @@ pub async fn diff(
         previous,
         previous_release: live.as_ref().and_then(|l| l.release.clone()),
         archive: Path::new("<archive>").to_path_buf(),
-        changesets: lines(changesets),
+        changesets,
         deploy_roots: BTreeMap::new(),
         addresses: BTreeMap::new(),
         observed: BTreeMap::new(),
         canary: false,
-    }))
+    });
+    plan.notices.extend(log_notice);
+    let _ = annotate(&mut plan, tracker, false).await;
+    Ok(plan)
+}
+
+/// The changeset lines for the room: from git, or from the tracker's log when the playbook says
+/// `changesets = "tracker"` (falling back to git, with a notice, when the log cannot be had).
+async fn changeset_lines(
+    tracker: &Tracker,
+    playbook: &Playbook,
+    from_git: Vec<Changeset>,
+    new: &str,
+    old: Option<&str>,
+) -> (Vec<ChangesetLine>, Option<String>) {
+    match (playbook.app.changesets, old) {
+        (ChangesetSource::Tracker, Some(old)) => match from_tracker_log(tracker, new, old).await {
+            Ok(lines) => (lines, None),
+            Err(why) => (
+                lines(from_git),
+                Some(format!(
+                    "changesets from git: the tracker's log is unavailable: {why}"
+                )),
+            ),
+        },
+        _ => (lines(from_git), None),
+    }
 }

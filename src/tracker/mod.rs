@@ -90,6 +90,14 @@ impl Tracker {
         }
     }
 
+    /// Where people read the whole list of changesets after `old` up to `new`, if anywhere.
+    pub fn log_url(&self, new: &str, old: &str) -> Option<String> {
+        match self {
+            Tracker::Trac(trac) => Some(trac.log_url(new, old)),
+            Tracker::None | Tracker::Links(_) => None,
+        }
+    }
+
     /// Where people read ticket `id`, if the tracker has pages.
     pub fn ticket_url(&self, id: u32) -> Option<String> {
         match self {

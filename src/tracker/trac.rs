@@ -91,6 +91,11 @@ impl TracTracker {
         format!("{}/changeset/{sha}", self.base)
     }
 
+    /// The page listing the changesets after `old` up to `new`.
+    pub fn log_url(&self, new: &str, old: &str) -> String {
+        format!("{}/log/?rev={new}&stop_rev={old}", self.base)
+    }
+
     pub fn ticket_url(&self, id: u32) -> String {
         format!("{}/ticket/{id}", self.base)
     }

@@ -40,6 +40,7 @@ fn the_example_playbook_plans_static_before_app_in_batches_of_two() {
             author: "Bob".into(),
             email: "bob@example.org".into(),
             subject: "Fix feed pagination (refs #212)".into(),
+            tickets: vec![212],
         }],
         deploy_roots: hosts
             .iter()

@@ -25,6 +25,8 @@ pub struct AppOptions {
     pub app_extra: String,
     /// Extra `build` commands (TOML values) after the default one.
     pub build_extra: Vec<String>,
+    /// Extra bosun.toml text (e.g. a `[tracker]` table, an `[announce]` table).
+    pub config_extra: String,
 }
 
 impl Default for AppOptions {
@@ -39,6 +41,7 @@ impl Default for AppOptions {
             health_line: None,
             app_extra: String::new(),
             build_extra: Vec::new(),
+            config_extra: String::new(),
         }
     }
 }
@@ -99,7 +102,8 @@ impl DemoApp {
         std::fs::create_dir_all(self.path().join("playbooks")).unwrap();
         std::fs::write(
             &self.config_path,
-            r#"[bot]
+            o.config_extra.clone()
+                + r#"[bot]
 name = "bosun"
 state_dir = "var"
 playbooks = ["playbooks/demo.toml"]

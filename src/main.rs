@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use bosun::bot::{self, BotOptions};
-use bosun::config::{self, Config};
+use bosun::config::{self, AdapterKind, Config};
 use bosun::journal::{self, Journal};
 use bosun_console::ConsoleAdapter;
 use clap::{Parser, Subcommand};
@@ -168,13 +168,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Cmd::Run { config, as_user } => {
             let loaded = load(&config)?;
-            let user = user(as_user, &loaded);
-            if std::io::stdin().is_terminal() {
-                eprintln!("bosun is listening as {user}; type \"help\", or Ctrl-D to quit.");
-            }
-            let adapter = bosun_console::stdio(user);
             let (shutdown, listener) = shutdown_on_signal();
-            let result = bot::run(loaded, adapter, BotOptions::default(), shutdown).await;
+            let options = BotOptions::default();
+            let result = match loaded.chat.adapter {
+                AdapterKind::Console => {
+                    let user = user(as_user, &loaded);
+                    if std::io::stdin().is_terminal() {
+                        eprintln!(
+                            "bosun is listening as {user}; type \"help\", or Ctrl-D to quit."
+                        );
+                    }
+                    let adapter = bosun_console::stdio(user);
+                    bot::run(loaded, adapter, options, shutdown).await
+                }
+                AdapterKind::Slack => {
+                    let adapter = slack_adapter(&loaded)?;
+                    bot::run(loaded, adapter, options, shutdown).await
+                }
+                AdapterKind::Discord => {
+                    let adapter = discord_adapter(&loaded)?;
+                    bot::run(loaded, adapter, options, shutdown).await
+                }
+            };
             listener.abort();
             result?;
             Ok(ExitCode::SUCCESS)
@@ -226,6 +241,48 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The Slack adapter as `[chat.slack]` describes it, its tokens read now.
+fn slack_adapter(config: &Config) -> anyhow::Result<bosun_slack::SlackAdapter> {
+    let Some(slack) = &config.chat.slack else {
+        anyhow::bail!("adapter = \"slack\" needs a [chat.slack] section");
+    };
+    let token = |secret: &config::Secret, what: &str| {
+        secret
+            .read()
+            .map(|value| bosun_slack::Token::new(value.expose()))
+            .with_context(|| format!("reading the Slack {what}"))
+    };
+    Ok(bosun_slack::SlackAdapter::new(bosun_slack::SlackOptions {
+        bot_token: token(&slack.bot_token, "bot token")?,
+        app_token: token(&slack.app_token, "app-level token")?,
+        channels: slack.channels.clone(),
+        api_url: slack.api_url.clone(),
+        thread_replies: slack.thread_replies,
+        bot_name: config.bot.name.clone(),
+        timing: bosun_slack::SlackTiming::default(),
+    }))
+}
+
+/// The Discord adapter as `[chat.discord]` describes it, its token read now.
+fn discord_adapter(config: &Config) -> anyhow::Result<bosun_discord::DiscordAdapter> {
+    let Some(discord) = &config.chat.discord else {
+        anyhow::bail!("adapter = \"discord\" needs a [chat.discord] section");
+    };
+    let token = discord
+        .token
+        .read()
+        .context("reading the Discord bot token")?;
+    Ok(bosun_discord::DiscordAdapter::new(
+        bosun_discord::DiscordOptions {
+            token: bosun_discord::Token::new(token.expose()),
+            channels: discord.channels.clone(),
+            api_url: discord.api_url.clone(),
+            bot_name: config.bot.name.clone(),
+            timing: bosun_discord::DiscordTiming::default(),
+        },
+    ))
 }
 
 /// Runs one chat line through the bot, as the console would, and exits non-zero unless it

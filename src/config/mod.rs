@@ -5,6 +5,7 @@
 //! `config.example.toml` and `playbooks/demo.toml` document every key; `keys.rs` lists them.
 
 mod bot;
+mod chat;
 mod environments;
 mod error;
 mod keys;

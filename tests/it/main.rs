@@ -3,7 +3,9 @@
 mod cli;
 mod crash;
 mod deploy;
+mod discord;
 mod plan;
+mod slack;
 mod ssh;
 mod support;
 mod tidy;

@@ -3,6 +3,8 @@
 
 pub mod app;
 pub mod bot;
+pub mod discord;
+pub mod slack;
 pub mod trac;
 pub mod ssh_app;
 pub mod sshd;

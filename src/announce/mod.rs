@@ -61,6 +61,7 @@ pub fn plan_announcement(
     }
     out.push_str(if plan.changesets.is_empty() { "." } else { ":" });
     out.push_str(&changeset_list(plan, settings));
+    out.push_str(&migration_note(plan));
     let hosts: Vec<&str> = plan.hosts.iter().map(|h| h.name.as_str()).collect();
     out.push_str(&format!(
         "\n{}: {} · release {} · journal #{journal_id}",
@@ -113,6 +114,35 @@ fn changeset_list(plan: &Plan, settings: &AnnounceSection) -> String {
     out
 }
 
+/// A line saying that a plan migrates the database, and how it would be undone.
+fn migration_note(plan: &Plan) -> String {
+    let migrations: Vec<&crate::engine::Step> = plan
+        .steps
+        .iter()
+        .filter(|s| s.phase == crate::engine::Phase::Migrate && !matches!(&s.action, crate::engine::action::Action::Run { what, .. } if what == "backup"))
+        .collect();
+    let Some(first) = migrations.first() else {
+        return String::new();
+    };
+    match plan.kind {
+        PlanKind::Deploy => match first.undo.first() {
+            Some(down) => format!(
+                "\nthis deploy migrates: {} (undo: {})",
+                first.action.label(),
+                down.label()
+            ),
+            None => format!(
+                "\nthis deploy migrates: {} — with no down migration, a rollback will need \"rollback!\"",
+                first.action.label()
+            ),
+        },
+        PlanKind::Rollback => format!(
+            "\nthis rollback migrates down first: {}",
+            first.action.label()
+        ),
+    }
+}
+
 /// `diff APP [to ENV]`: what a deploy would ship now.
 pub fn diff_text(plan: &Plan, settings: &AnnounceSection) -> String {
     let mut text = format!(
@@ -138,6 +168,7 @@ pub fn diff_text(plan: &Plan, settings: &AnnounceSection) -> String {
     }
     text.push(':');
     text.push_str(&changeset_list(plan, settings));
+    text.push_str(&migration_note(plan));
     text
 }
 
@@ -199,6 +230,7 @@ pub fn event_text(env: &str, event: &EngineEvent) -> (bool, String) {
             format!("{env}: undoing {}, newest first …", count(*steps, "step")),
         ),
         EngineEvent::Warning(text) => (false, format!("{env}: warning: {text}")),
+        EngineEvent::Note(text) => (false, format!("{env}: {text}")),
         EngineEvent::CanaryWaiting { host } => (
             true,
             format!(

@@ -59,6 +59,7 @@ fn plan_with(changesets: usize, previous: bool) -> Plan {
 
 fn settings() -> crate::config::AnnounceSection {
     crate::config::AnnounceSection {
+        alert: vec![],
         max_changesets: 10,
         show_email: false,
     }
@@ -85,6 +86,7 @@ fn tickets_notices_emails_and_the_full_list_link_are_shown() {
         "alice",
         &plan,
         &crate::config::AnnounceSection {
+            alert: vec![],
             max_changesets: 10,
             show_email: true,
         },
@@ -147,6 +149,7 @@ fn outcomes_repeat_what_is_live() {
         step: "health: bin/check".into(),
         reason: "health check failed 3 times".into(),
         output: "boom\n".into(),
+        retries_spent: false,
     };
     let undone = outcome_text(
         &plan,

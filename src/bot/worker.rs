@@ -49,6 +49,7 @@ pub(crate) async fn run_job(
                 &ctx.journal,
                 &app,
                 env.as_deref(),
+                force,
             )
             .await
         }
@@ -129,6 +130,11 @@ pub(crate) async fn run_job(
             .map(|p| p.app.max_parallel)
             .unwrap_or(32),
         layout_timeout: ctx.options.layout_timeout,
+        retries: ctx
+            .config
+            .playbook(&plan.app)
+            .map(|p| p.pipeline.retries)
+            .unwrap_or(0),
     };
     let thread = format!("deploy-{id}");
     let run = async {
@@ -153,7 +159,18 @@ pub(crate) async fn run_job(
     };
     let (outcome, ()) = tokio::join!(run, forward);
 
-    let text = outcome_text(&plan, &outcome, id);
+    let mut text = outcome_text(&plan, &outcome, id);
+    let alert = &ctx.config.announce.alert;
+    if let RunOutcome::Undone { failure, .. } | RunOutcome::UndoFailed { failure, .. } = &outcome
+        && failure.retries_spent
+        && !alert.is_empty()
+    {
+        text.push_str(&format!(
+            "\nattention {}: {} kept failing after every retry",
+            alert.join(", "),
+            failure.step
+        ));
+    }
     let state = match &outcome {
         RunOutcome::Succeeded { .. } => DeployState::Succeeded,
         RunOutcome::Undone { .. } => DeployState::Undone,

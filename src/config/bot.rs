@@ -111,6 +111,9 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     let max_changesets = reader
         .opt(&announce, "max_changesets", |r, item| r.count(item, 0))
         .unwrap_or(10);
+    let alert = reader
+        .opt(&announce, "alert", Reader::strings)
+        .unwrap_or_default();
     let show_email = reader
         .opt(&announce, "show_email", Reader::boolean)
         .unwrap_or(false);
@@ -134,6 +137,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
         announce: AnnounceSection {
             max_changesets,
             show_email,
+            alert,
         },
         people,
         roles,

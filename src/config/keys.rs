@@ -1,6 +1,7 @@
 //! Every key bosun accepts, table by table: the one list the loader checks against and the docs
 //! are tested against.
 
+use super::checks::Check;
 use super::model::{AdapterKind, ChangesetSource};
 use super::tracker::TrackerKind;
 
@@ -32,7 +33,7 @@ pub(super) const TRACKER_TRAC: &[&str] = &[
     "password_file",
     "timeout",
 ];
-pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email"];
+pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email", "alert"];
 /// The chat networks a person can have an identity on.
 pub(super) const NETWORKS: &[&str] = &["console", "xmpp", "slack", "discord"];
 pub(super) const PERSON: &[&str] = &["name", "roles", "console", "xmpp", "slack", "discord"];
@@ -60,7 +61,22 @@ pub(super) const APP: &[&str] = &[
     "changesets",
     "tracker_required",
 ];
-pub(super) const ENVIRONMENT: &[&str] = &["default_ref", "hosts", "groups", "require", "vars"];
+pub(super) const ENVIRONMENT: &[&str] = &[
+    "default_ref",
+    "hosts",
+    "groups",
+    "require",
+    "vars",
+    "soft",
+    "on_staging",
+    "branch",
+    "ci",
+    "verify",
+    "verify_timeout",
+    "windows",
+];
+/// `ci = { … }` in an environment.
+pub(super) const CI: &[&str] = &["command", "url", "timeout"];
 pub(super) const GROUP: &[&str] = &["name", "hosts", "batch"];
 pub(super) const HOST: &[&str] = &[
     "root",
@@ -91,13 +107,29 @@ pub(super) const PIPELINE: &[&str] = &[
     "migrate",
     "health",
     "lb",
+    "maintenance",
+    "backup",
+    "smoke",
+    "retries",
     "command_timeout",
 ];
+pub(super) const MAINTENANCE: &[&str] = &["up", "down"];
+pub(super) const SMOKE: &[&str] = &["before", "after"];
 pub(super) const LB: &[&str] = &["out", "in"];
 pub(super) const MIGRATE: &[&str] = &["up", "down", "once"];
 pub(super) const HEALTH: &[&str] = &["command", "http", "retries", "interval", "timeout"];
 
 // Values with a closed set of choices.
+/// The checks, as `require` and `soft` name them.
+pub(super) const CHECKS: &[(&str, Check)] = &[
+    ("tag", Check::Tag),
+    ("on-staging", Check::OnStaging),
+    ("pushed", Check::Pushed),
+    ("ci", Check::Ci),
+    ("verify", Check::Verify),
+    ("window", Check::Window),
+    ("freeze", Check::Freeze),
+];
 pub(super) const CHANGESET_SOURCES: &[(&str, ChangesetSource)] = &[
     ("git", ChangesetSource::Git),
     ("tracker", ChangesetSource::Tracker),
@@ -155,12 +187,15 @@ pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
     (Documented::Playbook, "app", APP),
     (Documented::Playbook, "environments.NAME", ENVIRONMENT),
     (Documented::Playbook, "environments.NAME.groups", GROUP),
+    (Documented::Playbook, "environments.NAME.ci", CI),
     (Documented::Playbook, "hosts.NAME", HOST),
     (Documented::Playbook, "ssh", SSH),
     (Documented::Playbook, "pipeline", PIPELINE),
     (Documented::Playbook, "pipeline.migrate", MIGRATE),
     (Documented::Playbook, "pipeline.health", HEALTH),
     (Documented::Playbook, "pipeline.lb", LB),
+    (Documented::Playbook, "pipeline.maintenance", MAINTENANCE),
+    (Documented::Playbook, "pipeline.smoke", SMOKE),
 ];
 
 /// The closed sets of values, with the key that takes them.
@@ -173,5 +208,6 @@ pub(super) fn choices() -> Vec<(Documented, &'static str, Vec<&'static str>)> {
         (Documented::Config, "adapter", words(ADAPTERS)),
         (Documented::Config, "kind", words(TRACKER_KINDS)),
         (Documented::Playbook, "changesets", words(CHANGESET_SOURCES)),
+        (Documented::Playbook, "require", words(CHECKS)),
     ]
 }

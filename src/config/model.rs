@@ -137,6 +137,8 @@ pub struct AnnounceSection {
     pub max_changesets: usize,
     /// Show each changeset author's e-mail address beside their name. Default false.
     pub show_email: bool,
+    /// People named in the room when a deploy is undone after its retries were spent.
+    pub alert: Vec<String>,
 }
 
 /// `[[people]]`: a person, the identities that are theirs in each chat system, and their roles.
@@ -237,8 +239,11 @@ pub struct Environment {
     pub name: String,
     /// The ref deployed when none is named. Default `main`.
     pub default_ref: String,
-    /// Requirements the deployed revision must meet (checked by the guardrails).
+    /// Checks the deployed revision must pass, by name (`tag`, `on-staging`, `pushed`, `ci`,
+    /// `verify`); every name is a valid `Check`. `window` and `freeze` need no listing.
     pub require: Vec<String>,
+    /// The settings of those checks, which of them `deploy!` may skip, and the deploy windows.
+    pub checks: super::checks::CheckSettings,
     /// Variables for command templates, over the playbook's `[vars]`.
     pub vars: BTreeMap<String, String>,
     /// Host groups in deploy order. `hosts = [...]` alone makes one group named `default`.
@@ -332,6 +337,19 @@ pub struct Pipeline {
     pub restart: Option<CommandSpec>,
     pub health: Option<HealthCheck>,
     pub lb: Option<LoadBalancer>,
+    /// `maintenance = { up = "...", down = "..." }`: run on every host around migrations.
+    pub maintenance: Option<Maintenance>,
+    /// Run on one host before a rollback migrates down; `{backup_path}` names where its output
+    /// goes, and that path is journaled.
+    pub backup: Option<CommandSpec>,
+    /// `smoke = { before = [...], after = [...] }`: commands run on the bot's machine before
+    /// anything is staged (pre-conditions) and after the switch (post-conditions; a failure
+    /// rolls the fleet back).
+    pub smoke_before: Vec<CommandSpec>,
+    pub smoke_after: Vec<CommandSpec>,
+    /// How many times a step that failed for a passing reason (a timeout, a dropped
+    /// connection) is tried again, with back-off, before the deploy is undone. Default 2.
+    pub retries: u32,
     /// The longest any one pipeline command may run. Default 10 minutes.
     pub command_timeout: Duration,
 }
@@ -366,6 +384,13 @@ pub enum HealthProbe {
     /// `http = "http://{address}:8080/health"`: a GET from the bot; a 2xx answer is healthy.
     /// `{host}` and `{address}` are substituted.
     Http(String),
+}
+
+/// `maintenance = { up = "...", down = "..." }`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Maintenance {
+    pub up: CommandSpec,
+    pub down: CommandSpec,
 }
 
 /// `lb = { out = "...", in = "..." }`: take a host out of the load balancer before its switch

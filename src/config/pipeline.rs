@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use super::model::{HealthCheck, HealthProbe, LoadBalancer, Migrate, Pipeline};
+use super::model::{
+    CommandSpec, HealthCheck, HealthProbe, LoadBalancer, Maintenance, Migrate, Pipeline,
+};
 use super::reader::{Item, Reader, Table};
 use super::{keys, values};
 
@@ -10,10 +12,12 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Pipeline {
     let Some(table) = reader.opt(root, "pipeline", Reader::table) else {
         return Pipeline {
             command_timeout: Duration::from_secs(600),
+            retries: RETRIES,
             ..Pipeline::default()
         };
     };
     reader.known_keys(&table, keys::PIPELINE);
+    let smoke = reader.opt(&table, "smoke", smoke);
     Pipeline {
         build: reader
             .opt(&table, "build", values::commands)
@@ -22,10 +26,44 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Pipeline {
         restart: reader.opt(&table, "restart", values::command),
         health: reader.opt(&table, "health", health),
         lb: reader.opt(&table, "lb", lb),
+        maintenance: reader.opt(&table, "maintenance", maintenance),
+        backup: reader.opt(&table, "backup", values::command),
+        smoke_before: smoke.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+        smoke_after: smoke.map(|s| s.1).unwrap_or_default(),
+        retries: reader
+            .opt(&table, "retries", |r, item| r.count(item, 0))
+            .map_or(RETRIES, |n| u32::try_from(n).unwrap_or(u32::MAX)),
         command_timeout: reader
             .opt(&table, "command_timeout", values::time_limit)
             .unwrap_or(Duration::from_secs(600)),
     }
+}
+
+const RETRIES: u32 = 2;
+
+fn maintenance(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<Maintenance> {
+    let table = reader.table(item)?;
+    reader.known_keys(&table, keys::MAINTENANCE);
+    let up = reader.req(&table, "up", "a command", values::command);
+    let down = reader.req(&table, "down", "a command", values::command);
+    Some(Maintenance {
+        up: up?,
+        down: down?,
+    })
+}
+
+type Smoke = (Vec<CommandSpec>, Vec<CommandSpec>);
+
+fn smoke(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<Smoke> {
+    let table = reader.table(item)?;
+    reader.known_keys(&table, keys::SMOKE);
+    let before = reader
+        .opt(&table, "before", values::commands)
+        .unwrap_or_default();
+    let after = reader
+        .opt(&table, "after", values::commands)
+        .unwrap_or_default();
+    Some((before, after))
 }
 
 fn migrate(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<Migrate> {
@@ -50,11 +88,19 @@ fn health(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<HealthCheck> {
         (Some(command), None) => Some(HealthProbe::Command(command)),
         (None, Some(url)) => Some(HealthProbe::Http(url)),
         (Some(_), Some(_)) => {
-            reader.report(table.at, table.key.clone(), "give \"command\" or \"http\", not both");
+            reader.report(
+                table.at,
+                table.key.clone(),
+                "give \"command\" or \"http\", not both",
+            );
             None
         }
         (None, None) => {
-            reader.report(table.at, table.key.clone(), "missing \"command\" or \"http\"; expected a command or a URL");
+            reader.report(
+                table.at,
+                table.key.clone(),
+                "missing \"command\" or \"http\"; expected a command or a URL",
+            );
             None
         }
     };
@@ -74,5 +120,8 @@ fn lb(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<LoadBalancer> {
     reader.known_keys(&table, keys::LB);
     let out = reader.req(&table, "out", "a command", values::command);
     let into = reader.req(&table, "in", "a command", values::command);
-    Some(LoadBalancer { out: out?, into: into? })
+    Some(LoadBalancer {
+        out: out?,
+        into: into?,
+    })
 }

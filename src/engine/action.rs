@@ -162,9 +162,16 @@ impl Action {
                 cwd,
                 timeout_ms,
                 ..
-            } => RemoteCommand::new(argv.clone())
-                .in_dir(cwd.clone())
-                .with_timeout(Duration::from_millis(*timeout_ms)),
+            } => {
+                let cmd = RemoteCommand::new(argv.clone())
+                    .with_timeout(Duration::from_millis(*timeout_ms));
+                // An empty cwd runs where the transport starts (the bot's own commands).
+                if cwd.is_empty() {
+                    cmd
+                } else {
+                    cmd.in_dir(cwd.clone())
+                }
+            }
             Action::Health { .. } | Action::HealthHttp { .. } | Action::Cleanup { .. } => {
                 return None;
             }

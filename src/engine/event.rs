@@ -38,6 +38,8 @@ pub enum EngineEvent {
         who: String,
     },
     Warning(String),
+    /// Something worth a progress line (the maintenance page went up, …).
+    Note(String),
 }
 
 /// The step that failed, where, and why.
@@ -48,6 +50,8 @@ pub struct Failure {
     pub reason: String,
     /// The last lines the failing command printed.
     pub output: String,
+    /// It failed for a passing reason every time it was tried: people should look.
+    pub retries_spent: bool,
 }
 
 impl Failure {

@@ -66,9 +66,13 @@ pub struct PlannedHost {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "phase", rename_all = "snake_case")]
 pub enum Phase {
+    /// Pre-conditions (smoke tests) on the bot's machine, before anything is staged.
+    Check,
     /// Upload, extract, link, build on every host; nothing user-visible changes.
     Stage,
-    /// Migrations, once, before the switch.
+    /// The maintenance page goes up on every host, before migrations.
+    MaintenanceUp,
+    /// Migrations, once, before the switch (for a rollback: a backup, then the downs).
     Migrate,
     /// Switch, restart and check one batch of one group.
     Switch {
@@ -76,6 +80,10 @@ pub enum Phase {
         batch: usize,
         batches: usize,
     },
+    /// The maintenance page comes down on every host.
+    MaintenanceDown,
+    /// Post-conditions (smoke tests) on the bot's machine; a failure rolls the fleet back.
+    Verify,
     /// Clean up old releases; a failure here is reported, never undone.
     Finish,
 }
@@ -83,8 +91,12 @@ pub enum Phase {
 impl Phase {
     pub fn name(&self) -> &'static str {
         match self {
+            Phase::Check => "check",
             Phase::Stage => "stage",
+            Phase::MaintenanceUp => "maintenance up",
             Phase::Migrate => "migrate",
+            Phase::MaintenanceDown => "maintenance down",
+            Phase::Verify => "verify",
             Phase::Switch { .. } => "switch",
             Phase::Finish => "finish",
         }
@@ -167,7 +179,13 @@ pub struct PlanInput<'a> {
     pub observed: BTreeMap<String, Observed>,
     /// Switch the first host of the first group alone, then wait for `continue`.
     pub canary: bool,
+    /// For a rollback: the migrations the live release ran, as the journal recorded them (host,
+    /// the up action, its down actions), to run down before switching back.
+    pub migrations_down: Vec<(String, Action, Vec<Action>)>,
 }
+
+/// Where the bot's own commands (smoke tests) run: this machine, not a host.
+pub const BOT_HOST: &str = "(bot)";
 
 /// Builds the plan. Pure: the same input always gives the same plan.
 pub fn plan(input: PlanInput<'_>) -> Plan {
@@ -186,6 +204,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         addresses,
         observed,
         canary,
+        migrations_down,
     } = input;
     let pipeline = &playbook.pipeline;
     let timeout_ms = pipeline.command_timeout.as_millis() as u64;
@@ -264,6 +283,32 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         });
     };
 
+    let bot_vars_host = hosts.first().cloned();
+    if kind == PlanKind::Deploy
+        && let Some(h) = &bot_vars_host
+    {
+        for smoke in &pipeline.smoke_before {
+            let Action::Run {
+                argv, timeout_ms, ..
+            } = run("pre-condition", smoke, h, &release)
+            else {
+                unreachable!("run() makes a Run")
+            };
+            let action = Action::Run {
+                what: "pre-condition".into(),
+                argv,
+                cwd: String::new(),
+                timeout_ms,
+            };
+            push(Phase::Check, BOT_HOST, action, vec![]);
+        }
+    }
+    let migrates = match kind {
+        PlanKind::Deploy => pipeline.migrate.is_some(),
+        PlanKind::Rollback => !migrations_down.is_empty(),
+    };
+    let maintenance = pipeline.maintenance.as_ref().filter(|_| migrates);
+
     if kind == PlanKind::Deploy {
         for h in &hosts {
             let stage = Action::Stage {
@@ -287,6 +332,42 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 );
             }
         }
+    }
+    if let Some(m) = maintenance {
+        for h in &hosts {
+            let cwd_release = h
+                .previous_release
+                .clone()
+                .unwrap_or_else(|| release.clone());
+            push(
+                Phase::MaintenanceUp,
+                &h.name,
+                run("maintenance up", &m.up, h, &cwd_release),
+                vec![run("maintenance down", &m.down, h, &cwd_release)],
+            );
+        }
+    }
+    if kind == PlanKind::Rollback {
+        for (name, up, downs) in &migrations_down {
+            let h = host(name);
+            if let Some(backup) = &pipeline.backup {
+                let mut vars = vars_for(h, &release);
+                let path = format!("{}/shared/backup-before-rollback-to-{release}", h.deploy_to);
+                vars.insert("backup_path".into(), path);
+                let action = Action::Run {
+                    what: "backup".into(),
+                    argv: backup.render(&vars),
+                    cwd: h.deploy_to.clone(),
+                    timeout_ms,
+                };
+                push(Phase::Migrate, name, action, vec![]);
+            }
+            for down in downs {
+                push(Phase::Migrate, name, down.clone(), vec![up.clone()]);
+            }
+        }
+    }
+    if kind == PlanKind::Deploy {
         if let Some(migrate) = &pipeline.migrate {
             let targets: Vec<&PlannedHost> = if migrate.once {
                 hosts.last().into_iter().collect()
@@ -398,6 +479,34 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                     );
                 }
             }
+        }
+    }
+
+    if let Some(m) = maintenance {
+        for h in &hosts {
+            push(
+                Phase::MaintenanceDown,
+                &h.name,
+                run("maintenance down", &m.down, h, &release),
+                vec![],
+            );
+        }
+    }
+    if let Some(h) = &bot_vars_host {
+        for smoke in &pipeline.smoke_after {
+            let Action::Run {
+                argv, timeout_ms, ..
+            } = run("post-condition", smoke, h, &release)
+            else {
+                unreachable!("run() makes a Run")
+            };
+            let action = Action::Run {
+                what: "post-condition".into(),
+                argv,
+                cwd: String::new(),
+                timeout_ms,
+            };
+            push(Phase::Verify, BOT_HOST, action, vec![]);
         }
     }
 

@@ -4,14 +4,15 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::action::Action;
 use super::fleet::{Reached, needed_commands, reach};
-use super::plan::{ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
+use super::plan::{BOT_HOST, ChangesetLine, Phase, Plan, PlanInput, PlanKind, RevisionInfo, plan};
 use super::tickets::{annotate, from_tracker_log};
 use crate::config::{ChangesetSource, Config, Environment, Playbook};
 use crate::journal::{DeployRecord, FileRecord, Journal, JournalError};
 use crate::source::{Changeset, Mirror, SourceError, archive_path};
 use crate::tracker::Tracker;
-use crate::transport::{Connector, Host};
+use crate::transport::{Connector, Host, LocalHost};
 
 /// Why a deploy or rollback could not be planned. Nothing has been changed on any host.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,10 @@ pub enum PrepareError {
     },
     #[error("the playbook requires ticket details (tracker_required = true), and {0}")]
     TrackerRequired(String),
+    #[error(
+        "the live release migrated with \"{up}\" and has no down migration recorded, so the database cannot follow; say \"rollback!\" to switch back anyway"
+    )]
+    NoDownMigration { up: String },
     #[error("nothing to roll back: {0}")]
     NothingToRollBack(String),
     #[error("release {release} is no longer on {host}; it cannot be switched back to")]
@@ -267,6 +272,7 @@ pub async fn prepare_deploy(
         addresses,
         observed,
         canary: req.canary,
+        migrations_down: Vec::new(),
     });
     plan.notices.extend(log_notice);
     annotate(&mut plan, tracker, playbook.app.tracker_required)
@@ -274,7 +280,7 @@ pub async fn prepare_deploy(
         .map_err(PrepareError::TrackerRequired)?;
     Ok(Prepared {
         plan,
-        hosts: Arc::new(hosts),
+        hosts: Arc::new(with_bot_host(hosts, config)),
         files,
         skipped: Vec::new(),
     })
@@ -288,6 +294,7 @@ pub async fn prepare_rollback(
     journal: &Journal,
     app: &str,
     env: Option<&str>,
+    force: bool,
 ) -> Result<Prepared, PrepareError> {
     let (playbook, env) = target(config, app, env)?;
     let live = journal
@@ -321,6 +328,7 @@ pub async fn prepare_rollback(
         )));
     };
     let live_sha = live.revision.clone().unwrap_or_default();
+    let migrations_down = recorded_migrations(&introduced, force)?;
 
     let (revision, previous, changesets) = {
         let config = config.clone();
@@ -406,12 +414,13 @@ pub async fn prepare_rollback(
         addresses,
         observed,
         canary: false,
+        migrations_down,
     });
     // A rollback never waits on the tracker: details are nice to have here.
     let _ = annotate(&mut plan, tracker, false).await;
     Ok(Prepared {
         plan,
-        hosts: Arc::new(hosts),
+        hosts: Arc::new(with_bot_host(hosts, config)),
         files: Vec::new(),
         skipped,
     })
@@ -479,6 +488,7 @@ pub async fn diff(
         addresses: BTreeMap::new(),
         observed: BTreeMap::new(),
         canary: false,
+        migrations_down: Vec::new(),
     });
     plan.notices.extend(log_notice);
     let _ = annotate(&mut plan, tracker, false).await;
@@ -506,4 +516,43 @@ async fn changeset_lines(
         },
         _ => (lines(from_git), None),
     }
+}
+
+/// The migrations the deploy that introduced the live release ran, with the downs it recorded.
+/// A migration without a down stops a rollback unless it is forced (then it is skipped).
+fn recorded_migrations(
+    deploy: &DeployRecord,
+    force: bool,
+) -> Result<Vec<(String, Action, Vec<Action>)>, PrepareError> {
+    let Some(plan) = deploy
+        .plan
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<Plan>(p).ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for step in plan.steps.into_iter().filter(|s| s.phase == Phase::Migrate) {
+        if step.undo.is_empty() {
+            if force {
+                continue;
+            }
+            return Err(PrepareError::NoDownMigration {
+                up: step.action.label(),
+            });
+        }
+        out.push((step.host, step.action, step.undo));
+    }
+    Ok(out)
+}
+
+/// Adds this machine, where smoke tests run, to a plan's hosts.
+fn with_bot_host(mut hosts: BTreeMap<String, Host>, config: &Config) -> BTreeMap<String, Host> {
+    let dir =
+        std::path::absolute(&config.bot.state_dir).unwrap_or_else(|_| config.bot.state_dir.clone());
+    hosts.insert(
+        BOT_HOST.to_string(),
+        Host::Local(LocalHost::new(BOT_HOST, dir)),
+    );
+    hosts
 }

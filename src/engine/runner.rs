@@ -24,6 +24,27 @@ pub struct Runner {
     pub max_parallel: usize,
     /// For the layout commands (stage, switch, remove).
     pub layout_timeout: Duration,
+    /// How many times a step that failed for a passing reason is tried again.
+    pub retries: u32,
+}
+
+/// Why one action failed, and whether trying again might help.
+#[derive(Debug)]
+pub(crate) struct StepError {
+    pub reason: String,
+    pub output: String,
+    /// A timeout or a dropped connection, not a command that said no.
+    pub transient: bool,
+}
+
+impl StepError {
+    fn fatal(reason: String, output: String) -> StepError {
+        StepError {
+            reason,
+            output,
+            transient: false,
+        }
+    }
 }
 
 /// A step that was started, with its journal id.
@@ -50,6 +71,7 @@ impl Runner {
         for wave in waves(&plan.steps) {
             if self.cancel.is_cancelled() {
                 failure = Some(Failure {
+                    retries_spent: false,
                     host: None,
                     step: "cancelled".into(),
                     reason: "the deploy was cancelled".into(),
@@ -114,7 +136,15 @@ impl Runner {
                         break;
                     }
                 }
-                (Ok(()), Phase::Finish) => {}
+                (Ok(()), Phase::Finish | Phase::Check | Phase::Verify) => {}
+                (Ok(()), Phase::MaintenanceUp) => {
+                    self.emit(EngineEvent::Note("the maintenance page is up".into()))
+                        .await
+                }
+                (Ok(()), Phase::MaintenanceDown) => {
+                    self.emit(EngineEvent::Note("the maintenance page is down".into()))
+                        .await
+                }
                 (Err(f), Phase::Finish) => {
                     self.emit(EngineEvent::Warning(format!("cleanup: {}", f.describe())))
                         .await
@@ -158,6 +188,7 @@ impl Runner {
         control: Option<&mut mpsc::Receiver<Control>>,
     ) -> Result<(), Failure> {
         let stopped = |reason: String| Failure {
+            retries_spent: false,
             host: Some(host.to_string()),
             step: "canary".into(),
             reason,
@@ -224,6 +255,7 @@ impl Runner {
         while let Some(joined) = tasks.join_next().await {
             let result = joined.unwrap_or_else(|e| {
                 Err(Failure {
+                    retries_spent: false,
                     host: None,
                     step: "internal".into(),
                     reason: format!("a step task died: {e}"),
@@ -255,6 +287,7 @@ impl Runner {
             undo_of: None,
         };
         let fail = |reason: String, output: String| Failure {
+            retries_spent: false,
             host: Some(step.host.clone()),
             step: label.clone(),
             reason,
@@ -270,20 +303,45 @@ impl Runner {
             step: step.clone(),
         });
 
-        let result = match self.hosts.get(&step.host) {
-            Some(host) => perform(host, &step.action, self.layout_timeout).await,
-            None => Err((format!("no such host {}", step.host), String::new())),
+        let Some(host) = self.hosts.get(&step.host) else {
+            let reason = format!("no such host {}", step.host);
+            let _ = self
+                .journal
+                .outcome(journal_id, StepState::Failed, reason.clone())
+                .await;
+            return Err(fail(reason, String::new()));
+        };
+        // A step that failed for a passing reason is tried again, with back-off.
+        let mut tries = 0;
+        let result = loop {
+            tries += 1;
+            match perform(host, &step.action, self.layout_timeout).await {
+                Err(e) if e.transient && tries <= self.retries && !self.cancel.is_cancelled() => {
+                    self.emit(EngineEvent::Warning(format!(
+                        "{label} on {}: {} — trying again ({tries}/{})",
+                        step.host, e.reason, self.retries
+                    )))
+                    .await;
+                    tokio::time::sleep(Duration::from_millis(250 << tries.min(6))).await;
+                }
+                other => break other,
+            }
         };
         let (state, output) = match &result {
             Ok(output) => (StepState::Done, output.clone()),
-            Err((reason, output)) => (StepState::Failed, format!("{reason}\n{output}")),
+            Err(e) => (StepState::Failed, format!("{}\n{}", e.reason, e.output)),
         };
         if let Err(e) = self.journal.outcome(journal_id, state, output).await {
             return Err(fail(e.to_string(), String::new()));
         }
-        result
-            .map(|_| ())
-            .map_err(|(reason, output)| fail(reason, output))
+        result.map(|_| ()).map_err(|e| {
+            let mut failure = fail(e.reason, e.output);
+            if e.transient {
+                failure.reason = format!("{} (tried {tries} times)", failure.reason);
+                failure.retries_spent = true;
+            }
+            failure
+        })
     }
 
     /// Undoes the started steps newest first. Returns the problems met (empty when all went back).
@@ -351,15 +409,15 @@ pub(crate) async fn undo_step(
         let result = perform(host, action, layout_timeout).await;
         let (state, output) = match &result {
             Ok(out) => (StepState::Reverted, out.clone()),
-            Err((reason, out)) => (StepState::UndoFailed, format!("{reason}\n{out}")),
+            Err(e) => (StepState::UndoFailed, format!("{}\n{}", e.reason, e.output)),
         };
         journal
             .outcome(id, state, output)
             .await
             .map_err(|e| e.to_string())?;
-        if let Err((reason, _)) = result {
+        if let Err(e) = result {
             let _ = journal.mark(step_journal_id, StepState::UndoFailed).await;
-            return Err(format!("{}: {reason}", action.label()));
+            return Err(format!("{}: {}", action.label(), e.reason));
         }
     }
     journal
@@ -373,7 +431,7 @@ pub(crate) async fn perform(
     host: &Host,
     action: &Action,
     layout_timeout: Duration,
-) -> Result<String, (String, String)> {
+) -> Result<String, StepError> {
     match action {
         Action::Health {
             argv,
@@ -396,7 +454,10 @@ pub(crate) async fn perform(
                     Err(e) => last = e.to_string(),
                 }
             }
-            Err((format!("health check failed {} times", retries + 1), last))
+            Err(StepError::fatal(
+                format!("health check failed {} times", retries + 1),
+                last,
+            ))
         }
         Action::HealthHttp {
             url,
@@ -421,7 +482,10 @@ pub(crate) async fn perform(
                     Err(e) => last = format!("GET {url}: {}", without_url(&e)),
                 }
             }
-            Err((format!("health check failed {} times", retries + 1), last))
+            Err(StepError::fatal(
+                format!("health check failed {} times", retries + 1),
+                last,
+            ))
         }
         Action::Cleanup {
             deploy_to,
@@ -448,11 +512,15 @@ pub(crate) async fn perform(
 
 fn checked(
     result: Result<CommandOutput, crate::transport::TransportError>,
-) -> Result<String, (String, String)> {
+) -> Result<String, StepError> {
     match result {
         Ok(out) if out.success() => Ok(out.output),
-        Ok(out) => Err((failure_text(&out), out.output)),
-        Err(e) => Err((e.to_string(), String::new())),
+        Ok(out) => Err(StepError::fatal(failure_text(&out), out.output)),
+        Err(e) => Err(StepError {
+            transient: e.is_transient(),
+            reason: e.to_string(),
+            output: String::new(),
+        }),
     }
 }
 

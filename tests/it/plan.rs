@@ -48,6 +48,7 @@ fn the_example_playbook_plans_static_before_app_in_batches_of_two() {
             .collect(),
         addresses: BTreeMap::new(),
         canary: false,
+        migrations_down: vec![],
         observed: hosts
             .iter()
             .map(|h| {

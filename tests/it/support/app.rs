@@ -121,6 +121,14 @@ name = "bob"
 console = "bob"
 roles = ["deployer"]
 
+[[people]]
+name = "carol"
+console = "carol"
+roles = ["admin"]
+
+[roles.admin]
+admin = ["*:*"]
+
 [roles.deployer]
 deploy = ["*:*"]
 rollback = ["*:*"]

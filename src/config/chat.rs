@@ -162,3 +162,101 @@ fn web_url(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<String> {
     }
     Some(url.trim_end_matches('/').to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{AdapterKind, Secret, load};
+
+    const BLOG: &str = "[app]\nname = \"blog\"\nrepo = \"/srv/git/blog.git\"\ndeploy_to = \"/srv/blog\"\n\n[environments.staging]\nhosts = [\"staging1\"]\n";
+
+    /// Loads a bosun.toml with `chat` as its `[chat…]` part; the report with paths as `DIR`.
+    fn load_chat(chat: &str) -> (tempfile::TempDir, Result<crate::config::Config, String>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("blog.toml"), BLOG).expect("write");
+        let path = dir.path().join("bosun.toml");
+        std::fs::write(
+            &path,
+            format!("[bot]\nplaybooks = [\"blog.toml\"]\n\n{chat}"),
+        )
+        .expect("write");
+        let shown = dir.path().display().to_string();
+        let result = load(&path).map_err(|e| e.to_string().replace(&shown, "DIR"));
+        (dir, result)
+    }
+
+    #[test]
+    fn a_slack_section_loads_with_its_defaults() {
+        let (dir, config) = load_chat(
+            "[chat]\nadapter = \"slack\"\n\n[chat.slack]\nbot_token_env = \"BOT\"\napp_token_file = \"app-token\"\nchannels = [\"C0123ABC\", \"G42\"]\n",
+        );
+        let config = config.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.chat.adapter, AdapterKind::Slack);
+        let slack = config.chat.slack.expect("[chat.slack]");
+        assert_eq!(slack.bot_token, Secret::Env("BOT".into()));
+        assert_eq!(slack.app_token, Secret::File(dir.path().join("app-token")));
+        assert_eq!(slack.channels, ["C0123ABC", "G42"]);
+        assert_eq!(slack.api_url, "https://slack.com/api");
+        assert!(!slack.thread_replies);
+        assert!(config.chat.discord.is_none());
+    }
+
+    #[test]
+    fn a_discord_section_loads_with_its_defaults() {
+        let (dir, config) = load_chat(
+            "[chat]\nadapter = \"discord\"\n\n[chat.discord]\ntoken_file = \"token\"\nchannels = [\"1012345678901234567\"]\napi_url = \"http://127.0.0.1:9/\"\n",
+        );
+        let discord = config
+            .unwrap_or_else(|e| panic!("{e}"))
+            .chat
+            .discord
+            .expect("[chat.discord]");
+        assert_eq!(discord.token, Secret::File(dir.path().join("token")));
+        assert_eq!(discord.channels, [1_012_345_678_901_234_567]);
+        assert_eq!(discord.api_url, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn the_chosen_adapter_needs_its_section_and_its_tokens() {
+        let (_dir, config) = load_chat("[chat]\nadapter = \"slack\"\n");
+        assert_eq!(
+            config.unwrap_err(),
+            "DIR/bosun.toml:5:11: chat.adapter: adapter = \"slack\" needs a [chat.slack] section with its tokens"
+        );
+        let (_dir, config) = load_chat(
+            "[chat]\nadapter = \"discord\"\n\n[chat.discord]\ntoken_env = \"T\"\ntoken_file = \"t\"\n",
+        );
+        assert_eq!(
+            config.unwrap_err(),
+            "DIR/bosun.toml:9:1: chat.discord.token_file: give token_env or token_file, not both"
+        );
+        let (_dir, config) = load_chat("[chat.slack]\nbot_token_env = \"B\"\n");
+        assert_eq!(
+            config.unwrap_err(),
+            "DIR/bosun.toml:4:1: chat.slack.app_token_env: missing; name where the app-level token (xapp-…) is read with app_token_env = \"VARIABLE\" or app_token_file = \"path\""
+        );
+    }
+
+    #[test]
+    fn channel_names_and_plain_tokens_are_refused() {
+        let (_dir, config) = load_chat(
+            "[chat.slack]\nbot_token_env = \"B\"\napp_token_env = \"A\"\nchannels = [\"#ops\"]\nbot_token = \"xoxb-1\"\n",
+        );
+        let report = config.unwrap_err();
+        assert!(
+            report.contains("chat.slack.channels[0]: expected a channel id like \"C0123456789\""),
+            "{report}"
+        );
+        assert!(
+            report.contains("chat.slack.bot_token: unknown key"),
+            "{report}"
+        );
+        assert!(!report.contains("xoxb-1"), "{report}");
+        let (_dir, config) =
+            load_chat("[chat.discord]\ntoken_env = \"T\"\nchannels = [\"general\"]\n");
+        let report = config.unwrap_err();
+        assert!(
+            report.contains("chat.discord.channels[0]: expected a channel id like"),
+            "{report}"
+        );
+    }
+}

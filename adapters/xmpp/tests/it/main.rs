@@ -1,0 +1,12 @@
+//! Integration tests of the XMPP adapter against a real Prosody, in one test binary.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod direct;
+mod memory;
+mod progress;
+mod restart;
+mod rooms;
+mod text;
+mod tls;

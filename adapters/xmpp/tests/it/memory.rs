@@ -1,0 +1,63 @@
+//! Memory: the adapter's footprint stays flat while it forwards a flood of room chatter.
+
+use crate::support::client::body;
+use crate::support::{Bot, TestClient, alone, room, shared_prosody};
+
+const BATCH: usize = 100;
+/// Allowed growth of this process's resident memory over the measured flood.
+const SLACK_KIB: u64 = 2 * 1024;
+
+#[tokio::test]
+async fn memory_stays_flat_over_ten_thousand_room_messages() -> anyhow::Result<()> {
+    let _turn = alone().await; // nothing else may allocate in this process meanwhile
+    let server = shared_prosody().await?;
+    let room = room("flood");
+    let mut alice = TestClient::connect(&server, "alice").await?;
+    alice.join(&room, "alice").await?;
+    let mut bot = Bot::start(Bot::config(&server, "bosun", &[&room]));
+    alice.sees_occupant(&room, "bosun").await?;
+
+    let mut flood = async |from: usize, to: usize| -> anyhow::Result<usize> {
+        let mut forwarded = 0;
+        for batch in (from..to).step_by(BATCH) {
+            for n in batch..batch + BATCH {
+                alice
+                    .say(&room, &format!("chatter {n}: the build is green again"))
+                    .await?;
+            }
+            let last = format!("chatter {}: the build is green again", batch + BATCH - 1);
+            alice.skip_until(|m| body(m) == Some(last.as_str())).await?;
+            loop {
+                let heard = bot.heard().await?;
+                forwarded += 1;
+                if heard.text == last {
+                    break;
+                }
+            }
+        }
+        Ok(forwarded)
+    };
+    flood(0, 500).await?; // warm up: buffers, tables, allocator arenas
+    let before = resident_kib()?;
+    let forwarded = flood(500, 10_500).await?;
+    let after = resident_kib()?;
+    assert_eq!(forwarded, 10_000);
+    let growth = after.saturating_sub(before);
+    eprintln!("resident memory over 10,000 messages: {before} → {after} KiB");
+    assert!(
+        growth < SLACK_KIB,
+        "resident memory grew by {growth} KiB ({before} → {after} KiB)"
+    );
+    bot.stop().await
+}
+
+/// This process's resident set size, from /proc/self/statm (pages of 4 KiB on this platform).
+fn resident_kib() -> anyhow::Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("unexpected /proc/self/statm: {statm}"))?
+        .parse()?;
+    Ok(pages * 4)
+}

@@ -151,6 +151,14 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             queries::unlock(ctx, &room, &who, env.as_str(), force).await;
             false
         }
+        Command::Freeze { env, until, reason } => {
+            super::freeze::freeze(ctx, &room, &who, env.as_str(), until, reason).await;
+            false
+        }
+        Command::Unfreeze { env } => {
+            super::freeze::unfreeze(ctx, &room, &who, env.as_str()).await;
+            false
+        }
         Command::Status => {
             queries::status(ctx, state, &room).await;
             false

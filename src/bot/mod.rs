@@ -5,6 +5,7 @@
 //! report by message; only the loop decides what runs.
 
 mod dispatch;
+mod freeze;
 mod queries;
 mod worker;
 

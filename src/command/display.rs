@@ -58,6 +58,17 @@ impl fmt::Display for Command {
                 reason: Some(reason),
             } => write!(f, "lock {env} {reason}"),
             Command::Unlock { env, force } => write!(f, "unlock{} {env}", bang(force)),
+            Command::Freeze { env, until, reason } => {
+                write!(f, "freeze {env}")?;
+                if let Some(until) = until {
+                    write!(f, " {until}")?;
+                }
+                if let Some(reason) = reason {
+                    write!(f, " {reason}")?;
+                }
+                Ok(())
+            }
+            Command::Unfreeze { env } => write!(f, "unfreeze {env}"),
             Command::History { app, env: None } => write!(f, "history {app}"),
             Command::History {
                 app,
@@ -92,6 +103,11 @@ mod tests {
             "lock live",
             "lock live db  upgrade; back at 15:00",
             "unlock! live",
+            "freeze live",
+            "freeze live until 17:00 release week",
+            "freeze live for 2h incident",
+            "freeze live big demo",
+            "unfreeze live",
             "history blog",
             "history blog live",
             "diff blog",

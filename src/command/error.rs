@@ -20,8 +20,10 @@ pub enum ErrorKind {
     BadName,
     /// A ref that is not a git ref name.
     BadRef,
-    /// A lock reason that is too long.
+    /// A lock or freeze reason that is too long.
     BadReason,
+    /// A freeze's end that is not a time of day or a duration.
+    BadTime,
 }
 
 /// A line addressed to bosun that is not a command. Its `Display` is the reply to the room.

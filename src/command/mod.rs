@@ -4,6 +4,7 @@
 mod address;
 mod display;
 mod error;
+mod freeze;
 mod help;
 mod lex;
 mod line;
@@ -19,6 +20,7 @@ mod tests;
 
 pub use address::{Parsed, parse_message};
 pub use error::{ErrorKind, ParseError};
+pub use freeze::{FREEZE_MAX_MINUTES, FreezeEnd};
 pub use help::help;
 pub use line::MAX_LINE;
 pub use model::*;

@@ -66,6 +66,15 @@ pub enum Command {
     Lock { env: Name, reason: Option<String> },
     /// `unlock ENV`, `unlock! ENV` to break someone else's lock.
     Unlock { env: Name, force: bool },
+    /// `freeze ENV [until HH:MM | for DURATION] [reason…]`: refuse deploys to ENV until it is
+    /// unfrozen or the end passes (times in UTC). The reason is free text like a lock's.
+    Freeze {
+        env: Name,
+        until: Option<super::freeze::FreezeEnd>,
+        reason: Option<String>,
+    },
+    /// `unfreeze ENV`
+    Unfreeze { env: Name },
     /// `status`
     Status,
     /// `history APP [ENV]`
@@ -88,6 +97,8 @@ impl Command {
             Command::Continue => "continue",
             Command::Lock { .. } => "lock",
             Command::Unlock { .. } => "unlock",
+            Command::Freeze { .. } => "freeze",
+            Command::Unfreeze { .. } => "unfreeze",
             Command::Status => "status",
             Command::History { .. } => "history",
             Command::Diff { .. } => "diff",

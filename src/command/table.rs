@@ -3,7 +3,7 @@
 
 use super::model::Command;
 use super::parse::{Args, Fail};
-use super::verbs;
+use super::{freeze, verbs};
 
 /// One command as people learn it.
 pub struct CommandDoc {
@@ -110,6 +110,28 @@ pub static COMMANDS: &[CommandDoc] = &[
         flags: &[],
         examples: &["unlock live", "unlock! live"],
         parse: verbs::unlock,
+    },
+    CommandDoc {
+        verb: "freeze",
+        usage: "freeze ENV [until HH:MM | for DURATION] [reason…]",
+        summary: "refuse deploys to ENV until unfrozen, until HH:MM (UTC) or for 30m, 2h, 1d",
+        force: None,
+        flags: &[],
+        examples: &[
+            "freeze live release week",
+            "freeze live until 17:00 customer demo",
+            "freeze live for 2h incident 4711",
+        ],
+        parse: freeze::freeze,
+    },
+    CommandDoc {
+        verb: "unfreeze",
+        usage: "unfreeze ENV",
+        summary: "lift the freeze on ENV",
+        force: None,
+        flags: &[],
+        examples: &["unfreeze live"],
+        parse: freeze::unfreeze,
     },
     CommandDoc {
         verb: "history",

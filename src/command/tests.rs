@@ -126,6 +126,18 @@ fn unlock(env: &str) -> Command {
     }
 }
 
+fn freeze(env: &str, until: Option<FreezeEnd>, reason: Option<&str>) -> Command {
+    Command::Freeze {
+        env: name(env),
+        until,
+        reason: reason.map(str::to_string),
+    }
+}
+
+fn unfreeze(env: &str) -> Command {
+    Command::Unfreeze { env: name(env) }
+}
+
 fn history(app: &str, env: Option<&str>) -> Command {
     Command::History {
         app: name(app),
@@ -188,6 +200,12 @@ fn grammar() -> Vec<(Via, String, Want)> {
         (Room, "!lock live   database upgrade;  back at 15:00  ", Does(lock("live", Some("database upgrade;  back at 15:00")))),
         (Room, "!unlock live", Does(unlock("live"))),
         (Room, "!unlock! live", Does(unlock("live").forced())),
+        (Room, "!freeze live", Does(freeze("live", None, None))),
+        (Room, "!freeze live release week", Does(freeze("live", None, Some("release week")))),
+        (Room, "!freeze live until 17:00 customer demo", Does(freeze("live", Some(FreezeEnd::At { hour: 17, minute: 0 }), Some("customer demo")))),
+        (Room, "bosun: FREEZE live FOR 2h incident", Does(freeze("live", Some(FreezeEnd::For { minutes: 120 }), Some("incident")))),
+        (Room, "!unfreeze live", Does(unfreeze("live"))),
+        (Dm, "unfreeze live", Does(unfreeze("live"))),
         (Room, "!history blog", Does(history("blog", None))),
         (Room, "!history blog live", Does(history("blog", Some("live")))),
         (Room, "!diff blog", Does(diff("blog", None))),
@@ -219,6 +237,8 @@ fn grammar() -> Vec<(Via, String, Want)> {
         (Room, "deploy blog to live when free", Ignores),
         (Room, "deploy! blog to live", Ignores),
         (Room, "deploy blog to live after lunch", Ignores),
+        (Room, "freeze live", Ignores),
+        (Room, "unfreeze live", Ignores),
         (Room, "deploy blog to live?", Ignores),
         (Room, "I'll deploy blog to live after lunch", Ignores),
         (Room, "deploi blog to live", Ignores),
@@ -253,6 +273,12 @@ fn grammar() -> Vec<(Via, String, Want)> {
         (Room, "!status blog", replies("status takes nothing after it. Did you mean \"status\"?")),
         (Room, "!cancel!", replies("cancel has no forced form: cancel. Did you mean \"cancel\"?")),
         (Room, "!lock", replies("lock needs an environment: lock ENV [reason…]")),
+        (Room, "!freeze", replies("freeze needs an environment: freeze ENV [until HH:MM | for DURATION] [reason…]")),
+        (Room, "!freeze live until noon", replies("\"noon\" is not a time like 17:30 (UTC)")),
+        (Room, "!freeze live for ever", replies("\"ever\" is not a duration like 30m, 2h or 1d")),
+        (Room, "!frezee live for 2h", replies("I don't understand \"frezee live for 2h\". Did you mean \"freeze live for 2h\"? Say \"help\" for the commands.")),
+        (Room, "!unfreeze", replies("unfreeze needs an environment: unfreeze ENV")),
+        (Room, "!unfreeze live please", replies("\"please\" doesn't fit there: unfreeze ENV. Did you mean \"unfreeze live\"?")),
         (Room, "!unlock live now", replies("\"now\" doesn't fit there: unlock ENV. Did you mean \"unlock live\"?")),
         (Room, "!where can I deploy", replies("where needs an app: where can I deploy APP")),
         (Room, "!where blog", replies("\"blog\" doesn't fit there: where can I deploy APP. Did you mean \"where can I deploy blog\"?")),
@@ -287,6 +313,8 @@ fn grammar() -> Vec<(Via, String, Want)> {
         (Room, "!deploy blog to live canary; reboot", replies(format!("\"canary;\" doesn't fit there: {DEPLOY}"))),
         (Room, "!rollback blog to $(reboot)", replies(format!("\"$(reboot)\" is not a git ref name ({REF_CHARS})"))),
         (Room, "!lock live;reboot", replies(format!("\"live;reboot\" is not an environment name ({NAME_CHARS})"))),
+        (Room, "!freeze live;reboot for 2h", replies(format!("\"live;reboot\" is not an environment name ({NAME_CHARS})"))),
+        (Room, "!unfreeze $(reboot)", replies(format!("\"$(reboot)\" is not an environment name ({NAME_CHARS})"))),
         (Room, "!history blog ../../etc", replies(format!("\"../../etc\" is not an environment name ({NAME_CHARS})"))),
         (Room, "!where can I deploy $(reboot)", replies(format!("\"$(reboot)\" is not an app name ({NAME_CHARS})"))),
         (Room, "!deploi blog/$(reboot) to live", replies(format!("I don't understand \"deploi blog/$(reboot) to live\". Did you mean \"{DEPLOY}\"? Say \"help\" for the commands."))),
@@ -361,6 +389,9 @@ const HOSTILE: &[&str] = &[
     "diff blog to `id`",
     "where can I deploy blog;id",
     "unlock live;id",
+    "freeze live;id",
+    "freeze ../live for 2h",
+    "unfreeze live`id`",
 ];
 
 #[test]
@@ -400,6 +431,8 @@ fn typo_errors_carry_a_suggestion_that_parses() {
         ("hist blog", "history blog"),
         ("lok live", "lock live"),
         ("unlok! live", "unlock! live"),
+        ("frezee live until 17:00", "freeze live until 17:00"),
+        ("unfreez live", "unfreeze live"),
         ("dif blog to live", "diff blog to live"),
         ("deploy blog live", "deploy blog to live"),
         (
@@ -424,6 +457,8 @@ fn errors_say_what_kind_of_mistake_they_are() {
         ("deploy Blog", ErrorKind::BadName),
         ("deploy blog/a..b", ErrorKind::BadRef),
         ("deploy blog\tto live", ErrorKind::ControlCharacter),
+        ("freeze live until 25:00", ErrorKind::BadTime),
+        ("freeze live for 2x", ErrorKind::BadTime),
     ];
     for (line, kind) in cases {
         assert_eq!(parse(line).map_err(|e| e.kind), Err(kind), "{line:?}");

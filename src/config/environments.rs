@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::model::{Batch, Environment, HostGroup};
 use super::reader::{Item, Reader, Table};
-use super::{keys, values};
+use super::{checks, keys, values};
 
 /// Every environment, in the order first written. Required: at least one.
 pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Vec<Environment> {
@@ -21,7 +21,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Vec<Environ
             "expected at least one environment like [environments.staging]",
         );
     }
-    entries
+    let environments: Vec<Environment> = entries
         .into_iter()
         .filter_map(|entry| {
             let named = values::key_name(reader, &entry);
@@ -30,7 +30,9 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>) -> Vec<Environ
                 .map(|table| environment(reader, &table, entry.name));
             environment.filter(|_| named)
         })
-        .collect()
+        .collect();
+    checks::cross_check(reader, &table, &environments);
+    environments
 }
 
 fn environment(reader: &mut Reader<'_>, table: &Table<'_, '_>, name: &str) -> Environment {
@@ -38,9 +40,7 @@ fn environment(reader: &mut Reader<'_>, table: &Table<'_, '_>, name: &str) -> En
     let default_ref = reader
         .opt(table, "default_ref", Reader::text)
         .unwrap_or_else(|| "main".to_string());
-    let require = reader
-        .opt(table, "require", Reader::strings)
-        .unwrap_or_default();
+    let (require, checks) = checks::read(reader, table, &default_ref);
     let vars = reader
         .opt(table, "vars", values::variables)
         .unwrap_or_default();
@@ -73,6 +73,7 @@ fn environment(reader: &mut Reader<'_>, table: &Table<'_, '_>, name: &str) -> En
         name: name.to_string(),
         default_ref,
         require,
+        checks,
         vars,
         groups,
     }

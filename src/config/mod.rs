@@ -6,6 +6,7 @@
 
 mod bot;
 mod chat;
+mod checks;
 mod environments;
 mod error;
 mod keys;
@@ -28,6 +29,7 @@ mod words;
 #[cfg(test)]
 mod tests;
 
+pub use checks::{Check, CheckSettings, CiCheck, CiProbe, DAYS, Window};
 pub use error::{ConfigError, Problem};
 pub use load::{load, load_playbook};
 pub use model::*;

@@ -5,6 +5,7 @@
 //! crash the journal says exactly what may have happened and how to undo it.
 
 mod export;
+mod freeze;
 mod records;
 mod schema;
 
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, params};
 
 pub use export::export;
+pub use freeze::FreezeRecord;
 pub use records::*;
 
 /// Why the journal could not do what was asked.

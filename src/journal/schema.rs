@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS locks (
     deploy_id INTEGER,
     PRIMARY KEY (app, env)
 );
+CREATE TABLE IF NOT EXISTS freezes (
+    env    TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    since  INTEGER NOT NULL,
+    until  INTEGER
+);
 ";
 
 /// Sets the pragmas and creates the tables if they are missing.

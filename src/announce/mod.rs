@@ -457,6 +457,12 @@ pub fn recovery_text(r: &crate::engine::Recovered) -> String {
             _ => format!("{} is back where it was", d.env),
         };
         out.push_str(&format!("I undid {}; {back}.", count(r.undone, "step")));
+        if !r.found.is_empty() {
+            out.push_str(&format!(
+                " Checking every host, I found and fixed: {}.",
+                r.found.join("; ")
+            ));
+        }
     } else {
         out.push_str(&format!(
             "I undid {} but could not undo everything: {}. The fleet needs a look.",

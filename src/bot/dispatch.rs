@@ -1,9 +1,9 @@
 //! Inbound message → parse → identify → authorize → a worker task or a reply. Decisions only; work happens in tasks.
 
-use bosun_chat::{Inbound, Room};
+use bosun_chat::{Inbound, Room, Sender};
 use tokio_util::sync::CancellationToken;
 
-use super::{Context, Running, State, WorkerMsg, queries, worker};
+use super::{Context, DeployKey, Running, State, WorkerMsg, queries, worker};
 use crate::announce::lock_refusal;
 use crate::auth::Action;
 use crate::command::{Command, Parsed, parse_message};
@@ -17,6 +17,24 @@ pub(crate) struct Who<'a> {
     pub name: String,
 }
 
+/// Who a sender is: the person their real identity belongs to, and the name to call them by.
+pub(crate) fn who_of<'c>(ctx: &'c Context, sender: &Sender) -> Who<'c> {
+    let person = sender
+        .identity
+        .as_ref()
+        .and_then(|id| ctx.policy.identify(id));
+    // A person matched by a wildcard identity (`console = "*"`) is named as the chat names them.
+    let by_wildcard = match (person, &sender.identity) {
+        (Some(p), Some(id)) => p.identities.get(&id.network).is_some_and(|i| i == "*"),
+        _ => false,
+    };
+    let name = match person {
+        Some(p) if !by_wildcard => p.name.clone(),
+        _ => sender.display.clone(),
+    };
+    Who { person, name }
+}
+
 /// Handles one message. Returns true when a query task was started (the loop waits for it
 /// before exiting at end of input).
 pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -> bool {
@@ -28,21 +46,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
         }
         Parsed::Command(command) => command,
     };
-    let person = message
-        .sender
-        .identity
-        .as_ref()
-        .and_then(|id| ctx.policy.identify(id));
-    // A person matched by a wildcard identity (`console = "*"`) is named as the chat names them.
-    let by_wildcard = match (person, &message.sender.identity) {
-        (Some(p), Some(id)) => p.identities.get(&id.network).is_some_and(|i| i == "*"),
-        _ => false,
-    };
-    let name = match person {
-        Some(p) if !by_wildcard => p.name.clone(),
-        _ => message.sender.display.clone(),
-    };
-    let who = Who { person, name };
+    let who = who_of(ctx, &message.sender);
     let room = message.room.clone();
 
     match command {
@@ -52,7 +56,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             env,
             force,
             canary,
-            when_free: _,
+            when_free,
         } => {
             let request = DeployRequest {
                 app: app.to_string(),
@@ -61,7 +65,12 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 force,
                 canary,
             };
-            start(ctx, state, &room, &who, Job::Deploy(request), force).await;
+            let ask = Ask {
+                room: room.clone(),
+                sender: message.sender.clone(),
+                when_free,
+            };
+            start(ctx, state, &ask, &who, Job::Deploy(request), force).await;
             false
         }
         Command::Rollback {
@@ -94,7 +103,12 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                     }
                 }
             };
-            start(ctx, state, &room, &who, Job::Rollback { app, env }, force).await;
+            let ask = Ask {
+                room: room.clone(),
+                sender: message.sender.clone(),
+                when_free: false,
+            };
+            start(ctx, state, &ask, &who, Job::Rollback { app, env }, force).await;
             false
         }
         Command::Cancel => {
@@ -189,20 +203,39 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
 }
 
 /// A deploy or a rollback to start.
+#[derive(Clone, Debug)]
 pub(crate) enum Job {
     Deploy(DeployRequest),
     Rollback { app: String, env: Option<String> },
 }
 
 /// Checks the target, the permission and the locks, then starts the job's task.
-async fn start(
+/// Where a request came from, and whether its sender will wait for a lock to free.
+#[derive(Clone, Debug)]
+pub(crate) struct Ask {
+    pub room: Room,
+    pub sender: Sender,
+    pub when_free: bool,
+}
+
+/// A request waiting for its environment to be free (`deploy … when free`).
+#[derive(Clone, Debug)]
+pub(crate) struct Queued {
+    pub key: DeployKey,
+    pub ask: Ask,
+    pub job: Job,
+    pub force: bool,
+}
+
+pub(crate) async fn start(
     ctx: &Context,
     state: &mut State,
-    room: &Room,
+    ask: &Ask,
     who: &Who<'_>,
     job: Job,
     force: bool,
 ) {
+    let room = &ask.room;
     let (app, env, action) = match &job {
         Job::Deploy(r) => (r.app.clone(), r.env.clone(), Action::Deploy),
         Job::Rollback { app, env } => (app.clone(), env.clone(), Action::Rollback),
@@ -235,6 +268,34 @@ async fn start(
             .await;
         return;
     }
+    let busy = match (state.running.get(&key), busy_lock(ctx, &key).await) {
+        (Some(_), _) => true,
+        (None, Ok(lock)) => lock.is_some(),
+        (None, Err(e)) => return ctx.say(room, format!("cannot read the journal: {e}")).await,
+    };
+    if busy && ask.when_free {
+        if !state
+            .queue
+            .iter()
+            .any(|q| q.key == key && q.ask.sender == ask.sender)
+        {
+            state.queue.push_back(Queued {
+                key: key.clone(),
+                ask: ask.clone(),
+                job,
+                force,
+            });
+        }
+        let place = state
+            .queue
+            .iter()
+            .position(|q| q.key == key && q.ask.sender == ask.sender)
+            .unwrap_or(0)
+            + 1;
+        return ctx
+            .say(room, format!("{app} on {env} is busy; {} is queued, number {place} in line, and starts when it is free", who.name))
+            .await;
+    }
     if let Some(running) = state.running.get(&key) {
         return ctx
             .say(
@@ -248,16 +309,17 @@ async fn start(
             )
             .await;
     }
-    match ctx.journal.locks().await {
-        Ok(locks) => {
-            if let Some(lock) = locks
-                .iter()
-                .find(|l| l.env == env && (l.app == "*" || l.app == app))
-            {
-                return ctx.say(room, lock_refusal(&app, &env, lock)).await;
-            }
+    if let Ok(Some(lock)) = busy_lock(ctx, &key).await {
+        let mut refusal = lock_refusal(&app, &env, &lock);
+        if lock.is_stale(
+            crate::clock::now_ms(),
+            ctx.config.journal.lease.as_millis() as i64,
+        ) {
+            refusal.push_str(" Its bot stopped renewing the lock, so I am recovering that deploy now; say \"deploy … when free\" to go next.");
+        } else {
+            refusal.push_str(" Say \"deploy … when free\" to go next.");
         }
-        Err(e) => return ctx.say(room, format!("cannot read the journal: {e}")).await,
+        return ctx.say(room, refusal).await;
     }
     let cancel = CancellationToken::new();
     let (control, control_rx) = tokio::sync::mpsc::channel(4);
@@ -294,4 +356,95 @@ async fn start(
         let ok = worker::run_job(&ctx2, &room, &name, job, force, cancel, control_rx).await;
         let _ = ctx2.to_loop.send(WorkerMsg::Finished { key, ok }).await;
     });
+}
+
+/// The journal lock that stops a deploy of `key` (a manual lock on the environment, or another
+/// bot's deploy), if any.
+async fn busy_lock(
+    ctx: &Context,
+    key: &DeployKey,
+) -> Result<Option<crate::journal::LockRecord>, crate::journal::JournalError> {
+    let (app, env) = key;
+    Ok(ctx
+        .journal
+        .locks()
+        .await?
+        .into_iter()
+        .find(|l| &l.env == env && (l.app == "*" || &l.app == app)))
+}
+
+/// Every tick: renew our leases, recover deploys whose bot died (their lease ran out), and
+/// start queued requests whose environment is free.
+pub(crate) async fn tick(ctx: &Context, state: &mut State) {
+    if let Err(e) = ctx.journal.heartbeat().await {
+        tracing::warn!("cannot renew the deploy leases: {e}");
+    }
+    let Ok(locks) = ctx.journal.locks().await else {
+        return;
+    };
+    let now = crate::clock::now_ms();
+    let lease = ctx.config.journal.lease.as_millis() as i64;
+    for lock in locks
+        .iter()
+        .filter(|l| l.is_stale(now, lease) && l.owner_pid != Some(std::process::id()))
+    {
+        let Some(id) = lock.deploy_id else { continue };
+        if !state.recovering.insert(id) {
+            continue;
+        }
+        let ctx2 = ctx.clone();
+        let holder = lock.holder.clone();
+        ctx.tasks.spawn(async move {
+            let deploy = ctx2.journal.deploy(id).await;
+            let text = match deploy {
+                Ok(deploy) => {
+                    let room = Room::new(deploy.room.clone());
+                    match crate::engine::recover_deploy(&ctx2.connector, &ctx2.config, &ctx2.journal, deploy, ctx2.options.layout_timeout).await {
+                        Ok(recovered) => Some((room, format!("The lock {holder} held went stale: its bot stopped renewing it. {}", crate::announce::recovery_text(&recovered)))),
+                        Err(e) => Some((room, format!("recovering deploy #{id} failed: {e}"))),
+                    }
+                }
+                Err(e) => {
+                    tracing::error!("stale lock of deploy #{id}: {e}");
+                    None
+                }
+            };
+            if let Some((room, text)) = text {
+                ctx2.say(&room, text).await;
+            }
+            let _ = ctx2.to_loop.send(WorkerMsg::Recovered { deploy_id: id }).await;
+        });
+    }
+    start_queued(ctx, state).await;
+}
+
+/// Starts the first queued request of every environment that is free now.
+pub(crate) async fn start_queued(ctx: &Context, state: &mut State) {
+    let mut index = 0;
+    while index < state.queue.len() {
+        let key = state.queue[index].key.clone();
+        let free =
+            !state.running.contains_key(&key) && matches!(busy_lock(ctx, &key).await, Ok(None));
+        if !free {
+            index += 1;
+            continue;
+        }
+        let Some(queued) = state.queue.remove(index) else {
+            break;
+        };
+        let who = who_of(ctx, &queued.ask.sender);
+        ctx.say(
+            &queued.ask.room,
+            format!(
+                "{} on {} is free: the queue moves, starting {}'s request",
+                key.0, key.1, who.name
+            ),
+        )
+        .await;
+        let ask = Ask {
+            when_free: false,
+            ..queued.ask.clone()
+        };
+        start(ctx, state, &ask, &who, queued.job, queued.force).await;
+    }
 }

@@ -57,6 +57,10 @@ pub(crate) enum WorkerMsg {
     },
     /// A query task ended.
     QueryDone,
+    /// The recovery of a dead bot's deploy ended.
+    Recovered {
+        deploy_id: i64,
+    },
     /// A canary deploy switched its host and now waits.
     CanaryWaiting {
         key: DeployKey,
@@ -105,6 +109,10 @@ impl Context {
 /// The loop's own state.
 pub(crate) struct State {
     pub running: HashMap<DeployKey, Running>,
+    /// Requests waiting for their environment (`deploy … when free`), oldest first.
+    pub queue: std::collections::VecDeque<dispatch::Queued>,
+    /// Deploys of dead bots being recovered now.
+    pub recovering: std::collections::HashSet<i64>,
     pub report: BotReport,
 }
 
@@ -144,6 +152,8 @@ pub async fn run<A: Adapter + 'static>(
     };
     let mut state = State {
         running: HashMap::new(),
+        queue: Default::default(),
+        recovering: Default::default(),
         report: BotReport::default(),
     };
 
@@ -160,10 +170,18 @@ pub async fn run<A: Adapter + 'static>(
             .await;
     }
 
+    let mut ticks =
+        tokio::time::interval((config.journal.lease / 3).max(Duration::from_millis(100)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut input_open = true;
     let mut pending_queries = 0usize;
     loop {
-        if !input_open && state.running.is_empty() && pending_queries == 0 {
+        if !input_open
+            && state.running.is_empty()
+            && pending_queries == 0
+            && state.queue.is_empty()
+            && state.recovering.is_empty()
+        {
             break;
         }
         tokio::select! {
@@ -179,8 +197,13 @@ pub async fn run<A: Adapter + 'static>(
                 WorkerMsg::Say(outbound) => {
                     let _ = outbound_tx.send(outbound).await;
                 }
+                WorkerMsg::Recovered { deploy_id } => {
+                    state.recovering.remove(&deploy_id);
+                    dispatch::start_queued(&ctx, &mut state).await;
+                }
                 WorkerMsg::Finished { key, ok } => {
                     state.running.remove(&key);
+                    dispatch::start_queued(&ctx, &mut state).await;
                     if ok { state.report.deploys_succeeded += 1 } else { state.report.deploys_failed += 1 }
                 }
                 WorkerMsg::CanaryWaiting { key } => {
@@ -192,6 +215,7 @@ pub async fn run<A: Adapter + 'static>(
                     pending_queries = pending_queries.saturating_sub(1);
                 }
             },
+            _ = ticks.tick() => dispatch::tick(&ctx, &mut state).await,
             _ = shutdown.cancelled() => {
                 for running in state.running.values() {
                     running.cancel.cancel();

@@ -96,6 +96,9 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
 
     let journal = section(reader, "journal");
     reader.known_keys(&journal, keys::JOURNAL);
+    let lease = reader
+        .opt(&journal, "lease", values::time_limit)
+        .unwrap_or(std::time::Duration::from_secs(30));
     let journal_path = reader
         .opt(&journal, "path", Reader::text)
         .map_or_else(|| state_dir.join("journal.sqlite"), |p| resolve(dir, p));
@@ -132,7 +135,10 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
             slack,
             discord,
         },
-        journal: JournalSection { path: journal_path },
+        journal: JournalSection {
+            path: journal_path,
+            lease,
+        },
         tracker,
         announce: AnnounceSection {
             max_changesets,

@@ -22,7 +22,7 @@ pub(super) const SLACK: &[&str] = &[
     "thread_replies",
 ];
 pub(super) const DISCORD: &[&str] = &["token_env", "token_file", "channels", "api_url"];
-pub(super) const JOURNAL: &[&str] = &["path"];
+pub(super) const JOURNAL: &[&str] = &["path", "lease"];
 pub(super) const TRACKER_NONE: &[&str] = &["kind"];
 pub(super) const TRACKER_LINKS: &[&str] = &["kind", "changeset_url", "ticket_url"];
 pub(super) const TRACKER_TRAC: &[&str] = &[

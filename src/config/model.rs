@@ -95,6 +95,9 @@ pub struct DiscordSection {
 pub struct JournalSection {
     /// The SQLite file. Default `<state_dir>/journal.sqlite`.
     pub path: PathBuf,
+    /// How long a deploy lock stays held without its bot renewing it; after that the lock is
+    /// stale and its deploy is recovered. Default 30 s.
+    pub lease: Duration,
 }
 
 /// `[tracker]`: where ticket details and links come from.

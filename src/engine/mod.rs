@@ -17,5 +17,5 @@ pub use plan::{
 pub use prepare::{
     DeployRequest, PrepareError, Prepared, diff, prepare_deploy, prepare_rollback, target,
 };
-pub use recover::{Recovered, recover};
+pub use recover::{Recovered, recover, recover_deploy};
 pub use runner::Runner;

@@ -123,9 +123,17 @@ impl Journal {
             )?;
             let id = tx.last_insert_rowid();
             tx.execute(
-                "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id)
-                 VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6)",
-                params![new.app, new.env, new.requested_by, format!("{} #{id}", new.kind.as_str()), now, id],
+                "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at)
+                 VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6, ?7, ?5)",
+                params![
+                    new.app,
+                    new.env,
+                    new.requested_by,
+                    format!("{} #{id}", new.kind.as_str()),
+                    now,
+                    id,
+                    std::process::id()
+                ],
             )?;
             tx.commit()?;
             Ok(Ok(id))
@@ -370,6 +378,17 @@ impl Journal {
 
     pub async fn locks(&self) -> Result<Vec<LockRecord>, JournalError> {
         self.with(|conn| records::all_locks(conn)).await
+    }
+
+    /// Renews the lease of every deploy lock this process holds.
+    pub async fn heartbeat(&self) -> Result<usize, JournalError> {
+        self.with(|conn| {
+            Ok(conn.execute(
+                "UPDATE locks SET heartbeat_at = ?1 WHERE owner_pid = ?2 AND kind = 'deploy'",
+                params![crate::clock::now_ms(), std::process::id()],
+            )?)
+        })
+        .await
     }
 
     /// The process id of the bot that began deploy `id`.

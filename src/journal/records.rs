@@ -187,6 +187,16 @@ pub struct LockRecord {
     pub reason: String,
     pub since: i64,
     pub deploy_id: Option<i64>,
+    /// The process that holds a deploy lock, and when it last said it is alive (ms).
+    pub owner_pid: Option<u32>,
+    pub heartbeat_at: Option<i64>,
+}
+
+impl LockRecord {
+    /// A deploy lock whose holder has not renewed its lease within `lease_ms`: its bot is gone.
+    pub fn is_stale(&self, now: i64, lease_ms: i64) -> bool {
+        self.deploy_id.is_some() && self.heartbeat_at.unwrap_or(self.since) + lease_ms < now
+    }
 }
 
 const DEPLOY_COLUMNS: &str =
@@ -298,12 +308,14 @@ fn lock_from_row(r: &Row<'_>) -> rusqlite::Result<LockRecord> {
         reason: r.get(4)?,
         since: r.get(5)?,
         deploy_id: r.get(6)?,
+        owner_pid: r.get::<_, Option<i64>>(7)?.map(|p| p as u32),
+        heartbeat_at: r.get(8)?,
     })
 }
 
 pub(super) fn all_locks(conn: &Connection) -> Result<Vec<LockRecord>, JournalError> {
     let mut stmt = conn.prepare(
-        "SELECT app, env, kind, holder, reason, since, deploy_id FROM locks ORDER BY env, app",
+        "SELECT app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at FROM locks ORDER BY env, app",
     )?;
     let rows = stmt.query_map([], lock_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -311,7 +323,7 @@ pub(super) fn all_locks(conn: &Connection) -> Result<Vec<LockRecord>, JournalErr
 
 pub(super) fn locks_on_env(conn: &Connection, env: &str) -> Result<Vec<LockRecord>, JournalError> {
     let mut stmt = conn.prepare(
-        "SELECT app, env, kind, holder, reason, since, deploy_id FROM locks WHERE env = ?1
+        "SELECT app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at FROM locks WHERE env = ?1
          ORDER BY kind = 'manual' DESC, since",
     )?;
     let rows = stmt.query_map(params![env], lock_from_row)?;

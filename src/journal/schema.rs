@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS locks (
     reason    TEXT NOT NULL,
     since     INTEGER NOT NULL,
     deploy_id INTEGER,
+    owner_pid INTEGER,
+    heartbeat_at INTEGER,
     PRIMARY KEY (app, env)
 );
 CREATE TABLE IF NOT EXISTS freezes (
@@ -72,5 +74,15 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.execute_batch(SCHEMA)
+    conn.execute_batch(SCHEMA)?;
+    // Journals made before locks had leases.
+    let has_lease: bool = conn
+        .prepare("SELECT 1 FROM pragma_table_info('locks') WHERE name = 'heartbeat_at'")?
+        .exists([])?;
+    if !has_lease {
+        conn.execute_batch(
+            "ALTER TABLE locks ADD COLUMN owner_pid INTEGER; ALTER TABLE locks ADD COLUMN heartbeat_at INTEGER;",
+        )?;
+    }
+    Ok(())
 }

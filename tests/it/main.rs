@@ -1,10 +1,14 @@
 //! Integration tests against real peers: one binary, one module per story.
 
+mod announce;
 mod cli;
 mod crash;
 mod deploy;
 mod discord;
+mod guardrails;
+mod lease;
 mod plan;
+mod rolling;
 mod slack;
 mod ssh;
 mod support;

@@ -4,7 +4,9 @@
 pub mod app;
 pub mod bot;
 pub mod discord;
+pub mod process;
 pub mod slack;
-pub mod trac;
 pub mod ssh_app;
 pub mod sshd;
+pub mod standin;
+pub mod trac;

@@ -1,0 +1,140 @@
+//! Locks tied to a live deploy: a live holder's lock is never taken, a dead holder's lock is recovered once its lease runs out, and queued requests go next.
+
+use std::path::Path;
+
+use bosun::journal::Journal;
+
+use crate::support::app::{AppOptions, DemoApp};
+use crate::support::bot::{ConsoleBot, PATIENCE};
+use crate::support::process::{BotProcess, wait_for_file};
+
+/// The restart of a release holding `HOLD` waits (bounded) for the gate file; `reached` marks it.
+fn held_app(reached: &Path, gate: &Path) -> DemoApp {
+    DemoApp::new(AppOptions {
+        restart: format!(
+            r#"sh -c 'if [ -e HOLD ]; then touch "$1"; for i in $(seq 600); do [ -e "$2" ] && exit 0; sleep 0.1; done; exit 1; fi' sh {} {}"#,
+            reached.display(),
+            gate.display()
+        ),
+        config_extra: "[journal]\nlease = \"1s\"\n\n".into(),
+        ..AppOptions::default()
+    })
+}
+
+/// Waits until the holder of `env`'s deploy lock has renewed its lease `times` more times.
+async fn lease_renewed(journal: &Journal, times: usize) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    while seen.len() <= times {
+        let beat = journal
+            .locks()
+            .await
+            .unwrap()
+            .into_iter()
+            .find_map(|l| l.heartbeat_at);
+        if let Some(beat) = beat
+            && seen.last() != Some(&beat)
+        {
+            seen.push(beat);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lease was renewed only {} times",
+            seen.len()
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test]
+async fn a_live_holders_lock_is_never_taken_and_the_queue_moves_when_it_finishes() {
+    let marks = tempfile::tempdir().unwrap();
+    let (reached, gate) = (marks.path().join("reached"), marks.path().join("gate"));
+    let mut app = held_app(&reached, &gate);
+    let mut alice = BotProcess::start(&app.config_path, "alice");
+    alice.say("deploy demo to staging").await;
+    alice.expect("is live on 2 hosts").await;
+    app.repo.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "Hold the restart",
+        &[("HOLD", "1")],
+    );
+    alice.say("deploy demo to staging").await;
+    wait_for_file(&reached).await;
+
+    let mut bob = ConsoleBot::start(app.config(), "bob");
+    bob.say("deploy demo to staging").await;
+    let refused = bob.expect("is busy").await;
+    assert!(
+        refused.contains("alice holds it") && refused.contains("when free"),
+        "{refused}"
+    );
+    bob.say("deploy demo to staging when free").await;
+    bob.expect("bob is queued, number 1 in line").await;
+    // Well past the lease, alice's bot keeps renewing it, and nobody takes her lock.
+    let journal = Journal::open(&app.journal_path()).await.unwrap();
+    lease_renewed(&journal, 5).await;
+    assert_eq!(
+        journal.unfinished().await.unwrap().len(),
+        1,
+        "only alice's deploy runs"
+    );
+
+    // Something new lands while alice's deploy runs: bob's queued deploy ships it next.
+    let next = app.commit("Carol", "After the hold");
+    std::fs::write(&gate, "").unwrap();
+    alice.expect("is live on 2 hosts").await;
+    bob.expect("the queue moves, starting bob's request").await;
+    let second = bob.expect("bob is deploying demo").await;
+    assert!(second.contains(&next[..7]), "{second}");
+    bob.expect("is live on 2 hosts").await;
+    bob.finish().await;
+}
+
+#[tokio::test]
+async fn a_dead_holders_lock_goes_stale_its_deploy_is_recovered_and_the_queue_moves() {
+    let marks = tempfile::tempdir().unwrap();
+    let (reached, gate) = (marks.path().join("reached"), marks.path().join("gate"));
+    let app = held_app(&reached, &gate);
+    let mut alice = BotProcess::start(&app.config_path, "alice");
+    alice.say("deploy demo to staging").await;
+    alice.expect("is live on 2 hosts").await;
+    let good = app.current("h1").unwrap();
+    app.repo.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "Hold the restart",
+        &[("HOLD", "1")],
+    );
+    alice.say("deploy demo to staging").await;
+    wait_for_file(&reached).await;
+
+    let mut bob = ConsoleBot::start(app.config(), "bob");
+    bob.say("deploy demo to staging when free").await;
+    bob.expect("bob is queued").await;
+    alice.child.kill().await.unwrap(); // SIGKILL: the lease stops being renewed
+    std::fs::write(&gate, "").unwrap(); // lets the orphaned restart end
+
+    let told = bob.expect("went stale").await;
+    assert!(
+        told.contains("deploy #2 (demo to staging by alice)"),
+        "{told}"
+    );
+    bob.expect("the queue moves, starting bob's request").await;
+    let second = bob.expect("bob is deploying demo").await;
+    assert!(
+        second.contains(&good[good.len() - 7..]) || second.contains("since"),
+        "{second}"
+    );
+    bob.expect("is live on 2 hosts").await;
+    bob.finish().await;
+    assert_eq!(
+        app.current("h1"),
+        app.current("h2"),
+        "one release across the fleet"
+    );
+    let journal = Journal::open(&app.journal_path()).await.unwrap();
+    assert!(journal.locks().await.unwrap().is_empty(), "no lock is left");
+    assert!(journal.unfinished().await.unwrap().is_empty());
+}

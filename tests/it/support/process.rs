@@ -1,0 +1,90 @@
+//! The real `bosun` binary as a separate process, typed at through its stdin, for tests that kill it.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+use super::bot::PATIENCE;
+
+/// The real `bosun` binary, run as people run it, with its stdout read line by line.
+pub struct BotProcess {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    transcript: Vec<String>,
+}
+
+impl BotProcess {
+    pub fn start(config: &Path, user: &str) -> BotProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["run", "--config"])
+            .arg(config)
+            .args(["--as", user])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the bosun binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            let mut out = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = out.next_line().await {
+                if tx.send(line).await.is_err() {
+                    break;
+                }
+            }
+        });
+        BotProcess {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            transcript: Vec::new(),
+        }
+    }
+
+    pub async fn say(&mut self, line: &str) {
+        self.stdin
+            .as_mut()
+            .unwrap()
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    pub async fn expect(&mut self, needle: &str) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    self.transcript.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                _ => panic!(
+                    "bosun did not say {needle:?}; it said:\n{}",
+                    self.transcript.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+/// Waits for a file a host command creates: the event that says the deploy reached that point.
+pub async fn wait_for_file(path: &Path) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !path.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling for a file another process creates
+    }
+}

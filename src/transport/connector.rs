@@ -58,22 +58,25 @@ impl Connector {
             }
             HostSpec::Ssh(ssh) => {
                 let control_dir = self.control_dir().await?;
-                let mut masters = self.inner.masters.lock().await;
-                let kept = masters.get(name).filter(|m| m.spec() == ssh).cloned();
-                let master = match kept {
-                    Some(master) => {
-                        // Gone idle or lost: the next command connects again.
-                        master.check().await;
-                        master
-                    }
-                    None => {
-                        let master = Arc::new(Master::new(name, ssh.clone(), control_dir));
-                        if let Some(old) = masters.insert(name.to_string(), master.clone()) {
-                            old.close().await;
+                let (master, replaced) = {
+                    let mut masters = self.inner.masters.lock().await;
+                    match masters.get(name).filter(|m| m.spec() == ssh) {
+                        Some(master) => (master.clone(), None),
+                        None => {
+                            let master = Arc::new(Master::new(name, ssh.clone(), control_dir));
+                            let old = masters.insert(name.to_string(), master.clone());
+                            (master, old)
                         }
-                        master
                     }
                 };
+                match replaced {
+                    // The entry for this host changed: its old connection goes.
+                    Some(old) => old.close().await,
+                    // A kept master that went idle or was lost: the next command reconnects.
+                    None => {
+                        master.check().await;
+                    }
+                }
                 let root = ssh
                     .deploy_to
                     .clone()

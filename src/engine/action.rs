@@ -39,6 +39,17 @@ pub enum Action {
         cwd: String,
         timeout_ms: u64,
     },
+    /// A migration, up or down. Up leaves a marker on the host before it starts; down runs only
+    /// where that marker is, and removes it. So a down after a crash runs exactly when its up
+    /// had started, and running it twice does nothing the second time.
+    Migrate {
+        up: bool,
+        argv: Vec<String>,
+        cwd: String,
+        timeout_ms: u64,
+        /// The marker file on the host.
+        marker: String,
+    },
     /// A health check over HTTP from the bot: a 2xx answer within `retries + 1` attempts.
     HealthHttp {
         url: String,
@@ -111,6 +122,23 @@ for r in "$d"/releases/*; do [ -e "$r" ] && echo "release=${r##*/}"; done
 exit 0
 "#;
 
+const MIGRATE_UP: &str = r#"set -e
+m=$1; shift
+mkdir -p "$(dirname "$m")"
+touch "$m"
+exec "$@"
+"#;
+
+const MIGRATE_DOWN: &str = r#"set -e
+m=$1; shift
+if [ -e "$m" ]; then
+  "$@"
+  rm -f "$m"
+else
+  echo "the up migration never started here; nothing to undo"
+fi
+"#;
+
 const REMOVE_MANY: &str = r#"set -e
 d=$1; shift
 for r in "$@"; do rm -rf "$d/releases/$r"; done
@@ -132,6 +160,11 @@ impl Action {
             }
             Action::Cleanup { keep, .. } => format!("keep {keep} releases"),
             Action::HealthHttp { url, .. } => format!("health: GET {url}"),
+            Action::Migrate { up, argv, .. } => format!(
+                "migrate {}: {}",
+                if *up { "up" } else { "down" },
+                RemoteCommand::new(argv.clone()).display()
+            ),
         }
     }
 
@@ -171,6 +204,22 @@ impl Action {
                 } else {
                     cmd.in_dir(cwd.clone())
                 }
+            }
+            Action::Migrate {
+                up,
+                argv,
+                cwd,
+                timeout_ms,
+                marker,
+            } => {
+                let mut args = vec![marker.clone()];
+                args.extend(argv.iter().cloned());
+                let script = if *up { MIGRATE_UP } else { MIGRATE_DOWN };
+                return Some(
+                    RemoteCommand::script(script, args)
+                        .in_dir(cwd.clone())
+                        .with_timeout(Duration::from_millis(*timeout_ms)),
+                );
             }
             Action::Health { .. } | Action::HealthHttp { .. } | Action::Cleanup { .. } => {
                 return None;

@@ -375,17 +375,31 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 hosts.iter().collect()
             };
             for h in targets {
+                let marker = format!("{}/.bosun/migrated-{release}", h.deploy_to);
+                let migration = |up: bool, spec: &CommandSpec| {
+                    let Action::Run {
+                        argv,
+                        cwd,
+                        timeout_ms,
+                        ..
+                    } = run("migrate", spec, h, &release)
+                    else {
+                        unreachable!("run() makes a Run")
+                    };
+                    Action::Migrate {
+                        up,
+                        argv,
+                        cwd,
+                        timeout_ms,
+                        marker: marker.clone(),
+                    }
+                };
                 let undo = migrate
                     .down
                     .iter()
-                    .map(|down| run("migrate down", down, h, &release))
+                    .map(|down| migration(false, down))
                     .collect();
-                push(
-                    Phase::Migrate,
-                    &h.name,
-                    run("migrate up", &migrate.up, h, &release),
-                    undo,
-                );
+                push(Phase::Migrate, &h.name, migration(true, &migrate.up), undo);
             }
         }
     }

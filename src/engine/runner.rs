@@ -293,11 +293,13 @@ impl Runner {
             reason,
             output,
         };
+        crash_point(step.seq, CrashAt::Before);
         let journal_id = self
             .journal
             .intent(deploy_id, intent)
             .await
             .map_err(|e| fail(e.to_string(), String::new()))?;
+        crash_point(step.seq, CrashAt::Intent);
         started.lock().expect("not poisoned").push(Started {
             journal_id,
             step: step.clone(),
@@ -313,6 +315,14 @@ impl Runner {
         };
         // A step that failed for a passing reason is tried again, with back-off.
         let mut tries = 0;
+        if crash_at(step.seq, CrashAt::During) {
+            // The action starts, and the bot dies while it runs.
+            let (host, action, timeout) = (host.clone(), step.action.clone(), self.layout_timeout);
+            let _running = tokio::spawn(async move { perform(&host, &action, timeout).await });
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            crash_now();
+        }
         let result = loop {
             tries += 1;
             match perform(host, &step.action, self.layout_timeout).await {
@@ -331,6 +341,7 @@ impl Runner {
             Ok(output) => (StepState::Done, output.clone()),
             Err(e) => (StepState::Failed, format!("{}\n{}", e.reason, e.output)),
         };
+        crash_point(step.seq, CrashAt::After);
         if let Err(e) = self.journal.outcome(journal_id, state, output).await {
             return Err(fail(e.to_string(), String::new()));
         }
@@ -582,4 +593,44 @@ fn without_url(e: &reqwest::Error) -> String {
     } else {
         text
     }
+}
+
+/// Where in a step the kill test may stop the bot (`BOSUN_CRASH_AT=SEQ:WHERE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum CrashAt {
+    /// Before its intent is journaled.
+    Before,
+    /// After its intent, before it runs.
+    Intent,
+    /// While it runs on the host.
+    During,
+    /// After it ran, before its outcome is journaled.
+    After,
+}
+
+/// The kill test's hook: `BOSUN_CRASH_AT=SEQ:before|intent|during|after` makes this process
+/// SIGKILL itself at that point of step SEQ, so that recovery can be proven at every step
+/// boundary and in the middle of every kind of step. Unset, it costs one lookup.
+fn crash_at(seq: usize, at: CrashAt) -> bool {
+    static TARGET: std::sync::OnceLock<Option<(usize, String)>> = std::sync::OnceLock::new();
+    let target = TARGET.get_or_init(|| {
+        let value = std::env::var("BOSUN_CRASH_AT").ok()?;
+        let (seq, at) = value.split_once(':')?;
+        Some((seq.parse().ok()?, at.to_ascii_lowercase()))
+    });
+    matches!(target, Some((s, a)) if *s == seq && *a == format!("{at:?}").to_ascii_lowercase())
+}
+
+fn crash_point(seq: usize, at: CrashAt) {
+    if crash_at(seq, at) {
+        crash_now();
+    }
+}
+
+/// Dies the way a killed bot dies: SIGKILL, no unwinding, nothing flushed.
+fn crash_now() -> ! {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", &std::process::id().to_string()])
+        .status();
+    std::process::abort()
 }

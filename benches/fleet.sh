@@ -5,12 +5,14 @@
 #   benches/fleet.sh                 # RUNS=5 SIZES="1 8 32"; prints a markdown report
 #   RUNS=7 SIZES="32" benches/fleet.sh
 #   BUILD=0 KEEP=1 benches/fleet.sh  # use target/release/bosun as it is; keep the work dir
+#   TOOLS="bosun raw" benches/fleet.sh  # only these of bosun, raw, ansible
 #   REPORT_ONLY=results.tsv SIZES="1 8 32" RUNS=5 benches/fleet.sh   # the report of kept results
 #
 # Needs (as root, Debian): openssh-server, openssh-client, GNU time (/usr/bin/time), git,
 # python3 with venv. Builds bosun in release mode and installs ansible-core into
 # target/bench/ansible. Every host is a real sshd on 127.0.0.1 with its own host key, HOME and
-# deploy roots; all are stopped (with their session children) when the script exits.
+# deploy roots; all are stopped (with their session children) when the script exits. At N = 32
+# the hosts hold about 9 GB of releases (3 kept per tool and host) until the script removes them.
 #
 # Per N and per run, in alternating order (bosun first on even runs, last on odd ones):
 #   bosun deploy     `bosun deploy --force` (one process: connect, probe, stage, switch, clean up)
@@ -399,6 +401,7 @@ for n in $SIZES; do
   for run in $(seq 1 "$RUNS"); do
     if [ $((run % 2)) -eq 0 ]; then order="bosun raw ansible"; else order="ansible raw bosun"; fi
     for tool in $order; do
+      case " ${TOOLS:-bosun raw ansible} " in *" $tool "*) ;; *) continue;; esac
       case $tool in
         bosun)
           timed deploy "$n" "$run" "$BOSUN" deploy bench --to "n$n" --force --config "$W/bosun/bosun.toml"

@@ -112,7 +112,13 @@ impl Connector {
             master.close().await;
         }
         if let Some(dir) = self.inner.control_dir.get().cloned() {
-            let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = std::fs::remove_dir_all(&dir);
+                // The process's directory goes with its last connector (not while another
+                // connector of this process still has its own inside).
+                dir.parent().map(std::fs::remove_dir)
+            })
+            .await;
         }
     }
 

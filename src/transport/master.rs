@@ -214,13 +214,17 @@ fn client_config(spec: &SshSpec) -> String {
 /// socket path limit (about 100 bytes), private to this user.
 pub(crate) fn control_dir() -> Result<PathBuf, SshError> {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
+    use std::os::unix::fs::PermissionsExt;
     let dir = process_dir().join(NEXT.fetch_add(1, Ordering::Relaxed).to_string());
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(process_dir(), std::fs::Permissions::from_mode(0o700))?;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
-        })
+    let make = || {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(process_dir(), std::fs::Permissions::from_mode(0o700))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+    };
+    // Another connector of this process that shuts down removes the process directory when it
+    // is empty; a second try covers that moment.
+    make()
+        .or_else(|_| make())
         .map_err(|e| SshError::Local(format!("cannot make {}: {e}", dir.display())))?;
     Ok(dir)
 }

@@ -468,3 +468,124 @@ async fn hostile_text_in_variables_arrives_literally_and_in_chat_is_refused() {
     assert_eq!(report.deploys_succeeded, 1);
     assert_eq!(ssh.releases("h1"), releases, "no new release");
 }
+
+/// A `bosun run` process typed at through its stdin, its stdout read line by line.
+struct BotProcess {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl BotProcess {
+    fn start(config: &std::path::Path) -> BotProcess {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["run", "--as", "alice", "--config"])
+            .arg(config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the bosun binary starts");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        BotProcess {
+            child,
+            stdin,
+            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout)),
+        }
+    }
+
+    async fn say(&mut self, line: &str) {
+        tokio::io::AsyncWriteExt::write_all(&mut self.stdin, format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    async fn expect(&mut self, needle: &str) -> String {
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + crate::support::bot::PATIENCE;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.next_line()).await {
+                Ok(Ok(Some(line))) if line.contains(needle) => return line,
+                Ok(Ok(Some(line))) => seen.push(line),
+                other => panic!(
+                    "no {needle:?} ({other:?}); the bot said:\n{}",
+                    seen.join("\n")
+                ),
+            }
+        }
+    }
+}
+
+/// The ssh master processes whose control sockets live under `/tmp/bosun-ssh-<pid>/`.
+fn masters_of(pid: u32) -> usize {
+    let out = std::process::Command::new("ps")
+        .args(["-e", "-o", "args="])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("ssh ") && l.contains(&format!("/tmp/bosun-ssh-{pid}/")))
+        .count()
+}
+
+#[tokio::test]
+async fn masters_left_by_a_killed_bot_are_closed_by_the_next_one() {
+    let mut ssh = SshApp::new(SshOptions {
+        hosts: 2,
+        groups: vec![("web", 2, None)],
+        ..SshOptions::default()
+    });
+    // This test process cleans stale directories once, at its first SSH connection: let that
+    // happen now, so that only the second bot can clean what the first one leaves.
+    let connector = Connector::new();
+    let (host, _) = connector
+        .connect("h1", &spec(&ssh.fleet, "h1"), "/srv/demo")
+        .await
+        .unwrap();
+    assert!(
+        host.run(&RemoteCommand::new(["true"]), None)
+            .await
+            .unwrap()
+            .success()
+    );
+    connector.shutdown().await;
+
+    let mut first = BotProcess::start(&ssh.app.config_path);
+    first.say("deploy demo to staging").await;
+    first.expect("is live on 2 hosts").await;
+    let pid = first.child.id().unwrap();
+    first.child.kill().await.unwrap();
+    let stale = std::path::PathBuf::from(format!("/tmp/bosun-ssh-{pid}"));
+    assert!(stale.exists(), "the killed bot left its control directory");
+    assert_eq!(masters_of(pid), 2, "and its two masters, still connected");
+
+    ssh.app.commit("Bob", "After the crash");
+    let mut second = BotProcess::start(&ssh.app.config_path);
+    let second_pid = second.child.id().unwrap();
+    second.say("deploy demo to staging").await;
+    second.expect("is live on 2 hosts").await;
+    assert!(!stale.exists(), "the next bot removed {}", stale.display());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while masters_of(pid) > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stale masters still run"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(second.stdin);
+    let status = tokio::time::timeout(crate::support::bot::PATIENCE, second.child.wait())
+        .await
+        .expect("the bot ends when its input does")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        masters_of(second_pid),
+        0,
+        "a bot that ends closes its masters"
+    );
+    let own = std::path::PathBuf::from(format!("/tmp/bosun-ssh-{second_pid}"));
+    assert!(!own.exists(), "and removes {}", own.display());
+}

@@ -233,6 +233,54 @@ pub(super) fn inner_path(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<
     }
 }
 
+/// `"512MB"`, `"2GB"`, `"64kB"`, `"1000"` (bytes); binary multiples (1 kB = 1024 bytes).
+pub(super) fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    if end == 0 {
+        return None;
+    }
+    let n: u64 = s[..end].parse().ok()?;
+    let unit: u64 = match s[end..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1 << 10,
+        "m" | "mb" => 1 << 20,
+        "g" | "gb" => 1 << 30,
+        "t" | "tb" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(unit)
+}
+
+/// A size such as `"512MB"`.
+pub(super) fn size(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<u64> {
+    let parsed = match item.value {
+        DeValue::String(s) => parse_size(s),
+        _ => None,
+    };
+    if parsed.is_none() {
+        reader.invalid(&item, r#"a size like "512MB" or "2GB""#);
+    }
+    parsed
+}
+
+/// An `http://` or `https://` URL (it may hold `{host}` and `{address}`).
+pub(super) fn http_url(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<String> {
+    match item.value {
+        DeValue::String(s) if s.starts_with("http://") || s.starts_with("https://") => {
+            Some(s.to_string())
+        }
+        DeValue::String(_) => {
+            reader.invalid(
+                &item,
+                r#"an http:// or https:// URL like "http://{address}:8080/health""#,
+            );
+            None
+        }
+        _ => reader.string(item),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -278,48 +326,5 @@ mod tests {
         ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
-    }
-}
-
-/// `"512MB"`, `"2GB"`, `"64kB"`, `"1000"` (bytes); binary multiples (1 kB = 1024 bytes).
-pub(super) fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    if end == 0 {
-        return None;
-    }
-    let n: u64 = s[..end].parse().ok()?;
-    let unit: u64 = match s[end..].trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1 << 10,
-        "m" | "mb" => 1 << 20,
-        "g" | "gb" => 1 << 30,
-        "t" | "tb" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(unit)
-}
-
-/// A size such as `"512MB"`.
-pub(super) fn size(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<u64> {
-    let parsed = match item.value {
-        DeValue::String(s) => parse_size(s),
-        _ => None,
-    };
-    if parsed.is_none() {
-        reader.invalid(&item, r#"a size like "512MB" or "2GB""#);
-    }
-    parsed
-}
-
-/// An `http://` or `https://` URL (it may hold `{host}` and `{address}`).
-pub(super) fn http_url(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<String> {
-    match item.value {
-        DeValue::String(s) if s.starts_with("http://") || s.starts_with("https://") => Some(s.to_string()),
-        DeValue::String(_) => {
-            reader.invalid(&item, r#"an http:// or https:// URL like "http://{address}:8080/health""#);
-            None
-        }
-        _ => reader.string(item),
     }
 }

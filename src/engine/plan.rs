@@ -367,8 +367,10 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
             }
         }
     }
-    if kind == PlanKind::Deploy {
-        if let Some(migrate) = &pipeline.migrate {
+    if kind == PlanKind::Deploy
+        && let Some(migrate) = &pipeline.migrate
+    {
+        {
             let targets: Vec<&PlannedHost> = if migrate.once {
                 hosts.last().into_iter().collect()
             } else {

@@ -46,6 +46,8 @@ pub enum PrepareError {
         "the live release migrated with \"{up}\" and has no down migration recorded, so the database cannot follow; say \"rollback!\" to switch back anyway"
     )]
     NoDownMigration { up: String },
+    #[error("a check failed:\n{0}")]
+    Checks(String),
     #[error("nothing to roll back: {0}")]
     NothingToRollBack(String),
     #[error("release {release} is no longer on {host}; it cannot be switched back to")]
@@ -231,6 +233,23 @@ pub async fn prepare_deploy(
         });
     }
 
+    let checks = crate::checks::evaluate(crate::checks::CheckInput {
+        playbook,
+        env,
+        revision: crate::checks::Candidate {
+            sha: &revision.sha,
+            short: &revision.short,
+            tag: revision.tag.as_deref(),
+        },
+        state_dir: &config.bot.state_dir,
+        journal,
+        force: req.force,
+        now_ms: crate::clock::now_ms(),
+    })
+    .await;
+    if !checks.passed() {
+        return Err(PrepareError::Checks(checks.to_string()));
+    }
     let reached = reach(connector, config, playbook, env, &needed_commands(playbook)).await;
     if !reached.not_ready.is_empty() {
         return Err(PrepareError::NotReady {
@@ -275,6 +294,7 @@ pub async fn prepare_deploy(
         migrations_down: Vec::new(),
     });
     plan.notices.extend(log_notice);
+    plan.notices.extend(checks.notices());
     annotate(&mut plan, tracker, playbook.app.tracker_required)
         .await
         .map_err(PrepareError::TrackerRequired)?;

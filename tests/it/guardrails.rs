@@ -69,7 +69,7 @@ async fn a_migration_that_fails_half_way_runs_its_down_and_the_maintenance_page_
     bot.expect("is live on 2 hosts").await;
     let good = app.current("h1").unwrap();
     let good_revision = app.live_revision("h1").unwrap();
-    assert_eq!(db.migrations(), [good_revision.clone()]);
+    assert_eq!(db.migrations(), std::slice::from_ref(&good_revision));
 
     app.repo.commit(
         "Bob Builder",
@@ -141,7 +141,7 @@ async fn a_rollback_across_a_migration_backs_up_then_migrates_down_behind_the_ma
     let done = bot.expect("demo is back on").await;
     let id = crate::support::app::journal_id_in(&done);
     bot.finish().await;
-    assert_eq!(db.migrations(), [first.clone()]);
+    assert_eq!(db.migrations(), std::slice::from_ref(&first));
     assert_eq!(app.live_revision("h2").as_deref(), Some(first.as_str()));
     let journal = Journal::open(&app.journal_path()).await.unwrap();
     let backups = backup_paths(&journal.steps(id).await.unwrap());

@@ -27,6 +27,9 @@ pub struct AppOptions {
     pub build_extra: Vec<String>,
     /// Extra bosun.toml text (e.g. a `[tracker]` table, an `[announce]` table).
     pub config_extra: String,
+    /// Extra playbook text at its end (e.g. another `[environments.NAME]` table); `@ROOT@`
+    /// stands for the app's temp dir.
+    pub playbook_extra: String,
 }
 
 impl Default for AppOptions {
@@ -42,6 +45,7 @@ impl Default for AppOptions {
             app_extra: String::new(),
             build_extra: Vec::new(),
             config_extra: String::new(),
+            playbook_extra: String::new(),
         }
     }
 }
@@ -170,6 +174,8 @@ build = [["sh", "-c", "echo built {{revision}} for {{host}} > BUILT"]{build_extr
 restart = {restart:?}
 {health}
 {extra}
+
+{playbook_extra}
 "#,
                 keep = o.keep_releases,
                 hosts = hosts.join(", "),
@@ -179,6 +185,7 @@ restart = {restart:?}
                     o.health
                 )),
                 app_extra = o.app_extra,
+                playbook_extra = o.playbook_extra.replace("@ROOT@", &root),
                 build_extra = o.build_extra.iter().map(|b| format!(", {b}")).collect::<String>(),
                 extra = o.pipeline_extra,
             ),

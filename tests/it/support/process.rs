@@ -14,13 +14,19 @@ use super::bot::PATIENCE;
 pub struct BotProcess {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
-    lines: mpsc::Receiver<String>,
-    transcript: Vec<String>,
+    pub lines: mpsc::Receiver<String>,
+    pub transcript: Vec<String>,
 }
 
 impl BotProcess {
     pub fn start(config: &Path, user: &str) -> BotProcess {
+        BotProcess::start_with(config, user, &[])
+    }
+
+    /// Starts the bot with extra environment variables (e.g. the kill test's `BOSUN_CRASH_AT`).
+    pub fn start_with(config: &Path, user: &str, env: &[(&str, &str)]) -> BotProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .envs(env.iter().copied())
             .args(["run", "--config"])
             .arg(config)
             .args(["--as", user])

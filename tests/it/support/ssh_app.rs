@@ -22,6 +22,8 @@ pub struct SshOptions {
     pub build: String,
     /// Extra `[environments.staging]` lines (e.g. `vars = …`).
     pub env_extra: String,
+    /// Extra `[pipeline]` lines (e.g. `migrate = …`).
+    pub pipeline_extra: String,
 }
 
 impl Default for SshOptions {
@@ -33,6 +35,7 @@ impl Default for SshOptions {
             head: String::new(),
             build: r#"[["sh", "-c", "echo built {revision} for {host} > BUILT"]]"#.into(),
             env_extra: String::new(),
+            pipeline_extra: String::new(),
         }
     }
 }
@@ -90,12 +93,14 @@ default_ref = "main"
 build = {build}
 restart = "true"
 health = {{ command = {health:?}, retries = 1, interval = "50ms", timeout = "10s" }}
+{pipeline_extra}
 "#,
             head = o.head,
             ssh = self.fleet.ssh_table(),
             env_extra = o.env_extra,
             build = o.build,
             health = o.health,
+            pipeline_extra = o.pipeline_extra,
         );
         std::fs::write(self.app.path().join("playbooks/demo.toml"), text).unwrap();
     }

@@ -44,6 +44,8 @@ impl Action {
 pub struct Policy {
     people: Vec<Person>,
     roles: std::collections::BTreeMap<String, Role>,
+    /// Apps limited to some rooms: app → the rooms it may be deployed from.
+    app_rooms: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Policy {
@@ -51,6 +53,12 @@ impl Policy {
         Policy {
             people: config.people.clone(),
             roles: config.roles.clone(),
+            app_rooms: config
+                .playbooks
+                .iter()
+                .filter(|p| !p.app.rooms.is_empty())
+                .map(|p| (p.app.name.clone(), p.app.rooms.clone()))
+                .collect(),
         }
     }
 
@@ -94,6 +102,17 @@ impl Policy {
                 action.verb(),
                 elsewhere.join(", ")
             ))
+        }
+    }
+
+    /// Whether `app` may be deployed or rolled back from `room`.
+    pub fn room_allows(&self, app: &str, room: &str) -> Result<(), String> {
+        match self.app_rooms.get(app) {
+            Some(rooms) if !rooms.iter().any(|r| r == room) => Err(format!(
+                "{app} is deployed from {} only, not from here",
+                rooms.join(", ")
+            )),
+            _ => Ok(()),
         }
     }
 

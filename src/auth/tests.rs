@@ -1,4 +1,4 @@
-//! The permission table: (person, action, app, env) cases and their answers.
+//! The permission table: (person, action, app, env, room) cases and their answers.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +27,15 @@ fn policy() -> Policy {
         Role {
             deploy: vec![pattern("*:staging"), pattern("blog:live")],
             rollback: vec![pattern("*:*")],
+            lock: vec![pattern("*:staging")],
+            ..Role::default()
+        },
+    );
+    roles.insert(
+        "releaser".to_string(),
+        Role {
+            deploy: vec![pattern("shop:*")],
+            force: vec![pattern("shop:live")],
             ..Role::default()
         },
     );
@@ -45,23 +54,46 @@ fn policy() -> Policy {
                 &["deployer"],
             ),
             person("carol", &[("slack", "U1")], &["deployer"]),
+            person("dave", &[("discord", "80351110224678912")], &["releaser"]),
+            person(
+                "erin",
+                &[("xmpp", "erin@example.org")],
+                &["deployer", "releaser"],
+            ),
             person("root", &[("console", "*")], &["admin"]),
+            person("ghost", &[("xmpp", "ghost@example.org")], &["no-such-role"]),
         ],
         roles,
+        app_rooms: BTreeMap::from([(
+            "shop".to_string(),
+            vec!["ops@conference.example.org".to_string()],
+        )]),
     }
 }
+
+type Case<'a> = (
+    Identity,
+    Action,
+    &'a str,
+    &'a str,
+    &'a str,
+    Result<(), &'a str>,
+);
 
 #[test]
 fn the_permission_table() {
     let p = policy();
     let id = |n: &str, i: &str| Identity::new(n, i);
-    type Case<'a> = (Identity, Action, &'a str, &'a str, Result<(), &'a str>);
+    let ops = "ops@conference.example.org";
+    let dev = "dev@conference.example.org";
     let cases: &[Case] = &[
+        // A deployer: staging everywhere, blog to live, rollbacks anywhere, locks on staging.
         (
             id("xmpp", "alice@example.org"),
             Action::Deploy,
             "blog",
             "staging",
+            dev,
             Ok(()),
         ),
         (
@@ -69,76 +101,295 @@ fn the_permission_table() {
             Action::Deploy,
             "blog",
             "live",
+            dev,
             Ok(()),
         ),
         (
             id("xmpp", "alice@example.org"),
             Action::Deploy,
-            "shop",
+            "wiki",
             "live",
-            Err("alice may deploy shop to staging, not live"),
+            dev,
+            Err("alice may deploy wiki to staging, not live"),
         ),
         (
             id("xmpp", "alice@example.org"),
             Action::Rollback,
-            "shop",
+            "wiki",
             "live",
+            dev,
             Ok(()),
         ),
         (
-            id("xmpp", "mallory@example.org"),
-            Action::Deploy,
-            "blog",
-            "staging",
-            Err("I don't know who mallory@example.org is"),
-        ),
-        (
-            id("slack", "alice@example.org"),
-            Action::Deploy,
-            "blog",
-            "staging",
-            Err("I don't know who"),
-        ),
-        (id("slack", "U1"), Action::Deploy, "blog", "staging", Ok(())),
-        (
-            id("slack", "U1"),
+            id("xmpp", "alice@example.org"),
             Action::Force,
             "blog",
+            "live",
+            dev,
+            Err("alice may not force blog"),
+        ),
+        (
+            id("xmpp", "alice@example.org"),
+            Action::Lock,
+            "*",
             "staging",
-            Err("carol may not force blog"),
+            dev,
+            Ok(()),
+        ),
+        (
+            id("xmpp", "alice@example.org"),
+            Action::Lock,
+            "*",
+            "live",
+            dev,
+            Err("alice may lock * to staging, not live"),
+        ),
+        (
+            id("xmpp", "alice@example.org"),
+            Action::UnlockOthers,
+            "*",
+            "staging",
+            dev,
+            Err("alice may not unlock others' locks on *"),
         ),
         (
             id("console", "alice"),
             Action::Deploy,
             "blog",
             "live",
+            dev,
+            Ok(()),
+        ),
+        // Unknown senders, and people known only on another network.
+        (
+            id("xmpp", "mallory@example.org"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            dev,
+            Err("I don't know who mallory@example.org is"),
+        ),
+        (
+            id("xmpp", "mallory@example.org"),
+            Action::Rollback,
+            "blog",
+            "staging",
+            dev,
+            Err("I don't know who"),
+        ),
+        (
+            id("slack", "alice@example.org"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            dev,
+            Err("I don't know who"),
+        ),
+        (
+            id("discord", "U1"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            dev,
+            Err("I don't know who"),
+        ),
+        (
+            id("slack", "U1"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            dev,
             Ok(()),
         ),
         (
-            id("console", "anyone"),
+            id("slack", "U2"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            dev,
+            Err("I don't know who"),
+        ),
+        (
+            id("slack", "U1"),
+            Action::Force,
+            "blog",
+            "staging",
+            dev,
+            Err("carol may not force blog"),
+        ),
+        // Patterns with `*` on either side.
+        (
+            id("discord", "80351110224678912"),
             Action::Deploy,
             "shop",
             "live",
+            ops,
             Ok(()),
         ),
         (
-            id("console", "anyone"),
-            Action::UnlockOthers,
+            id("discord", "80351110224678912"),
+            Action::Deploy,
+            "shop",
+            "anything",
+            ops,
+            Ok(()),
+        ),
+        (
+            id("discord", "80351110224678912"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            dev,
+            Err("dave may not deploy blog"),
+        ),
+        (
+            id("discord", "80351110224678912"),
+            Action::Force,
             "shop",
             "live",
+            ops,
+            Ok(()),
+        ),
+        (
+            id("discord", "80351110224678912"),
+            Action::Force,
+            "shop",
+            "staging",
+            ops,
+            Err("dave may force shop to live, not staging"),
+        ),
+        (
+            id("discord", "80351110224678912"),
+            Action::Rollback,
+            "shop",
+            "live",
+            ops,
+            Err("dave may not roll back shop"),
+        ),
+        // Two roles add up.
+        (
+            id("xmpp", "erin@example.org"),
+            Action::Deploy,
+            "shop",
+            "live",
+            ops,
+            Ok(()),
+        ),
+        (
+            id("xmpp", "erin@example.org"),
+            Action::Deploy,
+            "blog",
+            "live",
+            dev,
+            Ok(()),
+        ),
+        (
+            id("xmpp", "erin@example.org"),
+            Action::Rollback,
+            "shop",
+            "live",
+            ops,
+            Ok(()),
+        ),
+        (
+            id("xmpp", "erin@example.org"),
+            Action::Force,
+            "wiki",
+            "live",
+            dev,
+            Err("erin may not force wiki"),
+        ),
+        // A role that does not exist grants nothing.
+        (
+            id("xmpp", "ghost@example.org"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            dev,
+            Err("ghost may not deploy blog"),
+        ),
+        // Admin grants every action, and `*` identities match anyone on that network.
+        (
+            id("console", "zed"),
+            Action::Deploy,
+            "shop",
+            "live",
+            ops,
+            Ok(()),
+        ),
+        (
+            id("console", "zed"),
+            Action::UnlockOthers,
+            "*",
+            "live",
+            dev,
+            Ok(()),
+        ),
+        (
+            id("console", "zed"),
+            Action::Force,
+            "blog",
+            "live",
+            dev,
+            Ok(()),
+        ),
+        (
+            id("console", "zed"),
+            Action::Admin,
+            "blog",
+            "live",
+            dev,
+            Ok(()),
+        ),
+        // A room the app is not allowed in: refused whoever asks.
+        (
+            id("console", "zed"),
+            Action::Deploy,
+            "shop",
+            "live",
+            dev,
+            Err("shop is deployed from ops@conference.example.org only"),
+        ),
+        (
+            id("discord", "80351110224678912"),
+            Action::Deploy,
+            "shop",
+            "live",
+            dev,
+            Err("shop is deployed from"),
+        ),
+        (
+            id("xmpp", "erin@example.org"),
+            Action::Rollback,
+            "shop",
+            "staging",
+            "console",
+            Err("shop is deployed from"),
+        ),
+        (
+            id("xmpp", "alice@example.org"),
+            Action::Deploy,
+            "blog",
+            "staging",
+            "console",
             Ok(()),
         ),
     ];
-    for (identity, action, app, env, expected) in cases {
+    assert!(cases.len() >= 30);
+    for (identity, action, app, env, room, expected) in cases {
         let person = p.identify(identity);
         let who = person
             .map(|p| p.name.clone())
             .unwrap_or_else(|| identity.id.clone());
-        let got = p.allows(person, &who, *action, app, env);
+        let got = p
+            .room_allows(app, room)
+            .and_then(|()| p.allows(person, &who, *action, app, env));
         match (expected, &got) {
             (Ok(()), Ok(())) => {}
             (Err(want), Err(text)) if text.starts_with(want) => {}
-            _ => panic!("{identity} {action:?} {app}:{env}: expected {expected:?}, got {got:?}"),
+            _ => panic!(
+                "{identity} {action:?} {app}:{env} in {room}: expected {expected:?}, got {got:?}"
+            ),
         }
     }
 }
@@ -158,5 +409,32 @@ fn an_exact_identity_wins_over_a_wildcard() {
             .unwrap()
             .name,
         "root"
+    );
+}
+
+#[test]
+fn where_can_i_deploy_answers_from_the_same_policy() {
+    let p = policy();
+    let envs: Vec<String> = ["staging", "live", "qa"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let alice = p
+        .identify(&Identity::new("xmpp", "alice@example.org"))
+        .unwrap();
+    assert_eq!(
+        p.environments_for(alice, Action::Deploy, "blog", &envs),
+        ["staging", "live"]
+    );
+    assert_eq!(
+        p.environments_for(alice, Action::Deploy, "wiki", &envs),
+        ["staging"]
+    );
+    let dave = p
+        .identify(&Identity::new("discord", "80351110224678912"))
+        .unwrap();
+    assert_eq!(
+        p.environments_for(dave, Action::Deploy, "shop", &envs),
+        envs
     );
 }

@@ -245,6 +245,9 @@ pub(crate) async fn start(
         Err(e) => return ctx.say(room, e.to_string()).await,
     };
     let (app, env) = (playbook.app.name.clone(), environment.name.clone());
+    if let Err(refusal) = ctx.policy.room_allows(&app, room.as_str()) {
+        return ctx.say(room, refusal).await;
+    }
     if let Err(refusal) = ctx.policy.allows(who.person, &who.name, action, &app, &env) {
         return ctx.say(room, refusal).await;
     }

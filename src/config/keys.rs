@@ -10,7 +10,7 @@ pub(super) const ROOT: &[&str] = &[
     "bot", "chat", "journal", "tracker", "announce", "people", "roles",
 ];
 pub(super) const BOT: &[&str] = &["name", "state_dir", "playbooks"];
-pub(super) const CHAT: &[&str] = &["adapter", "console", "slack", "discord"];
+pub(super) const CHAT: &[&str] = &["adapter", "console", "slack", "discord", "xmpp"];
 pub(super) const CONSOLE: &[&str] = &["user"];
 pub(super) const SLACK: &[&str] = &[
     "bot_token_env",
@@ -22,6 +22,17 @@ pub(super) const SLACK: &[&str] = &[
     "thread_replies",
 ];
 pub(super) const DISCORD: &[&str] = &["token_env", "token_file", "channels", "api_url"];
+pub(super) const XMPP: &[&str] = &[
+    "jid",
+    "password_env",
+    "password_file",
+    "server",
+    "rooms",
+    "nick",
+    "ca_file",
+    "rejoin_on_kick",
+    "keepalive",
+];
 pub(super) const JOURNAL: &[&str] = &["path", "lease"];
 pub(super) const TRACKER_NONE: &[&str] = &["kind"];
 pub(super) const TRACKER_LINKS: &[&str] = &["kind", "changeset_url", "ticket_url"];
@@ -57,6 +68,7 @@ pub(super) const APP: &[&str] = &[
     "shared",
     "max_parallel",
     "min_free",
+    "rooms",
     "rollback_partial",
     "changesets",
     "tracker_required",
@@ -138,6 +150,7 @@ pub(super) const ADAPTERS: &[(&str, AdapterKind)] = &[
     ("console", AdapterKind::Console),
     ("slack", AdapterKind::Slack),
     ("discord", AdapterKind::Discord),
+    ("xmpp", AdapterKind::Xmpp),
 ];
 pub(super) const TRACKER_KINDS: &[(&str, TrackerKind)] = &[
     ("none", TrackerKind::None),
@@ -164,6 +177,7 @@ pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
     (Documented::Config, "chat.console", CONSOLE),
     (Documented::Config, "chat.slack", SLACK),
     (Documented::Config, "chat.discord", DISCORD),
+    (Documented::Config, "chat.xmpp", XMPP),
     (Documented::Config, "journal", JOURNAL),
     (
         Documented::Config,

@@ -46,6 +46,8 @@ pub enum AdapterKind {
     Slack,
     /// Discord, over the gateway and REST (`[chat.discord]`).
     Discord,
+    /// XMPP multi-user chat rooms (`[chat.xmpp]`).
+    Xmpp,
 }
 
 /// `[chat]`
@@ -55,6 +57,7 @@ pub struct ChatSection {
     pub console: ConsoleSection,
     pub slack: Option<SlackSection>,
     pub discord: Option<DiscordSection>,
+    pub xmpp: Option<XmppSection>,
 }
 
 /// `[chat.console]`
@@ -88,6 +91,27 @@ pub struct DiscordSection {
     pub channels: Vec<u64>,
     /// Discord's base URL (the API is under `/api/v10`). Default `https://discord.com`.
     pub api_url: String,
+}
+
+/// `[chat.xmpp]`
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XmppSection {
+    /// The bot's account, `user@domain`.
+    pub jid: String,
+    /// The account's password.
+    pub password: Secret,
+    /// Host and port of the server; `None` looks the domain's SRV record up.
+    pub server: Option<(String, u16)>,
+    /// Bare JIDs of the rooms to join; direct messages are always heard.
+    pub rooms: Vec<String>,
+    /// The nick in the rooms. Default the bot's name.
+    pub nick: String,
+    /// A PEM file of extra CA certificates to trust besides the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Join a room again after being kicked from it. Default true.
+    pub rejoin_on_kick: bool,
+    /// Silence after which the server is pinged. Default 60 s.
+    pub keepalive: Duration,
 }
 
 /// `[journal]`
@@ -214,6 +238,9 @@ pub struct AppSection {
     pub shared: Vec<String>,
     /// How many hosts are staged at once. Default 32.
     pub max_parallel: usize,
+    /// The chat rooms this app may be deployed or rolled back from (room ids as the chat system
+    /// names them). Empty: any room.
+    pub rooms: Vec<String>,
     /// Free disk space each host's deploy root must have before anything is staged. Default 0
     /// (no check).
     pub min_free_bytes: u64,

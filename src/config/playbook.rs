@@ -80,6 +80,7 @@ fn absent_app() -> AppSection {
         shared: Vec::new(),
         max_parallel: MAX_PARALLEL,
         min_free_bytes: 0,
+        rooms: Vec::new(),
         changesets: ChangesetSource::Git,
         tracker_required: false,
         rollback_partial: false,
@@ -113,6 +114,9 @@ fn app(reader: &mut Reader<'_>, table: &Table<'_, '_>, dir: &Path) -> AppSection
             .opt(table, "max_parallel", |r, item| r.count(item, 1))
             .unwrap_or(MAX_PARALLEL),
         min_free_bytes: reader.opt(table, "min_free", values::size).unwrap_or(0),
+        rooms: reader
+            .opt(table, "rooms", Reader::strings)
+            .unwrap_or_default(),
         changesets: reader
             .opt(table, "changesets", |r, item| {
                 values::choice(r, item, "changeset source", keys::CHANGESET_SOURCES)

@@ -189,6 +189,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let adapter = discord_adapter(&loaded)?;
                     bot::run(loaded, adapter, options, shutdown).await
                 }
+                AdapterKind::Xmpp => {
+                    let adapter = xmpp_adapter(&loaded)?;
+                    bot::run(loaded, adapter, options, shutdown).await
+                }
             };
             listener.abort();
             result?;
@@ -283,6 +287,20 @@ fn discord_adapter(config: &Config) -> anyhow::Result<bosun_discord::DiscordAdap
             timing: bosun_discord::DiscordTiming::default(),
         },
     ))
+}
+
+/// The XMPP adapter as `[chat.xmpp]` describes it, its password read now.
+fn xmpp_adapter(config: &Config) -> anyhow::Result<bosun_xmpp::XmppAdapter> {
+    let Some(xmpp) = &config.chat.xmpp else {
+        anyhow::bail!("adapter = \"xmpp\" needs a [chat.xmpp] section");
+    };
+    let password = xmpp
+        .password
+        .read()
+        .context("reading the XMPP account's password")?;
+    let settings = xmpp.adapter_config(&password);
+    settings.validate().context("[chat.xmpp]")?;
+    Ok(bosun_xmpp::XmppAdapter::new(settings))
 }
 
 /// Runs one chat line through the bot, as the console would, and exits non-zero unless it

@@ -87,9 +87,13 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     let discord = reader
         .opt(&chat, "discord", Reader::table)
         .map(|table| chat::discord(reader, &table, dir));
+    let xmpp = reader
+        .opt(&chat, "xmpp", Reader::table)
+        .map(|table| chat::xmpp(reader, &table, dir, &name));
     let present = match adapter {
         AdapterKind::Slack => slack.is_some(),
         AdapterKind::Discord => discord.is_some(),
+        AdapterKind::Xmpp => xmpp.is_some(),
         AdapterKind::Console => true,
     };
     chat::require_section(reader, &chat, adapter, present);
@@ -134,6 +138,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
             console,
             slack,
             discord,
+            xmpp,
         },
         journal: JournalSection {
             path: journal_path,

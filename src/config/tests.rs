@@ -710,7 +710,7 @@ fn an_unknown_adapter_or_tracker_kind() {
     let text = "[bot]\nplaybooks = [\"blog.toml\"]\n[chat]\nadapter = \"irc\"\n[tracker]\nkind = \"trak\"\n";
     assert_eq!(
         files.config_errors(text),
-        "DIR/bosun.toml:4:11: chat.adapter: unknown adapter \"irc\"; expected one of: console, slack, discord\n\
+        "DIR/bosun.toml:4:11: chat.adapter: unknown adapter \"irc\"; expected one of: console, slack, discord, xmpp\n\
          DIR/bosun.toml:6:8: tracker.kind: unknown tracker kind \"trak\"; did you mean \"trac\"?"
     );
 }

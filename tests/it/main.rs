@@ -14,3 +14,4 @@ mod ssh;
 mod support;
 mod tidy;
 mod tracker;
+mod xmpp;

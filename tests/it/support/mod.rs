@@ -5,6 +5,7 @@ pub mod app;
 pub mod bot;
 pub mod discord;
 pub mod process;
+pub mod prosody;
 pub mod slack;
 pub mod ssh_app;
 pub mod sshd;

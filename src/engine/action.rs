@@ -139,6 +139,32 @@ else
 fi
 "#;
 
+/// Removes the oldest releases beyond `$2`, never the one `current` points at nor any named
+/// after `$2`. Release names start with a UTC timestamp, so the glob's order is oldest first.
+const CLEANUP: &str = r#"set -e
+d=$1; keep=$2; shift 2
+cur=$(readlink "$d/current" 2>/dev/null || true); cur=${cur##*/}
+n=0
+for r in "$d"/releases/*; do
+  case "$r" in *.partial) continue;; esac
+  [ -e "$r" ] && n=$((n + 1))
+done
+excess=$((n - keep))
+for r in "$d"/releases/*; do
+  [ "$excess" -gt 0 ] || break
+  [ -e "$r" ] || continue
+  name=${r##*/}
+  case "$name" in *.partial) continue;; esac
+  [ "$name" = "$cur" ] && continue
+  skip=
+  for p in "$@"; do [ "$name" = "$p" ] && skip=1; done
+  [ -n "$skip" ] && continue
+  rm -rf "$r"
+  echo "removed $name"
+  excess=$((excess - 1))
+done
+"#;
+
 const REMOVE_MANY: &str = r#"set -e
 d=$1; shift
 for r in "$@"; do rm -rf "$d/releases/$r"; done
@@ -286,6 +312,13 @@ pub fn releases_to_remove(releases: &[String], keep: usize, protect: &[String]) 
         .collect()
 }
 
+/// The command that keeps `keep` releases under `deploy_to`, never removing `protect`.
+pub fn cleanup(deploy_to: &str, keep: usize, protect: &[String]) -> RemoteCommand {
+    let mut args = vec![deploy_to.to_string(), keep.to_string()];
+    args.extend(protect.iter().cloned());
+    RemoteCommand::script(CLEANUP, args).with_timeout(Duration::from_secs(600))
+}
+
 /// The command that removes `releases` under `deploy_to`.
 pub fn remove_releases(deploy_to: &str, releases: &[String]) -> RemoteCommand {
     let mut args = vec![deploy_to.to_string()];
@@ -355,5 +388,41 @@ mod tests {
         assert_eq!(cmd.argv[..2], ["sh", "-c"]);
         assert_eq!(cmd.argv[2], SWITCH);
         assert_eq!(cmd.argv[4..], ["/srv/$(reboot)", "`id`"]);
+    }
+
+    #[tokio::test]
+    async fn the_cleanup_script_keeps_what_the_rust_rule_keeps() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("srv");
+        let names: Vec<String> = (1..=6).map(|i| format!("2026112300000{i}-abc")).collect();
+        for name in &names {
+            std::fs::create_dir_all(root.join("releases").join(name)).unwrap();
+        }
+        std::fs::create_dir_all(root.join("releases/20261123000009-abc.partial")).unwrap();
+        std::os::unix::fs::symlink(root.join("releases").join(&names[2]), root.join("current"))
+            .unwrap();
+        let protect = vec![names[5].clone()];
+        let host = crate::transport::LocalHost::new("h", dir.path());
+        let out = host
+            .run(&cleanup(&root.display().to_string(), 2, &protect), None)
+            .await
+            .unwrap();
+        assert!(out.success(), "{}", out.output);
+        let mut left: Vec<String> = std::fs::read_dir(root.join("releases"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.ends_with(".partial"))
+            .collect();
+        left.sort();
+        let mut all_protected = protect.clone();
+        all_protected.push(names[2].clone());
+        let removed = releases_to_remove(&names, 2, &all_protected);
+        let expected: Vec<String> = names
+            .iter()
+            .filter(|n| !removed.contains(n))
+            .cloned()
+            .collect();
+        assert_eq!(left, expected);
+        assert_eq!(left, [names[2].clone(), names[5].clone()]);
     }
 }

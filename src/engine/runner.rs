@@ -8,7 +8,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::action::{Action, Observed, list_releases, releases_to_remove, remove_releases};
+use super::action::{Action, cleanup};
 use super::event::{Control, EngineEvent, Failure, RunOutcome};
 use super::plan::{Phase, Plan, Step};
 use crate::journal::{Journal, StepIntent, StepState};
@@ -503,16 +503,9 @@ pub(crate) async fn perform(
             keep,
             protect,
         } => {
-            let listing = checked(host.run(&list_releases(deploy_to), None).await)?;
-            let observed = Observed::parse(&listing);
-            let mut protect = protect.clone();
-            protect.extend(observed.current.clone());
-            let remove = releases_to_remove(&observed.releases, *keep, &protect);
-            if remove.is_empty() {
-                return Ok("nothing to remove".into());
-            }
-            checked(host.run(&remove_releases(deploy_to, &remove), None).await)?;
-            Ok(format!("removed {}", remove.join(", ")))
+            // One round trip: the host lists, chooses (oldest first, never current or a
+            // protected release) and removes.
+            checked(host.run(&cleanup(deploy_to, *keep, protect), None).await)
         }
         other => {
             let cmd = other.command(layout_timeout).expect("one-command action");

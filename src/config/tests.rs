@@ -152,7 +152,10 @@ fn the_example_config_and_demo_playbook_load() {
     );
     assert_eq!(pipeline.restart, Some(CommandSpec::new(["true"])));
     let health = pipeline.health.as_ref().expect("a health check");
-    assert_eq!(health.command, CommandSpec::new(["test", "-f", "REVISION"]));
+    assert_eq!(
+        health.probe,
+        crate::config::HealthProbe::Command(CommandSpec::new(["test", "-f", "REVISION"]))
+    );
     assert_eq!(
         (health.retries, health.interval, health.timeout),
         (2, Duration::from_millis(200), Duration::from_secs(5))

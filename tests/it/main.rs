@@ -1,11 +1,13 @@
 //! Integration tests against real peers: one binary, one module per story.
 
 mod announce;
+mod checks;
 mod cli;
 mod crash;
 mod deploy;
 mod discord;
 mod guardrails;
+mod kill;
 mod lease;
 mod plan;
 mod rolling;

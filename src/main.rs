@@ -105,13 +105,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("bosun: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // A console read blocked on stdin must not hold the process after the bot has stopped
+    // (e.g. on SIGTERM with the terminal still open).
+    runtime.shutdown_background();
+    code
 }
 
 fn load(path: &Path) -> anyhow::Result<Arc<Config>> {

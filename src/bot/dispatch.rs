@@ -28,8 +28,11 @@ pub(crate) fn who_of<'c>(ctx: &'c Context, sender: &Sender) -> Who<'c> {
         (Some(p), Some(id)) => p.identities.get(&id.network).is_some_and(|i| i == "*"),
         _ => false,
     };
-    let name = match person {
-        Some(p) if !by_wildcard => p.name.clone(),
+    let name = match (person, &sender.identity) {
+        (Some(p), _) if !by_wildcard => p.name.clone(),
+        // Someone bosun does not know is named by the identity the chat vouches for too, so a
+        // borrowed nick cannot pass for its usual owner.
+        (None, Some(id)) if id.id != sender.display => format!("{} ({})", sender.display, id.id),
         _ => sender.display.clone(),
     };
     Who { person, name }
@@ -356,8 +359,18 @@ pub(crate) async fn start(
     let room = room.clone();
     let name = who.name.clone();
     ctx.tasks.spawn(async move {
-        let ok = worker::run_job(&ctx2, &room, &name, job, force, cancel, control_rx).await;
-        let _ = ctx2.to_loop.send(WorkerMsg::Finished { key, ok }).await;
+        let end = worker::run_job(&ctx2, &room, &name, job, force, cancel, control_rx).await;
+        let last = end
+            .last
+            .map(|text| bosun_chat::Outbound::milestone(room.clone(), text));
+        let _ = ctx2
+            .to_loop
+            .send(WorkerMsg::Finished {
+                key,
+                ok: end.ok,
+                last,
+            })
+            .await;
     });
 }
 

@@ -54,6 +54,8 @@ pub(crate) enum WorkerMsg {
     Finished {
         key: DeployKey,
         ok: bool,
+        /// What the room is told once the environment is free again.
+        last: Option<Outbound>,
     },
     /// A query task ended.
     QueryDone,
@@ -201,8 +203,11 @@ pub async fn run<A: Adapter + 'static>(
                     state.recovering.remove(&deploy_id);
                     dispatch::start_queued(&ctx, &mut state).await;
                 }
-                WorkerMsg::Finished { key, ok } => {
+                WorkerMsg::Finished { key, ok, last } => {
                     state.running.remove(&key);
+                    if let Some(last) = last {
+                        let _ = outbound_tx.send(last).await;
+                    }
                     dispatch::start_queued(&ctx, &mut state).await;
                     if ok { state.report.deploys_succeeded += 1 } else { state.report.deploys_failed += 1 }
                 }
@@ -229,7 +234,12 @@ pub async fn run<A: Adapter + 'static>(
     drop(ctx);
     tasks.close();
     while let Some(msg) = from_tasks.recv().await {
-        if let WorkerMsg::Say(outbound) = msg {
+        if let WorkerMsg::Say(outbound)
+        | WorkerMsg::Finished {
+            last: Some(outbound),
+            ..
+        } = msg
+        {
             let _ = outbound_tx.send(outbound).await;
         }
     }

@@ -21,7 +21,7 @@ pub(crate) async fn run_job(
     force: bool,
     cancel: CancellationToken,
     mut control: mpsc::Receiver<Control>,
-) -> bool {
+) -> JobEnd {
     let (app, env) = match &job {
         Job::Deploy(r) => (r.app.clone(), r.env.clone().unwrap_or_default()),
         Job::Rollback { app, env } => (app.clone(), env.clone().unwrap_or_default()),
@@ -63,7 +63,10 @@ pub(crate) async fn run_job(
         Ok(prepared) => prepared,
         Err(e) => {
             ctx.say(room, format!("cannot {doing}: {e}")).await;
-            return false;
+            return JobEnd {
+                ok: false,
+                last: None,
+            };
         }
     };
     let kind = match plan.kind {
@@ -89,12 +92,18 @@ pub(crate) async fn run_job(
         Ok(Err(lock)) => {
             ctx.say(room, lock_refusal(&plan.app, &plan.env, &lock))
                 .await;
-            return false;
+            return JobEnd {
+                ok: false,
+                last: None,
+            };
         }
         Err(e) => {
             ctx.say(room, format!("cannot write the journal: {e}"))
                 .await;
-            return false;
+            return JobEnd {
+                ok: false,
+                last: None,
+            };
         }
     };
     if !files.is_empty()
@@ -179,6 +188,16 @@ pub(crate) async fn run_job(
     if let Err(e) = ctx.journal.finish(id, state, text.clone()).await {
         tracing::error!("journal #{id}: outcome not recorded: {e}");
     }
-    ctx.say(room, text).await;
-    state == DeployState::Succeeded
+    // The last word goes out with the end of the job, so that the loop frees the environment
+    // before anyone can read that it is live and ask again.
+    JobEnd {
+        ok: state == DeployState::Succeeded,
+        last: Some(text),
+    }
+}
+
+/// How a job ended, and what the room is told last.
+pub(crate) struct JobEnd {
+    pub ok: bool,
+    pub last: Option<String>,
 }

@@ -398,7 +398,7 @@ async fn mallory_under_alices_nick_is_refused_and_alice_is_allowed() -> anyhow::
     mallory.say(&room, "deploy demo to staging").await?;
     let refusal = mallory.message_from(&bot_in(&room)).await?;
     assert!(
-        text(&refusal).starts_with("I don't know who")
+        text(&refusal).starts_with("I don't know who alice (mallory@localhost) is")
             && text(&refusal).contains("so I can't let them deploy anything"),
         "{}",
         text(&refusal)

@@ -4,7 +4,6 @@
 mod support;
 
 mod direct;
-mod memory;
 mod progress;
 mod restart;
 mod rooms;

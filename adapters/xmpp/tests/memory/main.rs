@@ -1,7 +1,11 @@
-//! Memory: the adapter's footprint stays flat while it forwards a flood of room chatter.
+//! Memory: the adapter's footprint stays flat while it forwards a flood of room chatter. A test binary of its own, so that no other test allocates in the process it measures.
 
-use crate::support::client::body;
-use crate::support::{Bot, TestClient, alone, room, shared_prosody};
+#[path = "../support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
+use support::client::body;
+use support::{Bot, TestClient, alone, room, shared_prosody};
 
 const BATCH: usize = 100;
 /// Allowed growth of this process's resident memory over the measured flood.

@@ -61,7 +61,7 @@ impl Journal {
         until: Option<i64>,
     ) -> Result<Option<FreezeRecord>, JournalError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let previous = on_env(&tx, &env)?;
             tx.execute(
                 "INSERT OR REPLACE INTO freezes (env, holder, reason, since, until)
@@ -77,7 +77,7 @@ impl Journal {
     /// Lifts the freeze on `env`; returns it (even if it had already ended), or `None`.
     pub async fn unfreeze(&self, env: String) -> Result<Option<FreezeRecord>, JournalError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let previous = on_env(&tx, &env)?;
             tx.execute("DELETE FROM freezes WHERE env = ?1", params![env])?;
             tx.commit()?;

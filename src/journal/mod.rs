@@ -95,7 +95,7 @@ impl Journal {
     /// transaction. Returns the lock's holder instead when the environment is locked.
     pub async fn begin(&self, new: NewDeploy) -> Result<Result<i64, LockRecord>, JournalError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if let Some(held) = records::conflicting_lock(&tx, &new.app, &new.env)? {
                 return Ok(Err(held));
             }
@@ -149,7 +149,7 @@ impl Journal {
         summary: String,
     ) -> Result<(), JournalError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "UPDATE deploys SET state = ?2, summary = ?3, finished_at = ?4 WHERE id = ?1",
                 params![id, state.as_str(), summary, crate::clock::now_ms()],
@@ -220,7 +220,7 @@ impl Journal {
         files: Vec<FileRecord>,
     ) -> Result<(), JournalError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
                 let mut insert = tx.prepare(
                     "INSERT INTO files (deploy_id, path, size, sha256) VALUES (?1, ?2, ?3, ?4)",
@@ -344,7 +344,7 @@ impl Journal {
         reason: String,
     ) -> Result<Result<(), LockRecord>, JournalError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let existing: Option<LockRecord> = records::locks_on_env(&tx, &env)?.into_iter().next();
             if let Some(held) = existing {
                 return Ok(Err(held));
@@ -362,7 +362,7 @@ impl Journal {
     /// Removes the manual lock on `env`; returns it, or `None` when there was none.
     pub async fn unlock(&self, env: String) -> Result<Option<LockRecord>, JournalError> {
         self.with(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let held = records::locks_on_env(&tx, &env)?
                 .into_iter()
                 .find(|l| l.kind == "manual");

@@ -213,3 +213,36 @@ async fn export_writes_a_readable_archive() {
             && all.contains("README")
     );
 }
+
+#[tokio::test]
+async fn two_deploys_asked_at_once_from_two_bots_exactly_one_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite");
+    for _ in 0..20 {
+        // Two handles, two connections: as two bots sharing one journal.
+        let (a, b) = (
+            Journal::open(&path).await.unwrap(),
+            Journal::open(&path).await.unwrap(),
+        );
+        let (first, second) = tokio::join!(
+            tokio::spawn(async move { a.begin(new_deploy("demo", "staging", "alice")).await }),
+            tokio::spawn(async move { b.begin(new_deploy("demo", "staging", "bob")).await })
+        );
+        let outcomes = [first.unwrap().unwrap(), second.unwrap().unwrap()];
+        let won: Vec<i64> = outcomes
+            .iter()
+            .filter_map(|o| o.as_ref().ok().copied())
+            .collect();
+        assert_eq!(won.len(), 1, "{outcomes:?}");
+        let lost = outcomes.iter().find_map(|o| o.as_ref().err()).unwrap();
+        assert_eq!(
+            lost.deploy_id,
+            Some(won[0]),
+            "the loser is told who holds it"
+        );
+        let j = Journal::open(&path).await.unwrap();
+        j.finish(won[0], DeployState::Succeeded, "ok".into())
+            .await
+            .unwrap();
+    }
+}

@@ -13,6 +13,7 @@ mod plan;
 mod rolling;
 mod slack;
 mod ssh;
+mod ssh_canary;
 mod support;
 mod tidy;
 mod tracker;

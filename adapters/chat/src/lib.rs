@@ -4,6 +4,8 @@
 //! [`Outbound`] messages back. The core never sees a protocol type, and an adapter never sees a
 //! deploy: only text, rooms and identities cross this boundary.
 
+pub mod outbox;
+
 use std::fmt;
 use std::future::Future;
 

@@ -10,7 +10,6 @@
 //! on the gateway: what the core says while the gateway is down still goes out.
 
 mod gateway;
-mod outbox;
 mod rest;
 mod send;
 mod text;

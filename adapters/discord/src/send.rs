@@ -9,9 +9,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::DiscordTiming;
-use crate::outbox::{Job, Outbox, Outcome};
 use crate::rest::{Rest, RestError};
 use crate::text;
+use bosun_chat::outbox::{Job, Outbox, Outcome};
 
 /// Milestones held while Discord is slow or away; beyond this the core waits (the channel
 /// from it is bounded too).

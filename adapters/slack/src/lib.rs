@@ -12,7 +12,6 @@
 
 mod api;
 mod events;
-mod outbox;
 mod send;
 mod socket;
 mod text;

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::SlackTiming;
 use crate::api::{ApiError, WebApi};
-use crate::outbox::{Job, Outbox, Outcome};
 use crate::text;
+use bosun_chat::outbox::{Job, Outbox, Outcome};
 
 /// Milestones held while Slack is slow or away; beyond this the core waits (the channel from
 /// it is bounded too).

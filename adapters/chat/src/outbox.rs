@@ -1,4 +1,4 @@
-//! The outbound queue: what to send next in each room, with milestones in order and progress coalesced into one edited message.
+//! The outbound queue adapters that edit in place share: what to send next in each room, with milestones in order and progress coalesced into one edited message.
 //!
 //! A pure state machine, no I/O: the sender asks [`Outbox::next`] for a job, performs it, and
 //! reports the [`Outcome`]. Rules it keeps:
@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use bosun_chat::{Delivery, Outbound, Room};
+use crate::{Delivery, Outbound, Room};
 use tokio::time::Instant;
 
 /// How many progress threads a room remembers; the least recently updated finished one is
@@ -22,7 +22,7 @@ const THREADS_PER_ROOM: usize = 32;
 
 /// One request for the chat system.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Job<Id> {
+pub enum Job<Id> {
     /// Post a new message. `anchor` is the room's last posted milestone, for systems that put
     /// progress in a thread under it.
     Post {
@@ -36,7 +36,7 @@ pub(crate) enum Job<Id> {
 
 /// What became of a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome<Id> {
+pub enum Outcome<Id> {
     /// Done; a post returns the new message's id. `pace` is how long this room must wait
     /// before its next request.
     Sent { id: Option<Id>, pace: Duration },
@@ -121,7 +121,7 @@ impl<Id: Clone + PartialEq> RoomQueue<Id> {
 
 /// Everything waiting to be said, room by room.
 #[derive(Debug)]
-pub(crate) struct Outbox<Id> {
+pub struct Outbox<Id> {
     rooms: BTreeMap<Room, RoomQueue<Id>>,
     not_before: Option<Instant>,
     milestones: usize,

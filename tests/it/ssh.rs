@@ -397,7 +397,7 @@ async fn the_transport_passes_each_argument_literally_streams_output_and_kills_o
             std::time::Instant::now() < deadline,
             "the remote sleep {pid} outlived its timeout"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling, with a deadline, for another process to exit
     }
 
     assert_eq!(
@@ -573,7 +573,7 @@ async fn masters_left_by_a_killed_bot_are_closed_by_the_next_one() {
             std::time::Instant::now() < deadline,
             "stale masters still run"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling, with a deadline, for stale masters to go
     }
     drop(second.stdin);
     let status = tokio::time::timeout(crate::support::bot::PATIENCE, second.child.wait())

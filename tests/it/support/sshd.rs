@@ -289,7 +289,7 @@ impl Fleet {
                     exited = Some(status);
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(10));
+                std::thread::sleep(Duration::from_millis(10)); // allow-sleep: polling, with a deadline, for sshd to say it listens
             }
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             if let Some(child) = h.child.take() {

@@ -208,7 +208,7 @@ impl Trac {
                     self.port
                 );
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50)); // allow-sleep: polling, with a deadline, for tracd to answer
         }
     }
 }

@@ -219,7 +219,7 @@ Component "{ANON_MUC}" "muc"
                     self.log_tail()
                 );
             }
-            tokio::time::sleep(PROBE_INTERVAL).await;
+            tokio::time::sleep(PROBE_INTERVAL).await; // allow-sleep: polling, with a deadline, for a real handshake to succeed
         }
     }
 

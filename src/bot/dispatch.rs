@@ -360,9 +360,13 @@ pub(crate) async fn start(
     let name = who.name.clone();
     ctx.tasks.spawn(async move {
         let end = worker::run_job(&ctx2, &room, &name, job, force, cancel, control_rx).await;
-        let last = end
-            .last
-            .map(|text| bosun_chat::Outbound::milestone(room.clone(), text));
+        let last = end.last.map(|text| {
+            let said = bosun_chat::Outbound::milestone(room.clone(), text);
+            match end.topic {
+                Some(topic) => said.in_topic(topic),
+                None => said,
+            }
+        });
         let _ = ctx2
             .to_loop
             .send(WorkerMsg::Finished {

@@ -100,6 +100,12 @@ pub(crate) struct Context {
 }
 
 impl Context {
+    /// Says something that belongs to a topic (one deploy's story).
+    pub async fn say_in(&self, room: &Room, topic: &str, text: impl Into<String>) {
+        let message = Outbound::milestone(room.clone(), text).in_topic(topic);
+        let _ = self.to_loop.send(WorkerMsg::Say(message)).await;
+    }
+
     pub async fn say(&self, room: &Room, text: impl Into<String>) {
         let _ = self
             .to_loop

@@ -66,6 +66,7 @@ pub(crate) async fn run_job(
             return JobEnd {
                 ok: false,
                 last: None,
+                topic: None,
             };
         }
     };
@@ -95,6 +96,7 @@ pub(crate) async fn run_job(
             return JobEnd {
                 ok: false,
                 last: None,
+                topic: None,
             };
         }
         Err(e) => {
@@ -103,6 +105,7 @@ pub(crate) async fn run_job(
             return JobEnd {
                 ok: false,
                 last: None,
+                topic: None,
             };
         }
     };
@@ -111,15 +114,20 @@ pub(crate) async fn run_job(
     {
         tracing::warn!("journal #{id}: files not recorded: {e}");
     }
-    ctx.say(
+    // Every message of this deploy shares one topic: chat systems with threads can keep the
+    // deploy's story under its announcement.
+    let thread = format!("deploy-{id}");
+    ctx.say_in(
         room,
+        &thread,
         plan_announcement(who, &plan, &ctx.config.announce, id, force),
     )
     .await;
 
     for (host, why) in &skipped {
-        ctx.say(
+        ctx.say_in(
             room,
+            &thread,
             format!(
                 "{}: skipping {host}, which cannot be reached ({why}); it stays on its release",
                 plan.env
@@ -145,7 +153,6 @@ pub(crate) async fn run_job(
             .map(|p| p.pipeline.retries)
             .unwrap_or(0),
     };
-    let thread = format!("deploy-{id}");
     let run = async {
         let outcome = runner.run(id, &plan, Some(&mut control)).await;
         drop(runner);
@@ -159,7 +166,7 @@ pub(crate) async fn run_job(
             }
             let (milestone, text) = event_text(&plan.env, &event);
             let message = if milestone {
-                Outbound::milestone(room.clone(), text)
+                Outbound::milestone(room.clone(), text).in_topic(thread.clone())
             } else {
                 Outbound::progress(room.clone(), thread.clone(), text)
             };
@@ -193,11 +200,14 @@ pub(crate) async fn run_job(
     JobEnd {
         ok: state == DeployState::Succeeded,
         last: Some(text),
+        topic: Some(thread),
     }
 }
 
 /// How a job ended, and what the room is told last.
 pub(crate) struct JobEnd {
     pub ok: bool,
+    /// The deploy's topic, for the last message.
+    pub topic: Option<String>,
     pub last: Option<String>,
 }

@@ -148,6 +148,16 @@ async fn a_deploy_streams_into_the_channel_a_rollback_follows_and_a_dm_is_answer
         "progress is threaded under the announcement"
     );
     assert!(progress.text().starts_with("staging: "), "{progress:?}");
+    let result = view.find(OPS, "is live on 2 hosts").expect("the result");
+    assert_eq!(
+        result.thread_ts.as_deref(),
+        Some(announcement.ts.as_str()),
+        "with thread replies on, the deploy's result goes in the thread under its announcement"
+    );
+    assert!(
+        announcement.thread_ts.is_none(),
+        "the announcement itself is in the channel"
+    );
     assert_eq!(
         view.progress().len(),
         1,

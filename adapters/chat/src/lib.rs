@@ -97,6 +97,9 @@ pub struct Outbound {
     /// users can never mention everyone or break formatting.
     pub text: String,
     pub delivery: Delivery,
+    /// The conversation this message belongs to (one deploy, say): systems with threads may put
+    /// every message of a topic after its first in a thread under that first one.
+    pub topic: Option<String>,
 }
 
 impl Outbound {
@@ -105,16 +108,22 @@ impl Outbound {
             room,
             text: text.into(),
             delivery: Delivery::Milestone,
+            topic: None,
         }
     }
     pub fn progress(room: Room, thread: impl Into<String>, text: impl Into<String>) -> Self {
+        let thread = thread.into();
         Outbound {
             room,
             text: text.into(),
-            delivery: Delivery::Progress {
-                thread: thread.into(),
-            },
+            topic: Some(thread.clone()),
+            delivery: Delivery::Progress { thread },
         }
+    }
+    /// The same message, as part of `topic`.
+    pub fn in_topic(mut self, topic: impl Into<String>) -> Self {
+        self.topic = Some(topic.into());
+        self
     }
 }
 

@@ -20,6 +20,22 @@ use tokio::time::Instant;
 /// forgotten first (its next line, if any, becomes a new message).
 const THREADS_PER_ROOM: usize = 32;
 
+/// How many topics' first messages a room remembers.
+const TOPICS_PER_ROOM: usize = 64;
+
+trait PopMilestone {
+    fn pop_front_if_milestone(&mut self) -> Option<Entry>;
+}
+
+impl PopMilestone for VecDeque<Entry> {
+    fn pop_front_if_milestone(&mut self) -> Option<Entry> {
+        match self.front() {
+            Some(Entry::Milestone(..)) => self.pop_front(),
+            _ => None,
+        }
+    }
+}
+
 /// One request for the chat system.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Job<Id> {
@@ -29,6 +45,9 @@ pub enum Job<Id> {
         text: String,
         progress: Option<String>,
         anchor: Option<Id>,
+        /// For a milestone of a topic that already has a posted first message: that message,
+        /// for systems that put the rest of a topic in a thread under it.
+        topic_anchor: Option<Id>,
     },
     /// Replace the text of a progress message.
     Edit { id: Id, text: String },
@@ -54,7 +73,8 @@ pub enum Outcome<Id> {
 
 #[derive(Debug)]
 enum Entry {
-    Milestone(String),
+    /// A milestone's text and its topic.
+    Milestone(String, Option<String>),
     /// The first line of a progress thread: posted here, edited afterwards.
     NewProgress(String),
 }
@@ -76,6 +96,8 @@ struct RoomQueue<Id> {
     order: VecDeque<Entry>,
     threads: HashMap<String, Progress<Id>>,
     last_milestone: Option<Id>,
+    /// The first posted message of each recent topic, oldest first (bounded).
+    topics: VecDeque<(String, Id)>,
     not_before: Option<Instant>,
 }
 
@@ -85,6 +107,7 @@ impl<Id> Default for RoomQueue<Id> {
             order: VecDeque::new(),
             threads: HashMap::new(),
             last_milestone: None,
+            topics: VecDeque::new(),
             not_before: None,
         }
     }
@@ -97,6 +120,14 @@ impl<Id: Clone + PartialEq> RoomQueue<Id> {
             .iter()
             .filter(|(_, p)| p.posted.is_some() && p.version != p.sent)
             .min_by_key(|(_, p)| p.touched)
+    }
+
+    /// The first posted message of `topic`, if it is remembered.
+    fn anchor_of(&self, topic: &str) -> Option<Id> {
+        self.topics
+            .iter()
+            .find(|(t, _)| t == topic)
+            .map(|(_, id)| id.clone())
     }
 
     fn has_work(&self) -> bool {
@@ -146,7 +177,8 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
         let room = self.rooms.entry(message.room).or_default();
         match message.delivery {
             Delivery::Milestone => {
-                room.order.push_back(Entry::Milestone(message.text));
+                room.order
+                    .push_back(Entry::Milestone(message.text, message.topic));
                 self.milestones += 1;
             }
             Delivery::Progress { thread } => {
@@ -191,15 +223,17 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
             .filter(|(_, r)| r.has_work() && r.not_before.is_none_or(|t| t <= now))
             .min_by_key(|(_, r)| r.not_before)?;
         let job = match room.order.front() {
-            Some(Entry::Milestone(text)) => Job::Post {
+            Some(Entry::Milestone(text, topic)) => Job::Post {
                 text: text.clone(),
                 progress: None,
                 anchor: room.last_milestone.clone(),
+                topic_anchor: topic.as_ref().and_then(|t| room.anchor_of(t)),
             },
             Some(Entry::NewProgress(thread)) => Job::Post {
                 text: room.threads[thread].text.clone(),
                 progress: Some(thread.clone()),
                 anchor: room.last_milestone.clone(),
+                topic_anchor: None,
             },
             None => {
                 let (_, progress) = room.due_edit()?;
@@ -269,9 +303,16 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
     fn done(queue: &mut RoomQueue<Id>, milestones: &mut usize, job: &Job<Id>, id: Option<Id>) {
         match job {
             Job::Post { progress: None, .. } => {
-                if let Some(Entry::Milestone(_)) = queue.order.front() {
-                    queue.order.pop_front();
+                if let Some(Entry::Milestone(_, topic)) = queue.order.pop_front_if_milestone() {
                     *milestones -= 1;
+                    if let (Some(topic), Some(id)) = (topic, &id)
+                        && queue.anchor_of(&topic).is_none()
+                    {
+                        queue.topics.push_back((topic, id.clone()));
+                        while queue.topics.len() > TOPICS_PER_ROOM {
+                            queue.topics.pop_front();
+                        }
+                    }
                 }
                 if id.is_some() {
                     queue.last_milestone = id;
@@ -359,17 +400,20 @@ mod tests {
                 Job::Post {
                     text: "announce".into(),
                     progress: None,
-                    anchor: None
+                    anchor: None,
+                    topic_anchor: None
                 },
                 Job::Post {
                     text: "switching".into(),
                     progress: Some("d1".into()),
-                    anchor: Some("m1".into())
+                    anchor: Some("m1".into()),
+                    topic_anchor: None
                 },
                 Job::Post {
                     text: "done".into(),
                     progress: None,
-                    anchor: Some("m1".into())
+                    anchor: Some("m1".into()),
+                    topic_anchor: None
                 },
             ]
         );
@@ -451,7 +495,8 @@ mod tests {
                 Job::Post {
                     text: "b".into(),
                     progress: None,
-                    anchor: Some("m1".into())
+                    anchor: Some("m1".into()),
+                    topic_anchor: None
                 }
             )
         );
@@ -496,7 +541,8 @@ mod tests {
             Job::Post {
                 text: "switching".into(),
                 progress: Some("d1".into()),
-                anchor: None
+                anchor: None,
+                topic_anchor: None
             }
         );
         outbox.finish(&r, &job, sent("m9"), now);
@@ -517,5 +563,23 @@ mod tests {
             drain(&mut outbox, now);
         }
         assert_eq!(outbox.rooms[&room()].threads.len(), THREADS_PER_ROOM);
+    }
+
+    #[test]
+    fn later_milestones_of_a_topic_point_at_its_first_message() {
+        let now = Instant::now();
+        let mut outbox: Outbox<String> = Outbox::default();
+        outbox.push(Outbound::milestone(room(), "announce").in_topic("deploy-1"));
+        outbox.push(Outbound::milestone(room(), "unrelated"));
+        outbox.push(Outbound::milestone(room(), "done").in_topic("deploy-1"));
+        let jobs = drain(&mut outbox, now);
+        let anchors: Vec<Option<String>> = jobs
+            .iter()
+            .map(|j| match j {
+                Job::Post { topic_anchor, .. } => topic_anchor.clone(),
+                Job::Edit { .. } => None,
+            })
+            .collect();
+        assert_eq!(anchors, [None, None, Some("m1".to_string())]);
     }
 }

@@ -99,9 +99,13 @@ async fn perform(
             text,
             progress,
             anchor,
+            topic_anchor,
         } => {
+            // Threads on: a deploy's progress goes under the announcement before it, and its
+            // later milestones under its first one.
             let thread = match (sending.thread_replies, progress) {
                 (true, Some(_)) => anchor.as_deref(),
+                (true, None) => topic_anchor.as_deref(),
                 _ => None,
             };
             sending

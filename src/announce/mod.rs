@@ -365,6 +365,7 @@ pub fn history_line(d: &DeployRecord) -> String {
         match d.kind {
             DeployKind::Deploy => "deployed",
             DeployKind::Rollback => "rolled back",
+            DeployKind::Repair => "repaired",
         },
         revision_of(d),
         d.env,

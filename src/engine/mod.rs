@@ -3,6 +3,7 @@
 pub mod action;
 mod event;
 mod fleet;
+pub mod guard;
 mod plan;
 mod prepare;
 mod recover;

@@ -12,7 +12,7 @@ mod schema;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 pub use export::export;
 pub use freeze::FreezeRecord;
@@ -59,8 +59,8 @@ impl Journal {
             std::fs::create_dir_all(dir)?;
         }
         let open = |path: &Path| -> Result<Connection, rusqlite::Error> {
-            let conn = Connection::open(path)?;
-            schema::prepare(&conn)?;
+            let mut conn = Connection::open(path)?;
+            schema::prepare(&mut conn)?;
             Ok(conn)
         };
         let conn = open(path).map_err(|source| JournalError::Open {
@@ -100,10 +100,11 @@ impl Journal {
                 return Ok(Err(held));
             }
             let now = crate::clock::now_ms();
+            let generation = records::next_generation(&tx)?;
             tx.execute(
                 "INSERT INTO deploys (kind, app, env, reference, revision, tag, release, previous_release,
-                   previous_revision, requested_by, room, state, plan, started_at, owner_pid)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?14)",
+                   previous_revision, requested_by, room, state, plan, started_at, owner_pid, generation)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?14, ?15)",
                 params![
                     new.kind.as_str(),
                     new.app,
@@ -119,12 +120,13 @@ impl Journal {
                     new.plan,
                     now,
                     std::process::id(),
+                    generation,
                 ],
             )?;
             let id = tx.last_insert_rowid();
             tx.execute(
-                "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at)
-                 VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6, ?7, ?5)",
+                "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation)
+                 VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6, ?7, ?5, ?8)",
                 params![
                     new.app,
                     new.env,
@@ -132,7 +134,8 @@ impl Journal {
                     format!("{} #{id}", new.kind.as_str()),
                     now,
                     id,
-                    std::process::id()
+                    std::process::id(),
+                    generation
                 ],
             )?;
             tx.commit()?;
@@ -401,6 +404,105 @@ impl Journal {
                     |r| r.get::<_, Option<i64>>(0),
                 )?
                 .map(|p| p as u32))
+        })
+        .await
+    }
+
+    /// The fencing generation deploy `id` acts under now: its lock's, while it holds one.
+    pub async fn generation(&self, id: i64) -> Result<Option<i64>, JournalError> {
+        self.with(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT generation FROM locks WHERE deploy_id = ?1",
+                    params![id],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    /// Whether deploy `id` still holds its lock under `generation`: false once another bot has
+    /// taken it over (or it finished). A bot checks this before every step.
+    pub async fn still_holds(&self, id: i64, generation: i64) -> Result<bool, JournalError> {
+        Ok(self.generation(id).await? == Some(generation))
+    }
+
+    /// Takes over the lock of unfinished deploy `id` to recover it, if it is still held under
+    /// `seen` (the generation read when deciding that its bot is gone): a new generation is
+    /// issued, the lease renewed under this process, and returned. `None` when someone else
+    /// took it over first or it finished meanwhile.
+    pub async fn take_over(&self, id: i64, seen: Option<i64>) -> Result<Option<i64>, JournalError> {
+        self.with(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let deploy = records::deploy_by_id(&tx, id)?.ok_or(JournalError::NoSuchDeploy(id))?;
+            if deploy.state != DeployState::Running {
+                return Ok(None);
+            }
+            let held: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT generation FROM locks WHERE deploy_id = ?1",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let now = crate::clock::now_ms();
+            let generation = match held {
+                Some(current) if current != seen => return Ok(None),
+                Some(_) => {
+                    let generation = records::next_generation(&tx)?;
+                    tx.execute(
+                        "UPDATE locks SET generation = ?2, owner_pid = ?3, heartbeat_at = ?4 WHERE deploy_id = ?1",
+                        params![id, generation, std::process::id(), now],
+                    )?;
+                    generation
+                }
+                // A running deploy without its lock (a journal edited by hand): take both.
+                None => {
+                    let generation = records::next_generation(&tx)?;
+                    tx.execute(
+                        "INSERT OR REPLACE INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation)
+                         VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6, ?7, ?5, ?8)",
+                        params![
+                            deploy.app,
+                            deploy.env,
+                            deploy.requested_by,
+                            format!("{} #{id}", deploy.kind.as_str()),
+                            now,
+                            id,
+                            std::process::id(),
+                            generation
+                        ],
+                    )?;
+                    generation
+                }
+            };
+            tx.execute(
+                "UPDATE deploys SET generation = ?2, owner_pid = ?3 WHERE id = ?1",
+                params![id, generation, std::process::id()],
+            )?;
+            tx.commit()?;
+            Ok(Some(generation))
+        })
+        .await
+    }
+
+    /// This journal's identity (random, made when it was created) and the newest generation
+    /// it has issued. Hosts remember both, so a bot can tell an empty or older journal.
+    pub async fn identity(&self) -> Result<(String, i64), JournalError> {
+        self.with(|conn| records::identity(conn)).await
+    }
+
+    /// Makes sure every generation issued from now on is above `seen` (the newest a host
+    /// remembers): after a journal was emptied or replaced by an older copy.
+    pub async fn raise_generation(&self, seen: i64) -> Result<(), JournalError> {
+        self.with(move |conn| {
+            conn.execute(
+                "UPDATE meta SET value = CAST(?1 AS TEXT) WHERE key = 'generation' AND CAST(value AS INTEGER) < ?1",
+                params![seen],
+            )?;
+            Ok(())
         })
         .await
     }

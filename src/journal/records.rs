@@ -9,6 +9,8 @@ use super::JournalError;
 pub enum DeployKind {
     Deploy,
     Rollback,
+    /// Hosts brought back to one release after drift was found (`repair ENV`, or on its own).
+    Repair,
 }
 
 impl DeployKind {
@@ -16,13 +18,14 @@ impl DeployKind {
         match self {
             DeployKind::Deploy => "deploy",
             DeployKind::Rollback => "rollback",
+            DeployKind::Repair => "repair",
         }
     }
     fn parse(s: &str) -> DeployKind {
-        if s == "rollback" {
-            DeployKind::Rollback
-        } else {
-            DeployKind::Deploy
+        match s {
+            "rollback" => DeployKind::Rollback,
+            "repair" => DeployKind::Repair,
+            _ => DeployKind::Deploy,
         }
     }
 }
@@ -72,6 +75,9 @@ pub enum StepState {
     UndoFailed,
     /// An undo step (its `undo_of` names the step it reverses) that completed.
     Reverted,
+    /// Stopped before it finished (cancelled, the bot shut down or died): the host's guard
+    /// killed it, so it may have done part of its work.
+    Interrupted,
 }
 
 impl StepState {
@@ -83,6 +89,7 @@ impl StepState {
             StepState::Undone => "undone",
             StepState::UndoFailed => "undo_failed",
             StepState::Reverted => "reverted",
+            StepState::Interrupted => "interrupted",
         }
     }
     fn parse(s: &str) -> StepState {
@@ -92,6 +99,7 @@ impl StepState {
             "undone" => StepState::Undone,
             "undo_failed" => StepState::UndoFailed,
             "reverted" => StepState::Reverted,
+            "interrupted" => StepState::Interrupted,
             _ => StepState::Intent,
         }
     }
@@ -134,6 +142,8 @@ pub struct DeployRecord {
     pub summary: Option<String>,
     pub started_at: i64,
     pub finished_at: Option<i64>,
+    /// The fencing generation it acts under (the newest, after a takeover).
+    pub generation: Option<i64>,
 }
 
 /// What `Journal::intent` records.
@@ -190,6 +200,8 @@ pub struct LockRecord {
     /// The process that holds a deploy lock, and when it last said it is alive (ms).
     pub owner_pid: Option<u32>,
     pub heartbeat_at: Option<i64>,
+    /// The fencing generation of the deploy holding it.
+    pub generation: Option<i64>,
 }
 
 impl LockRecord {
@@ -201,7 +213,7 @@ impl LockRecord {
 
 const DEPLOY_COLUMNS: &str =
     "id, kind, app, env, reference, revision, tag, release, previous_release,
-    previous_revision, requested_by, room, state, plan, summary, started_at, finished_at";
+    previous_revision, requested_by, room, state, plan, summary, started_at, finished_at, generation";
 
 fn deploy_from_row(r: &Row<'_>) -> rusqlite::Result<DeployRecord> {
     Ok(DeployRecord {
@@ -222,6 +234,7 @@ fn deploy_from_row(r: &Row<'_>) -> rusqlite::Result<DeployRecord> {
         summary: r.get(14)?,
         started_at: r.get(15)?,
         finished_at: r.get(16)?,
+        generation: r.get(17)?,
     })
 }
 
@@ -310,12 +323,13 @@ fn lock_from_row(r: &Row<'_>) -> rusqlite::Result<LockRecord> {
         deploy_id: r.get(6)?,
         owner_pid: r.get::<_, Option<i64>>(7)?.map(|p| p as u32),
         heartbeat_at: r.get(8)?,
+        generation: r.get(9)?,
     })
 }
 
 pub(super) fn all_locks(conn: &Connection) -> Result<Vec<LockRecord>, JournalError> {
     let mut stmt = conn.prepare(
-        "SELECT app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at FROM locks ORDER BY env, app",
+        "SELECT app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation FROM locks ORDER BY env, app",
     )?;
     let rows = stmt.query_map([], lock_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -323,11 +337,36 @@ pub(super) fn all_locks(conn: &Connection) -> Result<Vec<LockRecord>, JournalErr
 
 pub(super) fn locks_on_env(conn: &Connection, env: &str) -> Result<Vec<LockRecord>, JournalError> {
     let mut stmt = conn.prepare(
-        "SELECT app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at FROM locks WHERE env = ?1
+        "SELECT app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation FROM locks WHERE env = ?1
          ORDER BY kind = 'manual' DESC, since",
     )?;
     let rows = stmt.query_map(params![env], lock_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Issues the next fencing generation (inside the caller's write transaction).
+pub(super) fn next_generation(conn: &Connection) -> Result<i64, JournalError> {
+    let generation: i64 = conn.query_row(
+        "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'generation'
+         RETURNING CAST(value AS INTEGER)",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(generation)
+}
+
+/// The journal's identity and the newest generation it issued.
+pub(super) fn identity(conn: &Connection) -> Result<(String, i64), JournalError> {
+    let id: String =
+        conn.query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
+            r.get(0)
+        })?;
+    let generation: i64 = conn.query_row(
+        "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok((id, generation))
 }
 
 /// A lock that stops a deploy of `app` to `env`: a manual lock on the environment, or another

@@ -1,8 +1,9 @@
-//! The journal's tables, created on open; WAL so that readers never block the writer.
+//! The journal's tables and their versions: each migration runs once, in order, recorded in SQLite's `user_version`; WAL so that readers never block the writer.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
-const SCHEMA: &str = "
+/// Version 1: deploys, steps, files, locks with leases, freezes.
+const V1: &str = "
 CREATE TABLE IF NOT EXISTS deploys (
     id                INTEGER PRIMARY KEY,
     kind              TEXT NOT NULL,
@@ -68,21 +69,143 @@ CREATE TABLE IF NOT EXISTS freezes (
 );
 ";
 
-/// Sets the pragmas and creates the tables if they are missing.
-pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+/// Version 2: the journal's own identity and its fencing generations. Every deploy (and every
+/// bot that takes one over) acts under a generation that only grows; hosts remember the highest
+/// they have seen and refuse older ones.
+const V2: &str = "
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+ALTER TABLE deploys ADD COLUMN generation INTEGER;
+ALTER TABLE locks ADD COLUMN generation INTEGER;
+";
+
+/// The schema's versions, oldest first; `user_version` says how many have run.
+pub const VERSION: i64 = 2;
+
+/// Sets the pragmas and brings the schema up to `VERSION`, one migration at a time, each in
+/// its own transaction.
+pub fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.execute_batch(SCHEMA)?;
-    // Journals made before locks had leases.
-    let has_lease: bool = conn
-        .prepare("SELECT 1 FROM pragma_table_info('locks') WHERE name = 'heartbeat_at'")?
-        .exists([])?;
-    if !has_lease {
-        conn.execute_batch(
-            "ALTER TABLE locks ADD COLUMN owner_pid INTEGER; ALTER TABLE locks ADD COLUMN heartbeat_at INTEGER;",
-        )?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version >= VERSION {
+            return Ok(());
+        }
+        match version {
+            0 => {
+                tx.execute_batch(V1)?;
+                // Journals made before locks had leases.
+                let has_lease: bool = tx
+                    .prepare(
+                        "SELECT 1 FROM pragma_table_info('locks') WHERE name = 'heartbeat_at'",
+                    )?
+                    .exists([])?;
+                if !has_lease {
+                    tx.execute_batch(
+                        "ALTER TABLE locks ADD COLUMN owner_pid INTEGER; ALTER TABLE locks ADD COLUMN heartbeat_at INTEGER;",
+                    )?;
+                }
+            }
+            1 => {
+                tx.execute_batch(V2)?;
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('journal_id', ?1), ('generation', '0')",
+                    [new_journal_id()],
+                )?;
+            }
+            _ => unreachable!("every version below VERSION has a migration"),
+        }
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
     }
-    Ok(())
+}
+
+/// A random identity for a new journal, so that hosts can tell which journal deployed them.
+fn new_journal_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if random.is_err() {
+        // No /dev/urandom: the clock and the process id still make it unique enough here.
+        let seed = crate::clock::now_ms() as u64 ^ (u64::from(std::process::id()) << 40);
+        bytes = seed.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_new_journal_gets_every_version_and_an_identity() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        prepare(&mut conn).unwrap();
+        assert_eq!(version(&conn), VERSION);
+        let id: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(id.len(), 16);
+        // Preparing again changes nothing.
+        prepare(&mut conn).unwrap();
+        let again: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'journal_id'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(id, again);
+    }
+
+    #[test]
+    fn a_version_0_journal_without_leases_is_migrated_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            // The shape of the first journals: no user_version, locks without leases.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE deploys (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, app TEXT NOT NULL,
+                   env TEXT NOT NULL, reference TEXT, revision TEXT, tag TEXT, release TEXT,
+                   previous_release TEXT, previous_revision TEXT, requested_by TEXT NOT NULL,
+                   room TEXT NOT NULL, state TEXT NOT NULL, plan TEXT, summary TEXT,
+                   started_at INTEGER NOT NULL, finished_at INTEGER, owner_pid INTEGER);
+                 CREATE TABLE locks (app TEXT NOT NULL, env TEXT NOT NULL, kind TEXT NOT NULL,
+                   holder TEXT NOT NULL, reason TEXT NOT NULL, since INTEGER NOT NULL,
+                   deploy_id INTEGER, PRIMARY KEY (app, env));
+                 INSERT INTO deploys (kind, app, env, requested_by, room, state, started_at)
+                   VALUES ('deploy', 'demo', 'staging', 'alice', 'console', 'succeeded', 1);",
+            )
+            .unwrap();
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        prepare(&mut conn).unwrap();
+        assert_eq!(version(&conn), VERSION);
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM deploys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+        for column in ["heartbeat_at", "generation"] {
+            let has: bool = conn
+                .prepare(&format!(
+                    "SELECT 1 FROM pragma_table_info('locks') WHERE name = '{column}'"
+                ))
+                .unwrap()
+                .exists([])
+                .unwrap();
+            assert!(has, "locks.{column}");
+        }
+    }
 }

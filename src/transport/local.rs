@@ -6,9 +6,10 @@ use std::time::Instant;
 
 use tokio::process::Command;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::output::{OutputTail, Stream, pump_lines};
-use super::{CommandOutput, OutputLine, RemoteCommand, TransportError};
+use super::{CommandOutput, OutputLine, RemoteCommand, STOP_GRACE, TransportError};
 
 /// A host that is a directory here. Its deploy root is the playbook's `deploy_to` taken inside
 /// that directory, so several "hosts" can live side by side on one machine.
@@ -41,12 +42,26 @@ impl LocalHost {
         command: &RemoteCommand,
         lines: Option<&mpsc::Sender<OutputLine>>,
     ) -> Result<CommandOutput, TransportError> {
+        self.run_until(command, lines, &CancellationToken::new())
+            .await
+    }
+
+    /// Runs the command in a process group of its own; when `stop` is cancelled or the timeout
+    /// passes, its held stdin is closed and the group gets SIGTERM, then SIGKILL after a grace
+    /// period, so that nothing it started is left behind.
+    pub async fn run_until(
+        &self,
+        command: &RemoteCommand,
+        lines: Option<&mpsc::Sender<OutputLine>>,
+        stop: &CancellationToken,
+    ) -> Result<CommandOutput, TransportError> {
         let (program, args) = command.argv.split_first().ok_or(TransportError::Empty)?;
         let started = Instant::now();
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .kill_on_drop(true);
         if let Some(cwd) = &command.cwd {
             cmd.current_dir(cwd);
@@ -59,6 +74,9 @@ impl LocalHost {
                 })?;
                 cmd.stdin(Stdio::from(file));
             }
+            None if command.held_stdin => {
+                cmd.stdin(Stdio::piped());
+            }
             None => {
                 cmd.stdin(Stdio::null());
             }
@@ -67,6 +85,10 @@ impl LocalHost {
             program: program.clone(),
             source,
         })?;
+        let pid = child.id();
+        // Held until the command ends: its end of file is how the host side learns that
+        // bosun is gone.
+        let mut held = child.stdin.take();
 
         let (tail_tx, mut tail_rx) = mpsc::channel::<String>(64);
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -97,16 +119,59 @@ impl LocalHost {
             let status = child.wait().await?;
             Ok::<_, std::io::Error>((status, tail))
         };
-        match tokio::time::timeout(command.timeout, finished).await {
-            Ok(Ok((status, tail))) => Ok(CommandOutput {
-                code: status.code(),
-                output: tail.into_string(),
-                duration: started.elapsed(),
-            }),
-            Ok(Err(e)) => Err(TransportError::Io(e)),
-            Err(_) => Err(TransportError::Timeout(command.timeout)),
+        tokio::pin!(finished);
+        let timeout = tokio::time::sleep(command.timeout);
+        let timed_out = tokio::select! {
+            done = &mut finished => {
+                drop(held.take());
+                let (status, tail) = done.map_err(TransportError::Io)?;
+                return Ok(CommandOutput {
+                    code: status.code(),
+                    output: tail.into_string(),
+                    duration: started.elapsed(),
+                    stopped: false,
+                });
+            }
+            () = timeout => true,
+            () = stop.cancelled() => false,
+        };
+        drop(held.take());
+        if let Some(pid) = pid {
+            signal_group(pid, "TERM").await;
         }
+        let done = match tokio::time::timeout(STOP_GRACE, &mut finished).await {
+            Ok(done) => done,
+            Err(_) => {
+                if let Some(pid) = pid {
+                    signal_group(pid, "KILL").await;
+                }
+                finished.await
+            }
+        };
+        if timed_out {
+            return Err(TransportError::Timeout(command.timeout));
+        }
+        let (status, tail) = done.map_err(TransportError::Io)?;
+        Ok(CommandOutput {
+            code: status.code(),
+            output: tail.into_string(),
+            duration: started.elapsed(),
+            stopped: true,
+        })
     }
+}
+
+/// Sends `signal` to the process group `pgid` (the shell's builtin `kill`, which takes a
+/// negative pid for a group).
+async fn signal_group(pgid: u32, signal: &str) {
+    let _ = Command::new("sh")
+        .args(["-c", r#"kill -"$1" -"$2" 2>/dev/null; true"#, "sh", signal])
+        .arg(pgid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await;
 }
 
 #[cfg(test)]
@@ -155,6 +220,58 @@ mod tests {
         assert!(matches!(err, TransportError::Timeout(_)), "{err}");
         assert!(err.is_transient());
         assert!(started.elapsed() < Duration::from_secs(4));
+    }
+
+    #[tokio::test]
+    async fn a_stopped_command_and_what_it_started_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = dir.path().join("started");
+        let stop = CancellationToken::new();
+        // The command starts a grandchild that would outlive a killed parent.
+        let cmd = RemoteCommand::script(
+            "sh -c 'sleep 30; true' \"$1\" & touch \"$1\"; wait",
+            [started.display().to_string()],
+        );
+        let h = host();
+        let run = h.run_until(&cmd, None, &stop);
+        tokio::pin!(run);
+        while !started.exists() {
+            tokio::select! {
+                _ = &mut run => panic!("ended before it was stopped"),
+                () = tokio::task::yield_now() => {}
+            }
+        }
+        stop.cancel();
+        let out = run.await.unwrap();
+        assert!(out.stopped);
+        assert!(!out.success());
+        let ps = std::process::Command::new("ps")
+            .args(["-eo", "args"])
+            .output()
+            .unwrap();
+        let marker = started.display().to_string();
+        assert!(
+            !String::from_utf8_lossy(&ps.stdout)
+                .lines()
+                .any(|l| l.contains("sleep 30; true") && l.contains(&marker)),
+            "nothing the command started is left"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_held_stdin_stays_open_until_the_command_ends() {
+        // `cat` would end at once on an empty stdin; with a held one it waits until the
+        // timeout stops it.
+        let cmd = RemoteCommand::new(["cat"])
+            .holding_stdin()
+            .with_timeout(Duration::from_millis(300));
+        let err = host().run(&cmd, None).await.unwrap_err();
+        assert!(matches!(err, TransportError::Timeout(_)), "{err}");
+        let out = host()
+            .run(&RemoteCommand::new(["cat"]), None)
+            .await
+            .unwrap();
+        assert!(out.success());
     }
 
     #[tokio::test]

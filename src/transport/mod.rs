@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 pub use connector::Connector;
 pub use local::LocalHost;
@@ -31,6 +32,10 @@ pub struct RemoteCommand {
     pub cwd: Option<String>,
     /// A file on this machine whose bytes become the command's standard input.
     pub stdin: Option<PathBuf>,
+    /// Without a file: standard input is a pipe that bosun holds open, writing nothing, until
+    /// the command ends. Its end of file tells the host that bosun went away (the step guard
+    /// stops its command then); otherwise standard input is empty.
+    pub held_stdin: bool,
     pub timeout: Duration,
 }
 
@@ -44,6 +49,7 @@ impl RemoteCommand {
             argv: argv.into_iter().map(Into::into).collect(),
             cwd: None,
             stdin: None,
+            held_stdin: false,
             timeout: Duration::from_secs(600),
         }
     }
@@ -55,6 +61,12 @@ impl RemoteCommand {
 
     pub fn with_stdin(mut self, file: impl Into<PathBuf>) -> Self {
         self.stdin = Some(file.into());
+        self
+    }
+
+    /// Standard input becomes a pipe that bosun holds open while the command runs.
+    pub fn holding_stdin(mut self) -> Self {
+        self.held_stdin = true;
         self
     }
 
@@ -122,6 +134,9 @@ pub enum TransportError {
     Ssh(#[from] SshError),
 }
 
+/// How long a stopped command gets to end after SIGTERM before it is killed.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(5);
+
 impl TransportError {
     /// Worth another try (a timeout, a reset connection) rather than an undo at once.
     pub fn is_transient(&self) -> bool {
@@ -151,9 +166,22 @@ impl Host {
         command: &RemoteCommand,
         lines: Option<&mpsc::Sender<OutputLine>>,
     ) -> Result<CommandOutput, TransportError> {
+        self.run_until(command, lines, &CancellationToken::new())
+            .await
+    }
+
+    /// Like `run`, but when `stop` is cancelled the command is stopped: its held standard input
+    /// is closed and its process group is sent SIGTERM (SIGKILL after a grace period). What it
+    /// printed and how it ended come back with `stopped` set.
+    pub async fn run_until(
+        &self,
+        command: &RemoteCommand,
+        lines: Option<&mpsc::Sender<OutputLine>>,
+        stop: &CancellationToken,
+    ) -> Result<CommandOutput, TransportError> {
         match self {
-            Host::Local(h) => h.run(command, lines).await,
-            Host::Ssh(h) => h.run(command, lines).await,
+            Host::Local(h) => h.run_until(command, lines, stop).await,
+            Host::Ssh(h) => h.run_until(command, lines, stop).await,
         }
     }
 }

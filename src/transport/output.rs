@@ -29,6 +29,8 @@ pub struct CommandOutput {
     /// The last lines of stdout and stderr interleaved as they arrived (bounded).
     pub output: String,
     pub duration: Duration,
+    /// bosun stopped it before it ended by itself (cancelled, timed out, shutting down).
+    pub stopped: bool,
 }
 
 impl CommandOutput {
@@ -107,7 +109,9 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 }
 
 /// Reads `reader` line by line, forwarding each line to `sink` (without waiting when it is
-/// full) and returning them all to the caller through `tail_tx`.
+/// full) and returning them all to the caller through `tail_tx`. Bytes that are not UTF-8 are
+/// shown as U+FFFD, and the stream is always read to its end, so that a command printing
+/// anything never blocks on a full pipe.
 pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
     reader: R,
     host: String,
@@ -115,10 +119,20 @@ pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
     sink: Option<mpsc::Sender<OutputLine>>,
     tail_tx: mpsc::Sender<String>,
 ) {
-    let mut lines = BufReader::new(reader).lines();
+    let mut reader = BufReader::new(reader);
+    let mut buf = Vec::new();
     loop {
-        match lines.next_line().await {
-            Ok(Some(line)) => {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                    if buf.last() == Some(&b'\r') {
+                        buf.pop();
+                    }
+                }
+                let line = String::from_utf8_lossy(&buf).into_owned();
                 if let Some(sink) = &sink {
                     let _ = sink.try_send(OutputLine {
                         host: host.clone(),
@@ -130,7 +144,6 @@ pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
                     return;
                 }
             }
-            Ok(None) | Err(_) => return,
         }
     }
 }
@@ -138,6 +151,18 @@ pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn bytes_that_are_not_utf8_are_shown_and_the_stream_is_read_to_its_end() {
+        let input: &[u8] = b"caf\xe9\nnext\r\nlast";
+        let (tx, mut rx) = mpsc::channel(8);
+        pump_lines(input, "h".into(), Stream::Stdout, None, tx).await;
+        let mut got = Vec::new();
+        while let Some(line) = rx.recv().await {
+            got.push(line);
+        }
+        assert_eq!(got, ["caf\u{fffd}", "next", "last"]);
+    }
 
     #[test]
     fn tail_keeps_the_last_lines_within_its_bound() {

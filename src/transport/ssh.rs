@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use openssh::{Session, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::hostkey::KeyProblem;
 use super::master::Master;
 use super::output::{OutputTail, Stream, pump_lines};
 use super::quote::{self, PID_MARKER, QuoteError};
-use super::{CommandOutput, OutputLine, RemoteCommand, TransportError};
+use super::{CommandOutput, OutputLine, RemoteCommand, STOP_GRACE, TransportError};
 
 /// Why the SSH transport could not run a command.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +75,18 @@ impl SshHost {
         command: &RemoteCommand,
         lines: Option<&mpsc::Sender<OutputLine>>,
     ) -> Result<CommandOutput, TransportError> {
+        self.run_until(command, lines, &CancellationToken::new())
+            .await
+    }
+
+    /// Like `run`; when `stop` is cancelled (or the timeout passes) the held stdin is closed
+    /// and the remote process group gets SIGTERM, then SIGKILL.
+    pub async fn run_until(
+        &self,
+        command: &RemoteCommand,
+        lines: Option<&mpsc::Sender<OutputLine>>,
+        stop: &CancellationToken,
+    ) -> Result<CommandOutput, TransportError> {
         let line =
             quote::command_line(&command.argv, command.cwd.as_deref()).map_err(SshError::from)?;
         let started = Instant::now();
@@ -84,6 +97,7 @@ impl SshHost {
             let session = self.master.session().await?;
             let stdin = match &command.stdin {
                 Some(path) => Stdio::from(open(path).await?),
+                None if command.held_stdin => Stdio::piped(),
                 None => Stdio::null(),
             };
             let spawned = Session::to_raw_command(session.clone(), &line)
@@ -105,6 +119,8 @@ impl SshHost {
             }
         };
 
+        // Held until the command ends: its end of file tells the host that bosun is gone.
+        let mut held = child.stdin().take();
         let pid = OnceLock::new();
         let (tail_tx, mut tail_rx) = mpsc::channel::<String>(64);
         let stdout = child.stdout().take().expect("stdout is piped");
@@ -128,15 +144,29 @@ impl SshHost {
             let ((), (), tail) = tokio::join!(out_pump, err_pump, collect);
             (child.wait().await, tail)
         };
-        let (status, tail) = match tokio::time::timeout(command.timeout, finished).await {
-            Ok(done) => done,
-            Err(_) => {
+        tokio::pin!(finished);
+        let timeout = tokio::time::sleep(command.timeout);
+        let (status, tail, stopped) = tokio::select! {
+            (status, tail) = &mut finished => (status, tail, false),
+            () = timeout => {
+                drop(held.take());
                 if let Some(pid) = pid.get() {
                     self.kill(*pid).await;
                 }
                 return Err(TransportError::Timeout(command.timeout));
             }
+            () = stop.cancelled() => {
+                drop(held.take());
+                if let Some(pid) = pid.get() {
+                    self.kill(*pid).await;
+                }
+                match tokio::time::timeout(STOP_GRACE, &mut finished).await {
+                    Ok((status, tail)) => (status, tail, true),
+                    Err(_) => return Err(TransportError::Timeout(STOP_GRACE)),
+                }
+            }
         };
+        drop(held);
         let code = match status {
             Ok(status) => status.code(),
             // The remote shell's "command not found".
@@ -157,6 +187,7 @@ impl SshHost {
             code,
             output: tail.into_string(),
             duration: started.elapsed(),
+            stopped,
         })
     }
 
@@ -165,7 +196,7 @@ impl SshHost {
         // `kill -SIG -PGID`: dash's builtin kill takes no `--` before a negative pid.
         const KILL: &str = r#"kill -TERM -"$1" 2>/dev/null || kill -TERM "$1" 2>/dev/null
 i=0
-while kill -0 -"$1" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+while kill -0 -"$1" 2>/dev/null && [ "$i" -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 kill -KILL -"$1" 2>/dev/null
 true"#;
         let cmd =

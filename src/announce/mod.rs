@@ -285,15 +285,25 @@ pub fn outcome_text(plan: &Plan, outcome: &RunOutcome, journal_id: i64) -> Strin
                 }
                 (None, PlanKind::Deploy) => format!("{} is still not deployed there", plan.app),
             };
+            let (ended, why) = if failure.step == STOPPED {
+                ("was stopped", failure.reason.clone())
+            } else {
+                ("failed", failure.describe())
+            };
             format!(
-                "{env}: {} of {} {} failed — {}; undid {}, {still}. Journal #{journal_id}.",
+                "{env}: {} of {} {} {ended} — {why}; undid {}, {still}. Journal #{journal_id}.",
                 verb(kind),
                 plan.app,
                 plan.revision.describe(),
-                failure.describe(),
                 count(*undone, "step")
             )
         }
+        (RunOutcome::Fenced { reason, .. }, kind) => format!(
+            "{env}: I stopped the {} of {} {} at once — {reason}. Another bot has taken it over and recovers it. Journal #{journal_id}.",
+            verb(kind),
+            plan.app,
+            plan.revision.describe(),
+        ),
         (
             RunOutcome::UndoFailed {
                 failure, problems, ..
@@ -309,6 +319,9 @@ pub fn outcome_text(plan: &Plan, outcome: &RunOutcome, journal_id: i64) -> Strin
         ),
     }
 }
+
+/// The `step` of a failure that is a stop (cancel, shutdown) rather than a step failing.
+pub const STOPPED: &str = "stopped";
 
 fn previous_or(plan: &Plan) -> String {
     plan.previous
@@ -458,6 +471,9 @@ pub fn recovery_text(r: &crate::engine::Recovered) -> String {
             _ => format!("{} is back where it was", d.env),
         };
         out.push_str(&format!("I undid {}; {back}.", count(r.undone, "step")));
+        if !r.notes.is_empty() {
+            out.push_str(&format!(" Note: {}.", r.notes.join("; ")));
+        }
         if !r.found.is_empty() {
             out.push_str(&format!(
                 " Checking every host, I found and fixed: {}.",

@@ -46,6 +46,7 @@ fn plan_with(changesets: usize, previous: bool) -> Plan {
                 address: "127.0.0.1".into(),
                 deploy_to: "/srv/blog".into(),
                 previous_release: None,
+                previous_revision: None,
             })
             .collect(),
         batches: vec![],

@@ -1,7 +1,6 @@
 //! Inbound message → parse → identify → authorize → a worker task or a reply. Decisions only; work happens in tasks.
 
 use bosun_chat::{Inbound, Room, Sender};
-use tokio_util::sync::CancellationToken;
 
 use super::{Context, DeployKey, Running, State, WorkerMsg, queries, worker};
 use crate::announce::lock_refusal;
@@ -120,7 +119,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 [] => ctx.say(&room, "nothing is running from this room").await,
                 running => {
                     for r in running {
-                        r.cancel.cancel();
+                        r.cancel.stop(format!("cancelled by {}", who.name));
                     }
                     ctx.say(
                         &room,
@@ -327,7 +326,7 @@ pub(crate) async fn start(
         }
         return ctx.say(room, refusal).await;
     }
-    let cancel = CancellationToken::new();
+    let cancel = crate::engine::Stop::new();
     let (control, control_rx) = tokio::sync::mpsc::channel(4);
     let kind = match job {
         Job::Deploy(_) => "deploy",
@@ -412,30 +411,54 @@ pub(crate) async fn tick(ctx: &Context, state: &mut State) {
         if !state.recovering.insert(id) {
             continue;
         }
-        let ctx2 = ctx.clone();
-        let holder = lock.holder.clone();
-        ctx.tasks.spawn(async move {
-            let deploy = ctx2.journal.deploy(id).await;
-            let text = match deploy {
-                Ok(deploy) => {
-                    let room = Room::new(deploy.room.clone());
-                    match crate::engine::recover_deploy(&ctx2.connector, &ctx2.config, &ctx2.journal, deploy, ctx2.options.layout_timeout).await {
-                        Ok(recovered) => Some((room, format!("The lock {holder} held went stale: its bot stopped renewing it. {}", crate::announce::recovery_text(&recovered)))),
-                        Err(e) => Some((room, format!("recovering deploy #{id} failed: {e}"))),
-                    }
-                }
-                Err(e) => {
-                    tracing::error!("stale lock of deploy #{id}: {e}");
-                    None
-                }
-            };
-            if let Some((room, text)) = text {
-                ctx2.say(&room, text).await;
-            }
-            let _ = ctx2.to_loop.send(WorkerMsg::Recovered { deploy_id: id }).await;
-        });
+        let why = format!(
+            "The lock {} held went stale: its bot stopped renewing it.",
+            lock.holder
+        );
+        spawn_recovery(ctx, id, lock.generation, Some(why));
     }
     start_queued(ctx, state).await;
+}
+
+/// Recovers deploy `id`, whose bot is gone, in a task of its own: takes it over (if it is
+/// still held under `seen`), undoes it, tells its room, and reports to the loop.
+pub(crate) fn spawn_recovery(ctx: &Context, id: i64, seen: Option<i64>, why: Option<String>) {
+    let ctx2 = ctx.clone();
+    ctx.tasks.spawn(async move {
+        let recovered = crate::engine::recover_one(
+            &ctx2.connector,
+            &ctx2.config,
+            &ctx2.journal,
+            id,
+            seen,
+            ctx2.options.layout_timeout,
+        )
+        .await;
+        match recovered {
+            Ok(Some(recovered)) => {
+                let room = Room::new(recovered.deploy.room.clone());
+                let text = crate::announce::recovery_text(&recovered);
+                let text = match &why {
+                    Some(why) => format!("{why} {text}"),
+                    None => text,
+                };
+                ctx2.say_in(&room, &format!("deploy-{id}"), text).await;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!("recovering deploy #{id}: {e}");
+                if let Ok(deploy) = ctx2.journal.deploy(id).await {
+                    let room = Room::new(deploy.room);
+                    ctx2.say(&room, format!("recovering deploy #{id} failed: {e}"))
+                        .await;
+                }
+            }
+        }
+        let _ = ctx2
+            .to_loop
+            .send(WorkerMsg::Recovered { deploy_id: id })
+            .await;
+    });
 }
 
 /// Starts the first queued request of every environment that is free now.

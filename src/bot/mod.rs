@@ -77,7 +77,8 @@ pub(crate) type DeployKey = (String, String);
 pub(crate) struct Running {
     pub who: String,
     pub room: Room,
-    pub cancel: CancellationToken,
+    /// Stops it (the running command through the host's guard), then it is undone.
+    pub cancel: crate::engine::Stop,
     pub since: i64,
     pub kind: &'static str,
     /// Tells a canary deploy to go on or to undo.
@@ -165,17 +166,11 @@ pub async fn run<A: Adapter + 'static>(
         report: BotReport::default(),
     };
 
-    // A deploy left running by a bot that died is undone before anything else happens.
-    for recovered in
-        crate::engine::recover(&connector, &config, &journal, options.layout_timeout).await?
-    {
-        let text = crate::announce::recovery_text(&recovered);
-        let _ = outbound_tx
-            .send(Outbound::milestone(
-                Room::new(recovered.deploy.room.clone()),
-                text,
-            ))
-            .await;
+    // Deploys left running by a bot that died are recovered in tasks of their own, while the
+    // bot already answers; their environments stay locked until they are done.
+    for (deploy, seen) in crate::engine::orphaned(&config, &journal).await? {
+        state.recovering.insert(deploy.id);
+        dispatch::spawn_recovery(&ctx, deploy.id, seen, None);
     }
 
     let mut ticks =
@@ -229,7 +224,7 @@ pub async fn run<A: Adapter + 'static>(
             _ = ticks.tick() => dispatch::tick(&ctx, &mut state).await,
             _ = shutdown.cancelled() => {
                 for running in state.running.values() {
-                    running.cancel.cancel();
+                    running.cancel.stop("bosun is shutting down");
                 }
                 break;
             }

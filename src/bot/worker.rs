@@ -2,13 +2,14 @@
 
 use bosun_chat::{Outbound, Room};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Job;
 use super::{Context, WorkerMsg};
 use crate::announce::{event_text, lock_refusal, outcome_text, plan_announcement};
+use crate::engine::guard::Fence;
 use crate::engine::{
-    Control, EngineEvent, PlanKind, Prepared, RunOutcome, Runner, prepare_deploy, prepare_rollback,
+    Control, EngineEvent, PlanKind, Prepared, RunOutcome, Runner, Stop, prepare_deploy,
+    prepare_rollback,
 };
 use crate::journal::{DeployKind, DeployState, NewDeploy};
 
@@ -19,7 +20,7 @@ pub(crate) async fn run_job(
     who: &str,
     job: Job,
     force: bool,
-    cancel: CancellationToken,
+    stop: Stop,
     mut control: mpsc::Receiver<Control>,
 ) -> JobEnd {
     let (app, env) = match &job {
@@ -109,6 +110,21 @@ pub(crate) async fn run_job(
             };
         }
     };
+    let fence = match fence_of(ctx, id).await {
+        Ok(fence) => fence,
+        Err(e) => {
+            ctx.say(room, format!("cannot read the journal: {e}")).await;
+            let _ = ctx
+                .journal
+                .finish(id, DeployState::Undone, format!("not started: {e}"))
+                .await;
+            return JobEnd {
+                ok: false,
+                last: None,
+                topic: None,
+            };
+        }
+    };
     if !files.is_empty()
         && let Err(e) = ctx.journal.record_files(id, files).await
     {
@@ -140,7 +156,8 @@ pub(crate) async fn run_job(
         journal: ctx.journal.clone(),
         hosts,
         events: events_tx,
-        cancel,
+        stop,
+        fence,
         max_parallel: ctx
             .config
             .playbook(&plan.app)
@@ -154,7 +171,7 @@ pub(crate) async fn run_job(
             .unwrap_or(0),
     };
     let run = async {
-        let outcome = runner.run(id, &plan, Some(&mut control)).await;
+        let outcome = runner.run(&plan, Some(&mut control)).await;
         drop(runner);
         outcome
     };
@@ -191,6 +208,14 @@ pub(crate) async fn run_job(
         RunOutcome::Succeeded { .. } => DeployState::Succeeded,
         RunOutcome::Undone { .. } => DeployState::Undone,
         RunOutcome::UndoFailed { .. } => DeployState::Failed,
+        RunOutcome::Fenced { .. } => {
+            // Another bot owns this deploy now: it records how it ends.
+            return JobEnd {
+                ok: false,
+                last: Some(text),
+                topic: Some(thread),
+            };
+        }
     };
     if let Err(e) = ctx.journal.finish(id, state, text.clone()).await {
         tracing::error!("journal #{id}: outcome not recorded: {e}");
@@ -202,6 +227,17 @@ pub(crate) async fn run_job(
         last: Some(text),
         topic: Some(thread),
     }
+}
+
+/// The fence a deploy acts under: this journal, the deploy, the generation its lock holds.
+async fn fence_of(ctx: &Context, id: i64) -> Result<Fence, crate::journal::JournalError> {
+    let (journal, _) = ctx.journal.identity().await?;
+    let generation = ctx.journal.generation(id).await?.unwrap_or_default();
+    Ok(Fence {
+        journal,
+        deploy: id,
+        generation,
+    })
 }
 
 /// How a job ended, and what the room is told last.

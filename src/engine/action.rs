@@ -50,6 +50,10 @@ pub enum Action {
         /// The marker file on the host.
         marker: String,
     },
+    /// Forgets a migration that was stopped before it finished: its marker goes, so that no
+    /// later down runs for an up that did not happen (migrations must undo themselves when
+    /// stopped, as a migration in a transaction does).
+    ForgetMigration { marker: String },
     /// A health check over HTTP from the bot: a 2xx answer within `retries + 1` attempts.
     HealthHttp {
         url: String,
@@ -107,18 +111,24 @@ mv -T "$1/.current.tmp" "$1/current"
 
 const UNLINK: &str = r#"rm -f "$1/current" "$1/.current.tmp""#;
 
+const FORGET_MIGRATION: &str = r#"rm -f "$1""#;
+
 /// Looks at a host before anything is staged: the deploy root exists and is writable, where
-/// `current` points, the free space there, which of the named commands are missing, and the
-/// releases present. Prints `key=value` lines.
+/// `current` points and the revision it holds, the free space there, which of the named
+/// commands are missing, the releases present, the fence the step guard keeps, and the
+/// migrations whose marker is there. Prints `key=value` lines.
 pub const PROBE: &str = r#"set -e
 d=$1; shift
 mkdir -p "$d/releases" "$d/shared"
 test -w "$d/releases" || { echo "$d/releases is not writable" >&2; exit 1; }
 cur=$(readlink "$d/current" 2>/dev/null || true)
 echo "current=${cur##*/}"
+[ -n "$cur" ] && [ -r "$d/current/REVISION" ] && echo "revision=$(head -n 1 "$d/current/REVISION")"
 echo "df=$(df -Pk "$d" | { while read -r line; do last=$line; done; echo "$last"; })"
 for c in "$@"; do command -v "$c" >/dev/null 2>&1 || echo "missing=$c"; done
 for r in "$d"/releases/*; do [ -e "$r" ] && echo "release=${r##*/}"; done
+[ -r "$d/.bosun/fence" ] && echo "fence=$(head -n 1 "$d/.bosun/fence")"
+for m in "$d"/.bosun/migrated-*; do [ -e "$m" ] && echo "marker=${m##*/migrated-}"; done
 exit 0
 "#;
 
@@ -178,6 +188,7 @@ impl Action {
             Action::RemoveRelease { .. } => "remove release".into(),
             Action::Switch { release, .. } => format!("switch to {release}"),
             Action::Unlink { .. } => "unlink current".into(),
+            Action::ForgetMigration { .. } => "forget the stopped migration".into(),
             Action::Run { what, argv, .. } => {
                 format!("{what}: {}", RemoteCommand::new(argv.clone()).display())
             }
@@ -216,6 +227,9 @@ impl Action {
                 RemoteCommand::script(SWITCH, [deploy_to.clone(), release.clone()])
             }
             Action::Unlink { deploy_to } => RemoteCommand::script(UNLINK, [deploy_to.clone()]),
+            Action::ForgetMigration { marker } => {
+                RemoteCommand::script(FORGET_MIGRATION, [marker.clone()])
+            }
             Action::Run {
                 argv,
                 cwd,
@@ -276,6 +290,12 @@ pub struct Observed {
     pub free_kb: Option<u64>,
     /// Commands the pipeline needs that the host does not have.
     pub missing: Vec<String>,
+    /// The revision `current`'s release holds (its `REVISION` file).
+    pub revision: Option<String>,
+    /// The newest fencing generation the host has seen, and from which journal.
+    pub fence: Option<(i64, String)>,
+    /// Releases whose migration ran here and was not migrated down (their markers), sorted.
+    pub markers: Vec<String>,
 }
 
 impl Observed {
@@ -288,6 +308,15 @@ impl Observed {
                 observed.free_kb = df.split_whitespace().nth(3).and_then(|n| n.parse().ok());
             } else if let Some(cmd) = line.strip_prefix("missing=") {
                 observed.missing.push(cmd.to_string());
+            } else if let Some(rev) = line.strip_prefix("revision=") {
+                observed.revision = Some(rev.trim().to_string()).filter(|r| !r.is_empty());
+            } else if let Some(fence) = line.strip_prefix("fence=") {
+                let mut words = fence.split_whitespace();
+                if let Some(generation) = words.next().and_then(|g| g.parse().ok()) {
+                    observed.fence = Some((generation, words.next().unwrap_or("").to_string()));
+                }
+            } else if let Some(marker) = line.strip_prefix("marker=") {
+                observed.markers.push(marker.to_string());
             } else if let Some(release) = line.strip_prefix("release=")
                 && !release.ends_with(".partial")
             {
@@ -295,6 +324,7 @@ impl Observed {
             }
         }
         observed.releases.sort();
+        observed.markers.sort();
         observed
     }
 }
@@ -338,8 +368,11 @@ mod tests {
     #[test]
     fn probe_output_parses() {
         let o = Observed::parse(
-            "current=20261123-b\ndf=/dev/vda 263174212 11234 240000000 5% /\nmissing=make\nrelease=20261123-b\nrelease=20261122-a\nrelease=20261124-c.partial\n",
+            "current=20261123-b\nrevision=abc123\ndf=/dev/vda 263174212 11234 240000000 5% /\nmissing=make\nrelease=20261123-b\nrelease=20261122-a\nrelease=20261124-c.partial\nfence=12 9f3a\nmarker=20261123-b\nmarker=20261122-a\n",
         );
+        assert_eq!(o.revision.as_deref(), Some("abc123"));
+        assert_eq!(o.fence, Some((12, "9f3a".to_string())));
+        assert_eq!(o.markers, ["20261122-a", "20261123-b"]);
         assert_eq!(o.current.as_deref(), Some("20261123-b"));
         assert_eq!(o.releases, ["20261122-a", "20261123-b"]);
         assert_eq!(o.free_kb, Some(240000000));

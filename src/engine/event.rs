@@ -1,6 +1,9 @@
-//! What the engine reports while it works (`EngineEvent`) and how a run ends (`RunOutcome`).
+//! What the engine reports while it works (`EngineEvent`), how a run ends (`RunOutcome`), and how it is told to stop (`Stop`).
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 /// Progress from a running deploy, in the order it happened.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +97,57 @@ pub enum RunOutcome {
         problems: Vec<String>,
         elapsed: Duration,
     },
+    /// Another bot took this deploy over (this bot's lease ran out, or a host has seen a newer
+    /// generation): this bot stopped at once and undid nothing; the other one recovers it.
+    Fenced {
+        reason: String,
+        elapsed: Duration,
+    },
+}
+
+/// Tells a running deploy to stop, and why (`cancel` in chat, bosun shutting down). A stopped
+/// deploy stops its running command through the host's guard, then undoes what it did.
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    token: CancellationToken,
+    reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Stop {
+    pub fn new() -> Stop {
+        Stop::default()
+    }
+
+    /// Stops the deploy; the first reason given is the one kept.
+    pub fn stop(&self, reason: impl Into<String>) {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert_with(|| reason.into());
+        self.token.cancel();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Why it was stopped.
+    pub fn reason(&self) -> String {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| "the deploy was cancelled".into())
+    }
+
+    /// The token that running commands watch.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
+    pub async fn stopped(&self) {
+        self.token.cancelled().await
+    }
 }
 
 /// What people can tell a deploy that is waiting on its canary.

@@ -76,8 +76,9 @@ pub async fn connect_all(
     reached
 }
 
-/// The commands a host must have before a deploy: `tar` and the first word of every playbook
-/// command that is looked up on the PATH (not a path into the release, not a template).
+/// The commands a host must have before a deploy: `tar`, `flock` and `setsid` (the step
+/// guard's), and the first word of every playbook command that is looked up on the PATH (not
+/// a path into the release, not a template).
 pub fn needed_commands(playbook: &Playbook) -> Vec<String> {
     let p = &playbook.pipeline;
     let mut specs: Vec<&crate::config::CommandSpec> = p.build.iter().collect();
@@ -95,7 +96,7 @@ pub fn needed_commands(playbook: &Playbook) -> Vec<String> {
         specs.push(&lb.out);
         specs.push(&lb.into);
     }
-    let mut commands = vec!["tar".to_string()];
+    let mut commands = vec!["tar".to_string(), "flock".to_string(), "setsid".to_string()];
     for spec in specs {
         if let Some(first) = spec.argv.first()
             && !first.contains('/')

@@ -4,13 +4,15 @@ pub mod action;
 mod event;
 mod fleet;
 pub mod guard;
+mod perform;
 mod plan;
 mod prepare;
 mod recover;
 mod runner;
 mod tickets;
+mod undo;
 
-pub use event::{Control, EngineEvent, Failure, RunOutcome};
+pub use event::{Control, EngineEvent, Failure, RunOutcome, Stop};
 pub use plan::{
     ChangesetLine, Phase, Plan, PlanInput, PlanKind, PlannedHost, RevisionInfo, Step, TicketInfo,
     plan as build_plan,
@@ -18,5 +20,5 @@ pub use plan::{
 pub use prepare::{
     DeployRequest, PrepareError, Prepared, diff, prepare_deploy, prepare_rollback, target,
 };
-pub use recover::{Recovered, recover, recover_deploy};
+pub use recover::{Recovered, orphaned, recover, recover_deploy, recover_one};
 pub use runner::Runner;

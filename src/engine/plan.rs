@@ -60,6 +60,9 @@ pub struct PlannedHost {
     pub address: String,
     /// The release `current` pointed at when the plan was made.
     pub previous_release: Option<String>,
+    /// The revision that release holds (its `REVISION` file), when the host said.
+    #[serde(default)]
+    pub previous_revision: Option<String>,
 }
 
 /// Where a step belongs in the pipeline.
@@ -244,11 +247,27 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                     .cloned()
                     .unwrap_or_else(|| "127.0.0.1".to_string()),
                 previous_release: observed.get(name).and_then(|o| o.current.clone()),
+                previous_revision: observed.get(name).and_then(|o| o.revision.clone()),
             });
         }
     }
     let host = |name: &str| hosts.iter().find(|h| h.name == name).expect("host in plan");
 
+    // A command gets the variables of the release it runs in: the new one's, or (undoing a
+    // switch, taking a host out of the load balancer) the one the host was on.
+    let previous_sha = previous.as_ref().map(|p| p.sha.clone());
+    let revision_in = |h: &PlannedHost, release_name: &str| {
+        if release_name == release {
+            revision.sha.clone()
+        } else if h.previous_release.as_deref() == Some(release_name) {
+            h.previous_revision
+                .clone()
+                .or_else(|| previous_sha.clone())
+                .unwrap_or_default()
+        } else {
+            previous_sha.clone().unwrap_or_default()
+        }
+    };
     let vars_for = |h: &PlannedHost, release_name: &str| {
         let mut vars = playbook.vars.clone();
         vars.extend(env.vars.clone());
@@ -257,7 +276,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
         vars.insert("env".into(), env.name.clone());
         vars.insert("host".into(), h.name.clone());
         vars.insert("address".into(), h.address.clone());
-        vars.insert("revision".into(), revision.sha.clone());
+        vars.insert("revision".into(), revision_in(h, release_name));
         vars.insert("release".into(), release_name.to_string());
         vars.insert("release_path".into(), release_path);
         vars.insert("deploy_to".into(), h.deploy_to.clone());

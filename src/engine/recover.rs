@@ -1,16 +1,21 @@
-//! Recovery on start: deploys left running by a bot that died are undone from the journal, newest step first.
+//! Recovery: a deploy left running by a bot that is gone is taken over under a new generation, every host is fenced and looked at, what ran is undone (waves newest first, hosts in parallel) as the hosts' own records say, and every host is then checked.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::action::Action;
-use super::action::{Observed, probe};
+use tokio::task::JoinSet;
+
+use super::action::{Action, Observed, probe};
 use super::fleet::connect_all;
+use super::guard::{Fence, HostRecord, StepEnd, inspect};
+use super::perform::ErrorKind;
+use super::plan::{Phase, Plan};
 use super::prepare::target;
-use super::runner::{perform, undo_step};
+use super::undo::{ToUndo, Undoer, undo_for, wave_of};
 use crate::config::Config;
-use crate::journal::{DeployRecord, DeployState, Journal, JournalError, StepState};
-use crate::transport::Connector;
+use crate::journal::{DeployRecord, DeployState, Journal, JournalError, StepRecord, StepState};
+use crate::transport::{Connector, Host};
 
 /// What recovery found and did about one deploy.
 #[derive(Clone, Debug)]
@@ -22,6 +27,9 @@ pub struct Recovered {
     pub found: Vec<String>,
     /// Undos that failed, by host: people must look.
     pub problems: Vec<String>,
+    /// What the hosts said that people should know (a migration stopped half-way, a step a
+    /// dead bot left running that was stopped).
+    pub notes: Vec<String>,
 }
 
 /// Whether the process that wrote a deploy is still running (another bot sharing the journal).
@@ -34,42 +42,232 @@ fn owner_alive(pid: Option<u32>) -> bool {
     }
 }
 
-/// Undoes every deploy the journal says is still running whose bot is gone: its process is not
-/// alive on this machine, or its lock's lease ran out.
-pub async fn recover(
-    connector: &Connector,
-    config: &Arc<Config>,
+/// Unfinished deploys whose bot is gone (its process is not alive on this machine, or its
+/// lock's lease ran out), with the generation their lock was seen under.
+pub async fn orphaned(
+    config: &Config,
     journal: &Journal,
-    layout_timeout: Duration,
-) -> Result<Vec<Recovered>, JournalError> {
+) -> Result<Vec<(DeployRecord, Option<i64>)>, JournalError> {
     let lease_ms = config.journal.lease.as_millis() as i64;
     let now = crate::clock::now_ms();
     let locks = journal.locks().await?;
-    let mut report = Vec::new();
+    let mut gone = Vec::new();
     for deploy in journal.unfinished().await? {
         let lock = locks.iter().find(|l| l.deploy_id == Some(deploy.id));
         let stale = lock.is_none_or(|l| l.is_stale(now, lease_ms));
         if owner_alive(journal.owner_pid(deploy.id).await?) && !stale {
             continue;
         }
-        report.push(recover_deploy(connector, config, journal, deploy, layout_timeout).await?);
+        gone.push((deploy, lock.and_then(|l| l.generation)));
     }
+    Ok(gone)
+}
+
+/// Recovers every deploy whose bot is gone, in parallel.
+pub async fn recover(
+    connector: &Connector,
+    config: &Arc<Config>,
+    journal: &Journal,
+    layout_timeout: Duration,
+) -> Result<Vec<Recovered>, JournalError> {
+    let mut tasks = JoinSet::new();
+    for (deploy, seen) in orphaned(config, journal).await? {
+        let (connector, config, journal) = (connector.clone(), config.clone(), journal.clone());
+        tasks.spawn(async move {
+            recover_one(
+                &connector,
+                &config,
+                &journal,
+                deploy.id,
+                seen,
+                layout_timeout,
+            )
+            .await
+        });
+    }
+    let mut report = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(Ok(Some(recovered))) => report.push(recovered),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => tracing::error!("a recovery task died: {e}"),
+        }
+    }
+    report.sort_by_key(|r| r.deploy.id);
     Ok(report)
 }
 
-/// Undoes one unfinished deploy from its journal, newest step first, then checks every host
-/// and brings any that is not on the release the fleet was on back to it.
+/// Takes deploy `id` over (if it is still held under `seen`) and recovers it. `None` when
+/// another bot took it over first, or it finished meanwhile.
+pub async fn recover_one(
+    connector: &Connector,
+    config: &Arc<Config>,
+    journal: &Journal,
+    id: i64,
+    seen: Option<i64>,
+    layout_timeout: Duration,
+) -> Result<Option<Recovered>, JournalError> {
+    let Some(generation) = journal.take_over(id, seen).await? else {
+        return Ok(None);
+    };
+    let deploy = journal.deploy(id).await?;
+    recover_deploy(
+        connector,
+        config,
+        journal,
+        deploy,
+        generation,
+        layout_timeout,
+    )
+    .await
+    .map(Some)
+}
+
+/// Fences every host under `fence` and reads its last step record, in parallel. A host that
+/// cannot be reached is named with why.
+pub(crate) async fn look(
+    hosts: &BTreeMap<String, Host>,
+    roots: &BTreeMap<String, String>,
+    fence: &Fence,
+) -> BTreeMap<String, Result<HostRecord, String>> {
+    let mut tasks = JoinSet::new();
+    for (name, host) in hosts {
+        let Some(root) = roots.get(name) else {
+            continue;
+        };
+        let (name, host, cmd) = (name.clone(), host.clone(), inspect(fence, root));
+        tasks.spawn(async move {
+            let seen = match host.run(&cmd, None).await {
+                Ok(out) if out.success() => Ok(HostRecord::parse(&out.output)),
+                Ok(out) => Err(out.last_line().to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            (name, seen)
+        });
+    }
+    let mut seen = BTreeMap::new();
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((name, record)) = joined {
+            seen.insert(name, record);
+        }
+    }
+    seen
+}
+
+/// How a journaled step really ended, as far as its journal entry and its host say. `None`:
+/// it never started on its host, so there is nothing to undo.
+fn settled(
+    step: &StepRecord,
+    steps: &[StepRecord],
+    journal_id: &str,
+    records: &BTreeMap<String, Result<HostRecord, String>>,
+) -> Option<StepState> {
+    if step.state != StepState::Intent {
+        return Some(step.state);
+    }
+    // An undo of it was already under way: it ran.
+    if steps.iter().any(|s| s.undo_of == Some(step.id)) {
+        return Some(StepState::Done);
+    }
+    let host = step.host.as_deref().unwrap_or_default();
+    match records.get(host) {
+        Some(Ok(record)) => match record.outcome_of(journal_id, step.id) {
+            None => None,
+            Some(StepEnd::Exit(0)) => Some(StepState::Done),
+            Some(StepEnd::Exit(code)) if code > 128 => Some(StepState::Interrupted),
+            Some(StepEnd::Exit(_)) => Some(StepState::Failed),
+            Some(StepEnd::Lost) => Some(StepState::Interrupted),
+        },
+        // The host cannot say (unreachable, or the bot's own machine): assume it ran.
+        _ => Some(StepState::Done),
+    }
+}
+
+/// The steps of a deploy that still need their undo, with the undo that fits how each ended.
+pub(crate) fn pending_undos(
+    steps: &[StepRecord],
+    plan: Option<&Plan>,
+    journal_id: &str,
+    records: &BTreeMap<String, Result<HostRecord, String>>,
+    notes: &mut Vec<String>,
+    problems: &mut Vec<String>,
+) -> Vec<ToUndo> {
+    let waves = plan.map(|p| wave_of(&p.steps)).unwrap_or_default();
+    let mut out = Vec::new();
+    for step in steps
+        .iter()
+        .filter(|s| s.undo_of.is_none() && s.undo.is_some())
+    {
+        if matches!(step.state, StepState::Undone | StepState::Reverted) {
+            continue;
+        }
+        let Some(state) = settled(step, steps, journal_id, records) else {
+            continue;
+        };
+        let (action, undo): (Action, Vec<Action>) = match (
+            serde_json::from_str(&step.action),
+            serde_json::from_str(step.undo.as_deref().unwrap_or("[]")),
+        ) {
+            (Ok(action), Ok(undo)) => (action, undo),
+            (Err(e), _) | (_, Err(e)) => {
+                problems.push(format!("step {}: unreadable in the journal: {e}", step.seq));
+                continue;
+            }
+        };
+        let host = step.host.clone().unwrap_or_default();
+        if state == StepState::Interrupted
+            && let Action::Migrate { up, .. } = &action
+        {
+            notes.push(format!(
+                "migrate {} on {host} was stopped before it finished; its {} was not run (a migration must undo itself when stopped)",
+                if *up { "up" } else { "down" },
+                if *up { "down" } else { "up" }
+            ));
+        }
+        let actions = undo_for(&action, &undo, state);
+        if actions.is_empty() {
+            continue;
+        }
+        out.push(ToUndo {
+            step_id: step.id,
+            seq: step.seq as usize,
+            host,
+            // Without a plan to say, every step is a wave of its own: one at a time.
+            wave: waves
+                .get(&(step.seq as usize))
+                .copied()
+                .unwrap_or(step.id as usize),
+            actions,
+        });
+    }
+    out
+}
+
+/// Undoes one unfinished deploy that this bot has taken over under `generation`: fence and
+/// look at every host, undo what ran, then bring every host to the release it was on.
 pub async fn recover_deploy(
     connector: &Connector,
     config: &Arc<Config>,
     journal: &Journal,
     deploy: DeployRecord,
+    generation: i64,
     layout_timeout: Duration,
 ) -> Result<Recovered, JournalError> {
-    let steps = journal.steps(deploy.id).await?;
     let mut problems = Vec::new();
+    let mut notes = Vec::new();
     let mut found = Vec::new();
     let mut undone = 0;
+    let (journal_id, _) = journal.identity().await?;
+    let fence = Fence {
+        journal: journal_id.clone(),
+        deploy: deploy.id,
+        generation,
+    };
+    let plan: Option<Plan> = deploy
+        .plan
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok());
     match target(config, &deploy.app, Some(&deploy.env)) {
         Err(e) => problems.push(format!("cannot reach the hosts: {e}")),
         Ok((playbook, env)) => {
@@ -77,57 +275,67 @@ pub async fn recover_deploy(
             if !reached.not_ready.is_empty() {
                 problems.push(format!("cannot reach {}", reached.problems()));
             }
-            let hosts = reached.hosts;
-            let pending = steps.iter().rev().filter(|s| {
-                s.undo_of.is_none()
-                    && s.undo.is_some()
-                    && matches!(
-                        s.state,
-                        StepState::Intent
-                            | StepState::Done
-                            | StepState::Failed
-                            | StepState::UndoFailed
-                    )
-            });
-            for step in pending {
-                let undo: Vec<Action> =
-                    match serde_json::from_str(step.undo.as_deref().unwrap_or("[]")) {
-                        Ok(undo) => undo,
-                        Err(e) => {
-                            problems.push(format!("step {}: unreadable undo: {e}", step.seq));
-                            continue;
-                        }
-                    };
-                let host = step.host.clone().unwrap_or_default();
-                match undo_step(
-                    journal,
-                    &hosts,
-                    deploy.id,
-                    step.id,
-                    &host,
-                    &undo,
-                    step.seq as usize,
-                    layout_timeout,
-                )
-                .await
-                {
-                    Ok(()) => undone += 1,
-                    Err(problem) => problems.push(format!("{host}: {problem}")),
+            let hosts = Arc::new(reached.hosts);
+            let roots = Arc::new(reached.roots);
+            // First every host is fenced: from here on, the dead bot's commands are refused
+            // and anything it left running has been stopped.
+            let records = look(&hosts, &roots, &fence).await;
+            for (host, record) in &records {
+                if let Err(why) = record {
+                    problems.push(format!("{host}: {why}"));
                 }
             }
-            // Trust, then verify: every host must be on the release the fleet was on.
-            for (name, host) in &hosts {
-                match reconcile(
-                    host,
-                    &reached.roots[name],
-                    deploy.previous_release.as_deref(),
-                    layout_timeout,
-                )
-                .await
-                {
-                    Ok(Some(note)) => found.push(format!("{name}: {note}")),
-                    Ok(None) => {}
-                    Err(problem) => problems.push(format!("{name}: {problem}")),
+            let steps = journal.steps(deploy.id).await?;
+            let to_undo = pending_undos(
+                &steps,
+                plan.as_ref(),
+                &journal_id,
+                &records,
+                &mut notes,
+                &mut problems,
+            );
+            let undoer = Undoer {
+                journal: journal.clone(),
+                hosts: hosts.clone(),
+                roots: roots.clone(),
+                fence: fence.clone(),
+                deploy_id: deploy.id,
+                layout_timeout,
+                max_parallel: playbook.app.max_parallel,
+            };
+            let result = undoer.undo(to_undo).await;
+            undone = result.steps;
+            problems.extend(result.problems);
+            if let Some(why) = result.fenced {
+                // Yet another bot took over meanwhile: it finishes the job.
+                notes.push(format!("another bot took over: {why}"));
+                return Ok(Recovered {
+                    deploy,
+                    undone,
+                    found,
+                    problems,
+                    notes,
+                });
+            }
+            // Trust, then verify: every host must be on the release it was on.
+            let back_to = settle_targets(plan.as_ref(), &deploy, &hosts);
+            let mut tasks = JoinSet::new();
+            for (name, (release, undo)) in back_to {
+                if records.get(&name).is_some_and(|r| r.is_err()) {
+                    continue;
+                }
+                let (undoer, root) = (undoer.clone(), roots.get(&name).cloned());
+                tasks.spawn(async move {
+                    let result = put_back(&undoer, &name, root.as_deref(), release, undo).await;
+                    (name, result)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                match joined {
+                    Ok((name, Ok(Some(note)))) => found.push(format!("{name}: {note}")),
+                    Ok((_, Ok(None))) => {}
+                    Ok((name, Err(problem))) => problems.push(format!("{name}: {problem}")),
+                    Err(e) => problems.push(format!("a check task died: {e}")),
                 }
             }
         }
@@ -138,11 +346,16 @@ pub async fn recover_deploy(
         DeployState::Failed
     };
     let summary = format!(
-        "interrupted; recovery undid {undone} steps{}{}",
+        "interrupted; recovery undid {undone} steps{}{}{}",
         if found.is_empty() {
             String::new()
         } else {
             format!(", and found {}", found.join("; "))
+        },
+        if notes.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", notes.join("; "))
         },
         if problems.is_empty() {
             String::new()
@@ -150,22 +363,59 @@ pub async fn recover_deploy(
             format!(", {} problems: {}", problems.len(), problems.join("; "))
         }
     );
-    journal.finish(deploy.id, state, summary).await?;
+    if journal.still_holds(deploy.id, generation).await? {
+        journal.finish(deploy.id, state, summary).await?;
+    }
     Ok(Recovered {
         deploy,
         undone,
         found,
         problems,
+        notes,
     })
 }
 
+/// For every host: the release it must be on after the deploy is undone, and the actions that
+/// put it back there (the undo of its switch step in the plan: switch, restart with that
+/// release's variables).
+fn settle_targets(
+    plan: Option<&Plan>,
+    deploy: &DeployRecord,
+    hosts: &BTreeMap<String, Host>,
+) -> BTreeMap<String, (Option<String>, Vec<Action>)> {
+    let mut out = BTreeMap::new();
+    for name in hosts.keys().filter(|n| n.as_str() != super::plan::BOT_HOST) {
+        let planned = plan.and_then(|p| p.hosts.iter().find(|h| &h.name == name));
+        let release = match planned {
+            Some(h) => h.previous_release.clone(),
+            None => deploy.previous_release.clone(),
+        };
+        let undo = plan
+            .and_then(|p| {
+                p.steps.iter().find(|s| {
+                    &s.host == name
+                        && matches!(s.phase, Phase::Switch { .. })
+                        && matches!(s.action, Action::Switch { .. })
+                })
+            })
+            .map(|s| s.undo.clone())
+            .unwrap_or_default();
+        out.insert(name.clone(), (release, undo));
+    }
+    out
+}
+
 /// Puts `current` back on `release` on one host if it points elsewhere; says what it found.
-async fn reconcile(
-    host: &crate::transport::Host,
-    root: &str,
-    release: Option<&str>,
-    layout_timeout: Duration,
+async fn put_back(
+    undoer: &Undoer,
+    name: &str,
+    root: Option<&str>,
+    release: Option<String>,
+    undo: Vec<Action>,
 ) -> Result<Option<String>, String> {
+    let (Some(root), Some(host)) = (root, undoer.hosts.get(name)) else {
+        return Ok(None);
+    };
     let out = host
         .run(&probe(root, &[]), None)
         .await
@@ -174,24 +424,31 @@ async fn reconcile(
         return Err(out.last_line().to_string());
     }
     let observed = Observed::parse(&out.output);
-    if observed.current.as_deref() == release {
+    if observed.current == release {
         return Ok(None);
     }
-    let fix = match release {
-        Some(release) => Action::Switch {
+    let fix = match (&release, undo.is_empty()) {
+        (Some(_), false) => undo,
+        (Some(release), true) => vec![Action::Switch {
             deploy_to: root.to_string(),
-            release: release.to_string(),
-        },
-        None => Action::Unlink {
+            release: release.clone(),
+        }],
+        (None, _) => vec![Action::Unlink {
             deploy_to: root.to_string(),
-        },
+        }],
     };
-    perform(host, &fix, layout_timeout)
-        .await
-        .map_err(|e| e.reason)?;
+    for action in &fix {
+        undoer
+            .run_journaled(name, 0, "reconcile", None, action)
+            .await
+            .map_err(|(kind, why)| match kind {
+                ErrorKind::Fenced => format!("another bot took over: {why}"),
+                _ => why,
+            })?;
+    }
     Ok(Some(format!(
         "current was on {}, switched back to {}",
         observed.current.as_deref().unwrap_or("nothing"),
-        release.unwrap_or("nothing")
+        release.as_deref().unwrap_or("nothing")
     )))
 }

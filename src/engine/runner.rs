@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 
-use super::action::{Action, cleanup};
-use super::event::{Control, EngineEvent, Failure, RunOutcome};
+use super::event::{Control, EngineEvent, Failure, RunOutcome, Stop};
+use super::guard::Fence;
+use super::perform::{Acting, ErrorKind, perform};
 use super::plan::{Phase, Plan, Step};
+use super::undo::{ToUndo, Undoer, undo_for};
 use crate::journal::{Journal, StepIntent, StepState};
-use crate::transport::{CommandOutput, Host, RemoteCommand};
+use crate::transport::Host;
 
 /// Everything the runner needs besides the plan.
 #[derive(Clone)]
@@ -20,61 +21,60 @@ pub struct Runner {
     pub journal: Journal,
     pub hosts: Arc<BTreeMap<String, Host>>,
     pub events: mpsc::Sender<EngineEvent>,
-    pub cancel: CancellationToken,
+    /// Stops the deploy (its running command through the guard), which is then undone.
+    pub stop: Stop,
     pub max_parallel: usize,
     /// For the layout commands (stage, switch, remove).
     pub layout_timeout: Duration,
     /// How many times a step that failed for a passing reason is tried again.
     pub retries: u32,
+    /// The journal, the deploy, and the fencing generation it runs under.
+    pub fence: Fence,
 }
 
-/// Why one action failed, and whether trying again might help.
-#[derive(Debug)]
-pub(crate) struct StepError {
-    pub reason: String,
-    pub output: String,
-    /// A timeout or a dropped connection, not a command that said no.
-    pub transient: bool,
-}
-
-impl StepError {
-    fn fatal(reason: String, output: String) -> StepError {
-        StepError {
-            reason,
-            output,
-            transient: false,
-        }
-    }
-}
-
-/// A step that was started, with its journal id.
+/// A step that was started, with its journal id, its wave, and how it ended.
 #[derive(Clone)]
 struct Started {
     journal_id: i64,
     step: Step,
+    wave: usize,
+    state: StepState,
+}
+
+/// Why a step (and so the run) stopped.
+enum Halt {
+    /// It failed, or the deploy was stopped: what was done is undone.
+    Failed(Failure),
+    /// Another bot acts on this deploy now: nothing more is done, nothing undone.
+    Fenced(String),
 }
 
 impl Runner {
-    /// Runs the plan to the end, or undoes what it did.
-    /// Runs the plan. A canary plan stops after its canary wave and waits on `control` for
-    /// `Continue` (the rest of the fleet) or `Abort` (undo everything).
+    /// Runs the plan to the end, or undoes what it did. A canary plan stops after its canary
+    /// wave and waits on `control` for `Continue` (the rest of the fleet) or `Abort` (undo
+    /// everything).
     pub async fn run(
         &self,
-        deploy_id: i64,
         plan: &Plan,
         mut control: Option<&mut mpsc::Receiver<Control>>,
     ) -> RunOutcome {
         let started_at = Instant::now();
         let started: Arc<Mutex<Vec<Started>>> = Arc::default();
+        let roots: Arc<BTreeMap<String, String>> = Arc::new(
+            plan.hosts
+                .iter()
+                .map(|h| (h.name.clone(), h.deploy_to.clone()))
+                .collect(),
+        );
         let mut failure: Option<Failure> = None;
 
-        for wave in waves(&plan.steps) {
-            if self.cancel.is_cancelled() {
+        for (index, wave) in waves(&plan.steps).into_iter().enumerate() {
+            if self.stop.is_stopped() {
                 failure = Some(Failure {
                     retries_spent: false,
                     host: None,
-                    step: "cancelled".into(),
-                    reason: "the deploy was cancelled".into(),
+                    step: crate::announce::STOPPED.into(),
+                    reason: self.stop.reason(),
                     output: String::new(),
                 });
                 break;
@@ -96,8 +96,14 @@ impl Runner {
                 })
                 .await;
             }
-            let result = self.run_wave(deploy_id, &wave, started.clone()).await;
+            let result = self.run_wave(&wave, index, &roots, started.clone()).await;
             match (result, &phase) {
+                (Err(Halt::Fenced(reason)), _) => {
+                    return RunOutcome::Fenced {
+                        reason,
+                        elapsed: started_at.elapsed(),
+                    };
+                }
                 (Ok(()), Phase::Stage) => {
                     self.emit(EngineEvent::Staged {
                         hosts: hosts_in_wave.len(),
@@ -145,11 +151,11 @@ impl Runner {
                     self.emit(EngineEvent::Note("the maintenance page is down".into()))
                         .await
                 }
-                (Err(f), Phase::Finish) => {
+                (Err(Halt::Failed(f)), Phase::Finish) => {
                     self.emit(EngineEvent::Warning(format!("cleanup: {}", f.describe())))
                         .await
                 }
-                (Err(f), _) => {
+                (Err(Halt::Failed(f)), _) => {
                     failure = Some(f);
                     break;
                 }
@@ -162,20 +168,65 @@ impl Runner {
             };
         };
         self.emit(EngineEvent::Failed(failure.clone())).await;
-        let mut done = started.lock().expect("not poisoned").clone();
-        done.sort_by_key(|s| s.journal_id);
-        let problems = self.undo_all(deploy_id, &done).await;
-        let undone = done.iter().filter(|s| !s.step.undo.is_empty()).count();
-        if problems.is_empty() {
+        let done = started.lock().expect("not poisoned").clone();
+        let to_undo: Vec<ToUndo> = done
+            .iter()
+            .map(|s| ToUndo {
+                step_id: s.journal_id,
+                seq: s.step.seq,
+                host: s.step.host.clone(),
+                wave: s.wave,
+                actions: undo_for(&s.step.action, &s.step.undo, s.state),
+            })
+            .filter(|u| !u.actions.is_empty())
+            .collect();
+        for s in &done {
+            if s.state == StepState::Interrupted
+                && let super::action::Action::Migrate { up, .. } = &s.step.action
+            {
+                self.emit(EngineEvent::Warning(format!(
+                    "migrate {} on {} was stopped before it finished; its {} does not run (a migration must undo itself when stopped)",
+                    if *up { "up" } else { "down" },
+                    s.step.host,
+                    if *up { "down" } else { "up" },
+                )))
+                .await;
+            }
+        }
+        self.emit(EngineEvent::Undoing {
+            steps: to_undo.len(),
+        })
+        .await;
+        let undoer = Undoer {
+            journal: self.journal.clone(),
+            hosts: self.hosts.clone(),
+            roots,
+            fence: self.fence.clone(),
+            deploy_id: self.fence.deploy,
+            layout_timeout: self.layout_timeout,
+            max_parallel: self.max_parallel,
+        };
+        let undone = undoer.undo(to_undo).await;
+        if let Some(reason) = undone.fenced {
+            return RunOutcome::Fenced {
+                reason,
+                elapsed: started_at.elapsed(),
+            };
+        }
+        for problem in &undone.problems {
+            self.emit(EngineEvent::Warning(format!("undo failed on {problem}")))
+                .await;
+        }
+        if undone.problems.is_empty() {
             RunOutcome::Undone {
                 failure,
-                undone,
+                undone: undone.steps,
                 elapsed: started_at.elapsed(),
             }
         } else {
             RunOutcome::UndoFailed {
                 failure,
-                problems,
+                problems: undone.problems,
                 elapsed: started_at.elapsed(),
             }
         }
@@ -210,7 +261,7 @@ impl Runner {
                 Some(Control::Abort { who }) => Err(stopped(format!("rolled back by {who}"))),
                 None => Err(stopped("nobody can say continue any more".into())),
             },
-            _ = self.cancel.cancelled() => Err(stopped("the deploy was cancelled".into())),
+            () = self.stop.stopped() => Err(stopped(self.stop.reason())),
         }
     }
 
@@ -221,10 +272,11 @@ impl Runner {
     /// Runs one wave: each host's steps in order, hosts in parallel (bounded).
     async fn run_wave(
         &self,
-        deploy_id: i64,
         wave: &[Step],
+        index: usize,
+        roots: &Arc<BTreeMap<String, String>>,
         started: Arc<Mutex<Vec<Started>>>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Halt> {
         let limit = Arc::new(Semaphore::new(self.max_parallel.max(1)));
         let mut chains: BTreeMap<String, Vec<Step>> = BTreeMap::new();
         let mut order = Vec::new();
@@ -243,39 +295,70 @@ impl Runner {
             let runner = self.clone();
             let limit = limit.clone();
             let started = started.clone();
+            let roots = roots.clone();
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.expect("semaphore open");
                 for step in chain {
-                    runner.run_step(deploy_id, step, &started).await?;
+                    runner.run_step(step, index, &roots, &started).await?;
                 }
-                Ok::<(), Failure>(())
+                Ok::<(), Halt>(())
             });
         }
-        let mut first_failure = None;
+        let mut first: Option<Halt> = None;
         while let Some(joined) = tasks.join_next().await {
             let result = joined.unwrap_or_else(|e| {
-                Err(Failure {
+                Err(Halt::Failed(Failure {
                     retries_spent: false,
                     host: None,
                     step: "internal".into(),
                     reason: format!("a step task died: {e}"),
                     output: String::new(),
-                })
+                }))
             });
-            if let Err(f) = result {
-                first_failure.get_or_insert(f);
+            match (result, &first) {
+                (Ok(()), _) => {}
+                // Fencing wins over any failure: nothing may be undone then.
+                (Err(halt @ Halt::Fenced(_)), _) => first = Some(halt),
+                (Err(halt), None) => first = Some(halt),
+                (Err(_), Some(_)) => {}
             }
         }
-        first_failure.map_or(Ok(()), Err)
+        first.map_or(Ok(()), Err)
     }
 
     async fn run_step(
         &self,
-        deploy_id: i64,
         step: Step,
+        wave: usize,
+        roots: &BTreeMap<String, String>,
         started: &Mutex<Vec<Started>>,
-    ) -> Result<(), Failure> {
+    ) -> Result<(), Halt> {
         let label = step.action.label();
+        let fail = |reason: String, output: String| {
+            Halt::Failed(Failure {
+                retries_spent: false,
+                host: Some(step.host.clone()),
+                step: label.clone(),
+                reason,
+                output,
+            })
+        };
+        // The fencing token, checked before every step: a bot whose deploy was taken over
+        // stops here.
+        let deploy = self.fence.deploy;
+        match self
+            .journal
+            .still_holds(deploy, self.fence.generation)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(Halt::Fenced(format!(
+                    "deploy #{deploy} is no longer this bot's: its lease was taken over"
+                )));
+            }
+            Err(e) => return Err(fail(e.to_string(), String::new())),
+        }
         let intent = StepIntent {
             seq: step.seq as i64,
             host: Some(step.host.clone()),
@@ -286,23 +369,24 @@ impl Runner {
                 .then(|| serde_json::to_string(&step.undo).expect("actions serialise")),
             undo_of: None,
         };
-        let fail = |reason: String, output: String| Failure {
-            retries_spent: false,
-            host: Some(step.host.clone()),
-            step: label.clone(),
-            reason,
-            output,
-        };
         crash_point(step.seq, CrashAt::Before);
         let journal_id = self
             .journal
-            .intent(deploy_id, intent)
+            .intent(deploy, intent)
             .await
             .map_err(|e| fail(e.to_string(), String::new()))?;
         crash_point(step.seq, CrashAt::Intent);
+        let record_state = |state: StepState| {
+            let mut all = started.lock().expect("not poisoned");
+            if let Some(s) = all.iter_mut().find(|s| s.journal_id == journal_id) {
+                s.state = state;
+            }
+        };
         started.lock().expect("not poisoned").push(Started {
             journal_id,
             step: step.clone(),
+            wave,
+            state: StepState::Intent,
         });
 
         let Some(host) = self.hosts.get(&step.host) else {
@@ -311,231 +395,99 @@ impl Runner {
                 .journal
                 .outcome(journal_id, StepState::Failed, reason.clone())
                 .await;
+            record_state(StepState::Failed);
             return Err(fail(reason, String::new()));
         };
-        // A step that failed for a passing reason is tried again, with back-off.
-        let mut tries = 0;
+        let acting = Acting {
+            layout_timeout: self.layout_timeout,
+            guard: roots
+                .get(&step.host)
+                .map(|root| (&self.fence, root.as_str(), journal_id)),
+            stop: self.stop.token(),
+        };
         if crash_at(step.seq, CrashAt::During) {
             // The action starts, and the bot dies while it runs.
-            let (host, action, timeout) = (host.clone(), step.action.clone(), self.layout_timeout);
-            let _running = tokio::spawn(async move { perform(&host, &action, timeout).await });
+            let (host, action) = (host.clone(), step.action.clone());
+            let (timeout, fence) = (self.layout_timeout, self.fence.clone());
+            let root = roots.get(&step.host).cloned();
+            let _running = tokio::spawn(async move {
+                let never = tokio_util::sync::CancellationToken::new();
+                let acting = Acting {
+                    layout_timeout: timeout,
+                    guard: root.as_deref().map(|r| (&fence, r, journal_id)),
+                    stop: &never,
+                };
+                perform(&host, &action, &acting).await
+            });
             tokio::task::yield_now().await;
             tokio::time::sleep(Duration::from_millis(2)).await;
             crash_now();
         }
+        // A step that failed for a passing reason is tried again, with back-off.
+        let mut tries = 0;
         let result = loop {
             tries += 1;
-            match perform(host, &step.action, self.layout_timeout).await {
-                Err(e) if e.transient && tries <= self.retries && !self.cancel.is_cancelled() => {
+            match perform(host, &step.action, &acting).await {
+                Err(e)
+                    if e.kind == ErrorKind::Transient
+                        && tries <= self.retries
+                        && !self.stop.is_stopped() =>
+                {
                     self.emit(EngineEvent::Warning(format!(
                         "{label} on {}: {} — trying again ({tries}/{})",
                         step.host, e.reason, self.retries
                     )))
                     .await;
-                    tokio::time::sleep(Duration::from_millis(250 << tries.min(6))).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(250 << tries.min(6))) => {}
+                        () = self.stop.stopped() => {}
+                    }
                 }
                 other => break other,
             }
         };
+        if let Err(e) = &result
+            && e.kind == ErrorKind::Fenced
+        {
+            // The host has seen a newer generation: not a word more to the journal.
+            return Err(Halt::Fenced(format!("{}: {}", step.host, e.reason)));
+        }
         let (state, output) = match &result {
             Ok(output) => (StepState::Done, output.clone()),
+            Err(e) if e.kind == ErrorKind::Interrupted => (
+                StepState::Interrupted,
+                format!("{}\n{}", e.reason, e.output),
+            ),
             Err(e) => (StepState::Failed, format!("{}\n{}", e.reason, e.output)),
         };
         crash_point(step.seq, CrashAt::After);
         if let Err(e) = self.journal.outcome(journal_id, state, output).await {
             return Err(fail(e.to_string(), String::new()));
         }
+        record_state(state);
         result.map(|_| ()).map_err(|e| {
-            let mut failure = fail(e.reason, e.output);
-            if e.transient {
+            if e.kind == ErrorKind::Interrupted && self.stop.is_stopped() {
+                return Halt::Failed(Failure {
+                    retries_spent: false,
+                    host: None,
+                    step: crate::announce::STOPPED.into(),
+                    reason: format!("{} (during {label} on {})", self.stop.reason(), step.host),
+                    output: e.output,
+                });
+            }
+            let mut failure = Failure {
+                retries_spent: false,
+                host: Some(step.host.clone()),
+                step: label.clone(),
+                reason: e.reason,
+                output: e.output,
+            };
+            if e.kind == ErrorKind::Transient {
                 failure.reason = format!("{} (tried {tries} times)", failure.reason);
                 failure.retries_spent = true;
             }
-            failure
+            Halt::Failed(failure)
         })
-    }
-
-    /// Undoes the started steps newest first. Returns the problems met (empty when all went back).
-    async fn undo_all(&self, deploy_id: i64, done: &[Started]) -> Vec<String> {
-        let undoable: Vec<&Started> = done.iter().filter(|s| !s.step.undo.is_empty()).collect();
-        self.emit(EngineEvent::Undoing {
-            steps: undoable.len(),
-        })
-        .await;
-        let mut problems = Vec::new();
-        for s in undoable.into_iter().rev() {
-            if let Err(problem) = undo_step(
-                &self.journal,
-                &self.hosts,
-                deploy_id,
-                s.journal_id,
-                &s.step.host,
-                &s.step.undo,
-                s.step.seq,
-                self.layout_timeout,
-            )
-            .await
-            {
-                self.emit(EngineEvent::Warning(format!(
-                    "undo failed on {}: {problem}",
-                    s.step.host
-                )))
-                .await;
-                problems.push(format!("{}: {problem}", s.step.host));
-            }
-        }
-        problems
-    }
-}
-
-/// Runs one step's undo actions on its host, journaling each; marks the step undone.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn undo_step(
-    journal: &Journal,
-    hosts: &BTreeMap<String, Host>,
-    deploy_id: i64,
-    step_journal_id: i64,
-    host_name: &str,
-    undo: &[Action],
-    seq: usize,
-    layout_timeout: Duration,
-) -> Result<(), String> {
-    let host = hosts
-        .get(host_name)
-        .ok_or_else(|| format!("no such host {host_name}"))?;
-    for action in undo {
-        let intent = StepIntent {
-            seq: seq as i64,
-            host: Some(host_name.to_string()),
-            phase: "undo".into(),
-            label: action.label(),
-            action: serde_json::to_string(action).expect("actions serialise"),
-            undo: None,
-            undo_of: Some(step_journal_id),
-        };
-        let id = journal
-            .intent(deploy_id, intent)
-            .await
-            .map_err(|e| e.to_string())?;
-        let result = perform(host, action, layout_timeout).await;
-        let (state, output) = match &result {
-            Ok(out) => (StepState::Reverted, out.clone()),
-            Err(e) => (StepState::UndoFailed, format!("{}\n{}", e.reason, e.output)),
-        };
-        journal
-            .outcome(id, state, output)
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Err(e) = result {
-            let _ = journal.mark(step_journal_id, StepState::UndoFailed).await;
-            return Err(format!("{}: {}", action.label(), e.reason));
-        }
-    }
-    journal
-        .mark(step_journal_id, StepState::Undone)
-        .await
-        .map_err(|e| e.to_string())
-}
-
-/// Performs one action on one host. Ok: its output; Err: why, and its output.
-pub(crate) async fn perform(
-    host: &Host,
-    action: &Action,
-    layout_timeout: Duration,
-) -> Result<String, StepError> {
-    match action {
-        Action::Health {
-            argv,
-            cwd,
-            retries,
-            interval_ms,
-            timeout_ms,
-        } => {
-            let cmd = RemoteCommand::new(argv.clone())
-                .in_dir(cwd.clone())
-                .with_timeout(Duration::from_millis(*timeout_ms));
-            let mut last = String::new();
-            for attempt in 0..=*retries {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(*interval_ms)).await;
-                }
-                match host.run(&cmd, None).await {
-                    Ok(out) if out.success() => return Ok(out.output),
-                    Ok(out) => last = failure_text(&out),
-                    Err(e) => last = e.to_string(),
-                }
-            }
-            Err(StepError::fatal(
-                format!("health check failed {} times", retries + 1),
-                last,
-            ))
-        }
-        Action::HealthHttp {
-            url,
-            retries,
-            interval_ms,
-            timeout_ms,
-        } => {
-            let mut last = String::new();
-            for attempt in 0..=*retries {
-                if attempt > 0 {
-                    tokio::time::sleep(Duration::from_millis(*interval_ms)).await;
-                }
-                let request = health_client()
-                    .get(url)
-                    .timeout(Duration::from_millis(*timeout_ms))
-                    .send();
-                match request.await {
-                    Ok(answer) if answer.status().is_success() => {
-                        return Ok(format!("GET {url}: {}", answer.status()));
-                    }
-                    Ok(answer) => last = format!("GET {url}: {}", answer.status()),
-                    Err(e) => last = format!("GET {url}: {}", without_url(&e)),
-                }
-            }
-            Err(StepError::fatal(
-                format!("health check failed {} times", retries + 1),
-                last,
-            ))
-        }
-        Action::Cleanup {
-            deploy_to,
-            keep,
-            protect,
-        } => {
-            // One round trip: the host lists, chooses (oldest first, never current or a
-            // protected release) and removes.
-            checked(host.run(&cleanup(deploy_to, *keep, protect), None).await)
-        }
-        other => {
-            let cmd = other.command(layout_timeout).expect("one-command action");
-            checked(host.run(&cmd, None).await)
-        }
-    }
-}
-
-fn checked(
-    result: Result<CommandOutput, crate::transport::TransportError>,
-) -> Result<String, StepError> {
-    match result {
-        Ok(out) if out.success() => Ok(out.output),
-        Ok(out) => Err(StepError::fatal(failure_text(&out), out.output)),
-        Err(e) => Err(StepError {
-            transient: e.is_transient(),
-            reason: e.to_string(),
-            output: String::new(),
-        }),
-    }
-}
-
-fn failure_text(out: &CommandOutput) -> String {
-    let status = match out.code {
-        Some(code) => format!("exited with {code}"),
-        None => "was killed".to_string(),
-    };
-    match out.last_line() {
-        "" => status,
-        line => format!("{status}: {line}"),
     }
 }
 
@@ -559,33 +511,6 @@ fn hosts_of(wave: &[Step]) -> Vec<String> {
         }
     }
     hosts
-}
-
-/// The HTTP client health checks share (rustls, one connection pool for the bot).
-fn health_client() -> &'static reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("an HTTP client with rustls")
-    })
-}
-
-/// A reqwest error's text without the URL (already shown beside it).
-fn without_url(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    if let Some(url) = e.url() {
-        text = text.replace(&format!(" for url ({url})"), "");
-    }
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection refused or unreachable".into()
-    } else {
-        text
-    }
 }
 
 /// Where in a step the kill test may stop the bot (`BOSUN_CRASH_AT=SEQ:WHERE`).

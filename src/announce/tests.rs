@@ -63,6 +63,7 @@ fn settings() -> crate::config::AnnounceSection {
         alert: vec![],
         max_changesets: 10,
         show_email: false,
+        room: None,
     }
 }
 
@@ -90,6 +91,7 @@ fn tickets_notices_emails_and_the_full_list_link_are_shown() {
             alert: vec![],
             max_changesets: 10,
             show_email: true,
+            room: None,
         },
         1,
         false,

@@ -179,6 +179,18 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             queries::status(ctx, state, &room).await;
             false
         }
+        Command::Repair { app, env } => {
+            repair(
+                ctx,
+                state,
+                &room,
+                &who,
+                app.as_ref().map(|a| a.as_str()),
+                env.as_str(),
+            )
+            .await;
+            false
+        }
         Command::History { app, env } => {
             queries::history(ctx, &room, app.as_str(), env.as_ref().map(|e| e.as_str())).await;
             false
@@ -418,6 +430,89 @@ pub(crate) async fn tick(ctx: &Context, state: &mut State) {
         spawn_recovery(ctx, id, lock.generation, Some(why));
     }
     start_queued(ctx, state).await;
+}
+
+/// Compares every environment's hosts with the journal, in tasks of their own, except where a
+/// deploy runs (its end settles its hosts) or a comparison already runs.
+pub(crate) fn reconcile_all(ctx: &Context, state: &mut State) {
+    for playbook in &ctx.config.playbooks {
+        for env in &playbook.environments {
+            let key = (playbook.app.name.clone(), env.name.clone());
+            if state.running.contains_key(&key) || !state.reconciling.insert(key.clone()) {
+                continue;
+            }
+            let before = state.drift.get(&key).cloned();
+            super::reconcile::spawn(ctx, key, None, before);
+        }
+    }
+}
+
+/// `repair [APP in] ENV`: compare now and bring drifted hosts back, answering either way.
+async fn repair(
+    ctx: &Context,
+    state: &mut State,
+    room: &Room,
+    who: &Who<'_>,
+    app: Option<&str>,
+    env: &str,
+) {
+    let apps: Vec<String> = match app {
+        Some(app) => vec![app.to_string()],
+        None => ctx
+            .config
+            .playbooks
+            .iter()
+            .filter(|p| p.environment(env).is_some())
+            .map(|p| p.app.name.clone())
+            .collect(),
+    };
+    if apps.is_empty() {
+        return ctx
+            .say(room, format!("no app has an environment \"{env}\""))
+            .await;
+    }
+    for app in apps {
+        let (playbook, environment) = match target(&ctx.config, &app, Some(env)) {
+            Ok(found) => found,
+            Err(e) => {
+                ctx.say(room, e.to_string()).await;
+                continue;
+            }
+        };
+        let key = (playbook.app.name.clone(), environment.name.clone());
+        if let Err(refusal) =
+            ctx.policy
+                .allows(who.person, &who.name, Action::Rollback, &key.0, &key.1)
+        {
+            ctx.say(room, refusal).await;
+            continue;
+        }
+        if let Some(running) = state.running.get(&key) {
+            ctx.say(
+                room,
+                format!(
+                    "{} on {} is busy: {} is running a {}; its end settles the hosts",
+                    key.0, key.1, running.who, running.kind
+                ),
+            )
+            .await;
+            continue;
+        }
+        if !state.reconciling.insert(key.clone()) {
+            ctx.say(
+                room,
+                format!("{} on {}: I am looking at its hosts already", key.0, key.1),
+            )
+            .await;
+            continue;
+        }
+        let asked = super::reconcile::Asked {
+            room: room.clone(),
+            who: who.name.clone(),
+        };
+        let before = state.drift.get(&key).cloned();
+        super::reconcile::spawn(ctx, key, Some(asked), before);
+    }
 }
 
 /// Recovers deploy `id`, whose bot is gone, in a task of its own: takes it over (if it is

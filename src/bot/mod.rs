@@ -7,6 +7,7 @@
 mod dispatch;
 mod freeze;
 mod queries;
+mod reconcile;
 mod worker;
 
 use std::collections::HashMap;
@@ -67,6 +68,11 @@ pub(crate) enum WorkerMsg {
     CanaryWaiting {
         key: DeployKey,
     },
+    /// A reconciliation of an environment ended; `drift` is what is still wrong there.
+    Reconciled {
+        key: DeployKey,
+        drift: Option<String>,
+    },
 }
 
 /// One deploy at a time per app and environment.
@@ -98,6 +104,8 @@ pub(crate) struct Context {
     pub tasks: TaskTracker,
     pub connector: Connector,
     pub tracker: Arc<Tracker>,
+    /// The chat's own room, for what the bot finds on its own when nothing else names a room.
+    pub home: Option<Room>,
 }
 
 impl Context {
@@ -122,6 +130,10 @@ pub(crate) struct State {
     pub queue: std::collections::VecDeque<dispatch::Queued>,
     /// Deploys of dead bots being recovered now.
     pub recovering: std::collections::HashSet<i64>,
+    /// Environments whose hosts are being compared with the journal now.
+    pub reconciling: std::collections::HashSet<DeployKey>,
+    /// What the last reconciliation of each environment left wrong, for `status`.
+    pub drift: std::collections::BTreeMap<DeployKey, String>,
     pub report: BotReport,
 }
 
@@ -138,6 +150,7 @@ pub async fn run<A: Adapter + 'static>(
     let (outbound_tx, outbound_rx) = mpsc::channel::<Outbound>(256);
     let (to_loop, mut from_tasks) = mpsc::channel::<WorkerMsg>(256);
     let tasks = TaskTracker::new();
+    let home = adapter.home();
     let adapter_stop = CancellationToken::new();
     let adapter_task = tasks.spawn(adapter.run(
         Channels {
@@ -158,11 +171,14 @@ pub async fn run<A: Adapter + 'static>(
         options: options.clone(),
         to_loop,
         tasks: tasks.clone(),
+        home,
     };
     let mut state = State {
         running: HashMap::new(),
         queue: Default::default(),
         recovering: Default::default(),
+        reconciling: Default::default(),
+        drift: Default::default(),
         report: BotReport::default(),
     };
 
@@ -172,6 +188,14 @@ pub async fn run<A: Adapter + 'static>(
         state.recovering.insert(deploy.id);
         dispatch::spawn_recovery(&ctx, deploy.id, seen, None);
     }
+    // Then every environment's hosts are compared with the journal (an environment still
+    // being recovered is skipped: its lock is held, and the next round looks again).
+    dispatch::reconcile_all(&ctx, &mut state);
+    let mut reconcile_ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.journal.reconcile_every,
+        config.journal.reconcile_every,
+    );
+    reconcile_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
     let mut ticks =
         tokio::time::interval((config.journal.lease / 3).max(Duration::from_millis(100)));
@@ -184,6 +208,7 @@ pub async fn run<A: Adapter + 'static>(
             && pending_queries == 0
             && state.queue.is_empty()
             && state.recovering.is_empty()
+            && state.reconciling.is_empty()
         {
             break;
         }
@@ -220,7 +245,16 @@ pub async fn run<A: Adapter + 'static>(
                 WorkerMsg::QueryDone => {
                     pending_queries = pending_queries.saturating_sub(1);
                 }
+                WorkerMsg::Reconciled { key, drift } => {
+                    state.reconciling.remove(&key);
+                    match drift {
+                        Some(drift) => state.drift.insert(key, drift),
+                        None => state.drift.remove(&key),
+                    };
+                    dispatch::start_queued(&ctx, &mut state).await;
+                }
             },
+            _ = reconcile_ticks.tick(), if input_open => dispatch::reconcile_all(&ctx, &mut state),
             _ = ticks.tick() => dispatch::tick(&ctx, &mut state).await,
             _ = shutdown.cancelled() => {
                 for running in state.running.values() {

@@ -30,6 +30,9 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
         Ok(locks) => lines.extend(locks.iter().map(lock_line)),
         Err(e) => lines.push(format!("locks: cannot read the journal: {e}")),
     }
+    for drift in state.drift.values() {
+        lines.push(format!("needs a look: {drift}"));
+    }
     if state.running.is_empty() {
         lines.push("nothing is running".into());
     }

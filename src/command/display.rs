@@ -52,6 +52,11 @@ impl fmt::Display for Command {
             Command::Cancel => f.write_str("cancel"),
             Command::Continue => f.write_str("continue"),
             Command::Status => f.write_str("status"),
+            Command::Repair { app: None, env } => write!(f, "repair {env}"),
+            Command::Repair {
+                app: Some(app),
+                env,
+            } => write!(f, "repair {app} in {env}"),
             Command::Lock { env, reason: None } => write!(f, "lock {env}"),
             Command::Lock {
                 env,
@@ -100,6 +105,8 @@ mod tests {
             "cancel",
             "continue",
             "status",
+            "repair live",
+            "repair blog in live",
             "lock live",
             "lock live db  upgrade; back at 15:00",
             "unlock! live",

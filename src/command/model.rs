@@ -77,6 +77,9 @@ pub enum Command {
     Unfreeze { env: Name },
     /// `status`
     Status,
+    /// `repair [APP in] ENV`: compare every host with the journal now and bring drifted hosts
+    /// back to the environment's release.
+    Repair { app: Option<Name>, env: Name },
     /// `history APP [ENV]`
     History { app: Name, env: Option<Name> },
     /// `diff APP [to ENV]`
@@ -100,6 +103,7 @@ impl Command {
             Command::Freeze { .. } => "freeze",
             Command::Unfreeze { .. } => "unfreeze",
             Command::Status => "status",
+            Command::Repair { .. } => "repair",
             Command::History { .. } => "history",
             Command::Diff { .. } => "diff",
             Command::Where { .. } => "where",

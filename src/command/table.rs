@@ -94,6 +94,15 @@ pub static COMMANDS: &[CommandDoc] = &[
         parse: verbs::status,
     },
     CommandDoc {
+        verb: "repair",
+        usage: "repair [APP in] ENV",
+        summary: "check every host of ENV against the journal and bring drifted hosts back to one release",
+        force: None,
+        flags: &[],
+        examples: &["repair live", "repair blog in live"],
+        parse: verbs::repair,
+    },
+    CommandDoc {
         verb: "lock",
         usage: "lock ENV [reason…]",
         summary: "stop everyone deploying to ENV until it is unlocked",

@@ -139,6 +139,25 @@ pub(crate) fn status(a: &Args<'_>) -> Result<Command, Fail> {
     nothing_after(a, Command::Status)
 }
 
+/// `repair ENV`, `repair APP in ENV`
+pub(crate) fn repair(a: &Args<'_>) -> Result<Command, Fail> {
+    match a.words {
+        [] => Err(a.needs("an environment")),
+        [env] => Ok(Command::Repair {
+            app: None,
+            env: a.env(env)?,
+        }),
+        [app, word, env] if word.is("in") || word.is("on") => Ok(Command::Repair {
+            app: Some(a.app(app)?),
+            env: a.env(env)?,
+        }),
+        [app, word] if word.is("in") || word.is("on") => Err(a
+            .needs_after(word, "an environment")
+            .fix(a.line_from(&[app.text, "in", "ENV"], &[]))),
+        [_, extra, ..] => Err(a.unexpected(extra)),
+    }
+}
+
 fn nothing_after(a: &Args<'_>, command: Command) -> Result<Command, Fail> {
     match a.words.first() {
         None => Ok(command),

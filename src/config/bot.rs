@@ -103,6 +103,9 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     let lease = reader
         .opt(&journal, "lease", values::time_limit)
         .unwrap_or(std::time::Duration::from_secs(30));
+    let reconcile_every = reader
+        .opt(&journal, "reconcile_every", values::time_limit)
+        .unwrap_or(std::time::Duration::from_secs(300));
     let journal_path = reader
         .opt(&journal, "path", Reader::text)
         .map_or_else(|| state_dir.join("journal.sqlite"), |p| resolve(dir, p));
@@ -124,6 +127,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     let show_email = reader
         .opt(&announce, "show_email", Reader::boolean)
         .unwrap_or(false);
+    let room = reader.opt(&announce, "room", Reader::text);
 
     let roles = reader.opt(root, "roles", people::roles).unwrap_or_default();
     let people = reader
@@ -143,12 +147,14 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
         journal: JournalSection {
             path: journal_path,
             lease,
+            reconcile_every,
         },
         tracker,
         announce: AnnounceSection {
             max_changesets,
             show_email,
             alert,
+            room,
         },
         people,
         roles,

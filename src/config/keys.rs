@@ -33,7 +33,7 @@ pub(super) const XMPP: &[&str] = &[
     "rejoin_on_kick",
     "keepalive",
 ];
-pub(super) const JOURNAL: &[&str] = &["path", "lease"];
+pub(super) const JOURNAL: &[&str] = &["path", "lease", "reconcile_every"];
 pub(super) const TRACKER_NONE: &[&str] = &["kind"];
 pub(super) const TRACKER_LINKS: &[&str] = &["kind", "changeset_url", "ticket_url"];
 pub(super) const TRACKER_TRAC: &[&str] = &[
@@ -44,7 +44,7 @@ pub(super) const TRACKER_TRAC: &[&str] = &[
     "password_file",
     "timeout",
 ];
-pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email", "alert"];
+pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email", "alert", "room"];
 /// The chat networks a person can have an identity on.
 pub(super) const NETWORKS: &[&str] = &["console", "xmpp", "slack", "discord"];
 pub(super) const PERSON: &[&str] = &["name", "roles", "console", "xmpp", "slack", "discord"];

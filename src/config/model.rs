@@ -122,6 +122,9 @@ pub struct JournalSection {
     /// How long a deploy lock stays held without its bot renewing it; after that the lock is
     /// stale and its deploy is recovered. Default 30 s.
     pub lease: Duration,
+    /// How often every environment's hosts are compared with the journal (and drift brought
+    /// back to one release). Default 5 min; also at start and on `repair ENV`.
+    pub reconcile_every: Duration,
 }
 
 /// `[tracker]`: where ticket details and links come from.
@@ -166,6 +169,9 @@ pub struct AnnounceSection {
     pub show_email: bool,
     /// People named in the room when a deploy is undone after its retries were spent.
     pub alert: Vec<String>,
+    /// Where the bot says what it finds on its own (drift, a journal older than the hosts)
+    /// when no deploy of that environment names a room. Default: the chat's first room.
+    pub room: Option<String>,
 }
 
 /// `[[people]]`: a person, the identities that are theirs in each chat system, and their roles.

@@ -8,8 +8,8 @@
 //! - stops, with its whole process group, anything a guard that died (SIGKILL, a killed sshd)
 //!   left running;
 //! - records what it starts in `<root>/.bosun/step` (journal, generation, deploy, step, guard
-//!   pid, process group), runs the command in a session of its own (`setsid`), and appends how
-//!   it ended (`end=exit N`);
+//!   pid, process group), runs the command in a session of its own (`setsid`) within its time
+//!   limit (`timeout`: the lock's wait does not count), and appends how it ended (`end=exit N`);
 //! - watches its standard input, a pipe bosun holds open: end of file means bosun's connection
 //!   or process is gone, and the command's process group is stopped (TERM, KILL after 2 s).
 //!   A staging step reads the archive from standard input instead, and stops with it.
@@ -21,13 +21,13 @@ use std::time::Duration;
 
 use crate::transport::{CommandOutput, RemoteCommand};
 
-const GUARD: &str = r#"root=$1 jid=$2 gen=$3 dep=$4 step=$5 mode=$6 wait=$7
-shift 7
+const GUARD: &str = r#"root=$1 jid=$2 gen=$3 dep=$4 step=$5 mode=$6 wait=$7 limit=$8
+shift 8
 d=$root/.bosun
 say() { printf 'bosun-guard: %s\n' "$*" >&2; }
 mkdir -p "$d" || { say "cannot create $d"; exit 90; }
-for c in flock setsid; do
-  command -v "$c" >/dev/null 2>&1 || { say "$c is missing on this host (util-linux)"; exit 90; }
+for c in flock setsid timeout; do
+  command -v "$c" >/dev/null 2>&1 || { say "$c is missing on this host (util-linux, coreutils)"; exit 90; }
 done
 fence() {
   f=0 fj=
@@ -78,9 +78,9 @@ fi
 } > "$d/step.tmp" && mv -f "$d/step.tmp" "$d/step"
 exec 8<&0
 if [ "$mode" = input ]; then
-  setsid "$@" 0<&8 8<&- 9>&- &
+  setsid timeout -k 2 "$limit" "$@" 0<&8 8<&- 9>&- &
 else
-  setsid "$@" </dev/null 8<&- 9>&- &
+  setsid timeout -k 2 "$limit" "$@" </dev/null 8<&- 9>&- &
 fi
 cpid=$!
 echo "pgid=$cpid" >> "$d/step"
@@ -107,11 +107,13 @@ if [ -n "$stopped" ]; then
   say "stopped step $step (exit $rc)"
 fi
 [ -n "$wpid" ] && kill "$wpid" 2>/dev/null
+[ "$rc" -eq 124 ] && [ -z "$stopped" ] && say "timed out after ${limit}s"
 echo "end=exit $rc" >> "$d/step"
 exit "$rc"
 "#;
 
-/// The guard's own exit codes (a command's own codes pass through).
+/// The guard's own exit codes (a command's own codes pass through; 124 is `timeout`'s).
+const TIMED_OUT: i32 = 124;
 const SETUP_FAILED: i32 = 90;
 const LOCK_HELD: i32 = 95;
 const FENCED: i32 = 97;
@@ -148,7 +150,14 @@ impl Mode {
     }
 }
 
-fn wrap(fence: &Fence, root: &str, step: i64, mode: Mode, inner: &[String]) -> Vec<String> {
+fn wrap(
+    fence: &Fence,
+    root: &str,
+    step: i64,
+    mode: Mode,
+    limit: Duration,
+    inner: &[String],
+) -> Vec<String> {
     let mut argv = vec![
         "sh".to_string(),
         "-c".to_string(),
@@ -161,6 +170,7 @@ fn wrap(fence: &Fence, root: &str, step: i64, mode: Mode, inner: &[String]) -> V
         step.to_string(),
         mode.as_str().to_string(),
         LOCK_WAIT.as_secs().to_string(),
+        format!("{}.{:03}", limit.as_secs(), limit.subsec_millis()),
     ];
     argv.extend(inner.iter().cloned());
     argv
@@ -173,11 +183,12 @@ pub fn guarded(fence: &Fence, root: &str, step: i64, command: RemoteCommand) -> 
     } else {
         Mode::Watch
     };
-    let argv = wrap(fence, root, step, mode, &command.argv);
+    let argv = wrap(fence, root, step, mode, command.timeout, &command.argv);
     RemoteCommand {
         argv,
         held_stdin: mode == Mode::Watch,
-        // The lock may have to be waited for, and a holder stopped.
+        // The guard keeps the command's own limit; the lock may have to be waited for first,
+        // and a holder stopped.
         timeout: command.timeout + LOCK_WAIT * 2 + Duration::from_secs(10),
         ..command
     }
@@ -186,7 +197,7 @@ pub fn guarded(fence: &Fence, root: &str, step: i64, command: RemoteCommand) -> 
 /// Takes the host's lock under `fence` (waiting for or stopping whatever a dead bot left
 /// running there), raises the host's fence, and prints the last step record.
 pub fn inspect(fence: &Fence, root: &str) -> RemoteCommand {
-    RemoteCommand::new(wrap(fence, root, 0, Mode::Inspect, &[]))
+    RemoteCommand::new(wrap(fence, root, 0, Mode::Inspect, Duration::ZERO, &[]))
         .with_timeout(LOCK_WAIT * 2 + Duration::from_secs(30))
 }
 
@@ -268,6 +279,8 @@ pub enum Refusal {
     LockHeld(String),
     /// The guard could not start (no flock, no setsid, an unwritable deploy root).
     Setup(String),
+    /// The command ran past its time limit and was stopped.
+    TimedOut(String),
 }
 
 impl Refusal {
@@ -284,6 +297,7 @@ impl Refusal {
             Some(FENCED) => said("fenced:").map(Refusal::Fenced),
             Some(LOCK_HELD) => said("lock").map(Refusal::LockHeld),
             Some(SETUP_FAILED) => said("").map(Refusal::Setup),
+            Some(TIMED_OUT) => said("timed out").map(Refusal::TimedOut),
             _ => None,
         }
     }
@@ -367,6 +381,24 @@ mod tests {
         assert_eq!(
             (seen.fence_generation, seen.fence_journal.as_deref()),
             (3, Some("j1"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_time_limit_counts_from_the_command_not_from_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let cmd = guarded(
+            &fence(1),
+            &root,
+            3,
+            RemoteCommand::new(["sleep", "30"]).with_timeout(Duration::from_millis(300)),
+        );
+        let out = host(dir.path()).run(&cmd, None).await.unwrap();
+        assert_eq!(out.code, Some(124), "{out:?}");
+        assert!(
+            matches!(Refusal::of(&out), Some(Refusal::TimedOut(ref why)) if why.contains("0.300s")),
+            "{out:?}"
         );
     }
 

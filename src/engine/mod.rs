@@ -7,6 +7,7 @@ pub mod guard;
 mod perform;
 mod plan;
 mod prepare;
+pub mod reconcile;
 mod recover;
 mod runner;
 mod tickets;

@@ -13,8 +13,10 @@ use crate::transport::{CommandOutput, Host, RemoteCommand, TransportError};
 pub(crate) enum ErrorKind {
     /// The command said no (a non-zero exit), or a check failed.
     Failed,
-    /// A timeout or a dropped connection: another try might help.
+    /// A dropped connection: another try might help.
     Transient,
+    /// It ran past its time limit and was stopped: another try might help.
+    TimedOut,
     /// Stopped before it finished (cancelled, shutting down, killed by a signal): it may have
     /// done part of its work.
     Interrupted,
@@ -149,17 +151,7 @@ async fn run_guarded(
         Some((fence, root, step)) => guard::guarded(fence, root, step, cmd),
         None => cmd,
     };
-    let out = match host.run_until(&cmd, None, acting.stop).await {
-        Ok(out) => out,
-        Err(e) => {
-            let kind = if e.is_transient() {
-                ErrorKind::Transient
-            } else {
-                ErrorKind::Failed
-            };
-            return Err(StepError::new(kind, e.to_string(), String::new()));
-        }
-    };
+    let out = host.run_until(&cmd, None, acting.stop).await?;
     if out.success() {
         return Ok(out.output);
     }
@@ -172,6 +164,9 @@ async fn run_guarded(
         }
         Some(Refusal::Setup(why)) => {
             return Err(StepError::new(ErrorKind::Failed, why, out.output));
+        }
+        Some(Refusal::TimedOut(why)) => {
+            return Err(StepError::new(ErrorKind::TimedOut, why, out.output));
         }
         None => {}
     }
@@ -242,10 +237,10 @@ fn without_url(e: &reqwest::Error) -> String {
 
 impl From<TransportError> for StepError {
     fn from(e: TransportError) -> StepError {
-        let kind = if e.is_transient() {
-            ErrorKind::Transient
-        } else {
-            ErrorKind::Failed
+        let kind = match e {
+            TransportError::Timeout(_) => ErrorKind::TimedOut,
+            _ if e.is_transient() => ErrorKind::Transient,
+            _ => ErrorKind::Failed,
         };
         StepError::new(kind, e.to_string(), String::new())
     }

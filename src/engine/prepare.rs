@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::action::Action;
+use super::action::{Action, Observed};
 use super::fleet::{Reached, needed_commands, reach};
 use super::plan::{BOT_HOST, ChangesetLine, Phase, Plan, PlanInput, PlanKind, RevisionInfo, plan};
 use super::tickets::{annotate, from_tracker_log};
@@ -50,6 +50,14 @@ pub enum PrepareError {
     Checks(String),
     #[error("nothing to roll back: {0}")]
     NothingToRollBack(String),
+    #[error(
+        "my journal says release {live} is live on {env}, but {hosts}: the journal is older than the hosts, or they drifted. Say \"repair {env}\" to bring them to one release first, or \"rollback!\" to go ahead anyway"
+    )]
+    JournalBehind {
+        env: String,
+        live: String,
+        hosts: String,
+    },
     #[error("release {release} is no longer on {host}; it cannot be switched back to")]
     ReleaseMissing { host: String, release: String },
     #[error("internal error: {0}")]
@@ -181,20 +189,14 @@ pub async fn prepare_deploy(
         .clone()
         .unwrap_or_else(|| env.default_ref.clone());
 
-    let (revision, previous, changesets, archive, files) = {
+    let (revision, archive, files) = {
         let config = config.clone();
         let app = playbook.app.name.clone();
         let reference = reference.clone();
-        let live_sha = live.as_ref().and_then(|l| l.revision.clone());
         blocking(move || {
             let playbook = config.playbook(&app).expect("checked above");
             let mirror = mirror(&config, playbook)?;
             let rev = mirror.resolve(&reference)?;
-            let previous = live_sha
-                .as_deref()
-                .and_then(|sha| revision_info(&mirror, sha));
-            let from = previous.as_ref().map(|p| p.sha.clone());
-            let changesets = mirror.changesets(from.as_deref(), &rev.sha)?;
             let path = archive_path(&config.bot.state_dir, &app, &rev.sha);
             let info = mirror.write_archive(&rev.sha, &path)?;
             let files = info
@@ -212,8 +214,6 @@ pub async fn prepare_deploy(
                     short: rev.short,
                     tag: rev.tag,
                 },
-                previous,
-                changesets,
                 info.path,
                 files,
             ))
@@ -263,6 +263,52 @@ pub async fn prepare_deploy(
         observed,
         ..
     } = reached;
+    let mut notices = hosts_vs_journal(journal, &observed).await?;
+    // What is live: the journal's word, else what the hosts run (a journal that was emptied or
+    // is older than the hosts is not a first deploy).
+    let (live_sha, live_release) = match &live {
+        Some(live) => (live.revision.clone(), live.release.clone()),
+        None => match on_hosts(&observed) {
+            Some((release, sha)) => {
+                notices.push(format!(
+                    "my journal has no record of what is live on {}; the hosts run release {release}{}, and the changesets are counted from there",
+                    env.name,
+                    sha.as_deref()
+                        .map(|s| format!(" ({})", &s[..s.len().min(7)]))
+                        .unwrap_or_default()
+                ));
+                (sha, Some(release))
+            }
+            None => (None, None),
+        },
+    };
+    let (previous, changesets) = {
+        let config = config.clone();
+        let app = playbook.app.name.clone();
+        let target = revision.sha.clone();
+        blocking(move || {
+            let playbook = config.playbook(&app).expect("checked above");
+            let mirror = mirror(&config, playbook)?;
+            let previous = live_sha.as_deref().map(|sha| {
+                revision_info(&mirror, sha).unwrap_or_else(|| RevisionInfo {
+                    short: sha.chars().take(7).collect(),
+                    sha: sha.to_string(),
+                    tag: None,
+                })
+            });
+            let from = previous
+                .as_ref()
+                .filter(|p| mirror.resolve(&p.sha).is_ok())
+                .map(|p| p.sha.clone());
+            let changesets = match (&previous, &from) {
+                // A revision the repository does not know: nothing can be counted from it.
+                (Some(_), None) => Vec::new(),
+                _ => mirror.changesets(from.as_deref(), &target)?,
+            };
+            Ok((previous, changesets))
+        })
+        .await?
+    };
     let mut taken = journal
         .release_names(playbook.app.name.clone(), env.name.clone())
         .await?;
@@ -284,7 +330,7 @@ pub async fn prepare_deploy(
         revision,
         previous,
         release,
-        previous_release: live.as_ref().and_then(|l| l.release.clone()),
+        previous_release: live_release,
         archive,
         changesets,
         deploy_roots: roots,
@@ -293,6 +339,7 @@ pub async fn prepare_deploy(
         canary: req.canary,
         migrations_down: Vec::new(),
     });
+    plan.notices.extend(notices);
     plan.notices.extend(log_notice);
     plan.notices.extend(checks.notices());
     annotate(&mut plan, tracker, playbook.app.tracker_required)
@@ -304,6 +351,54 @@ pub async fn prepare_deploy(
         files,
         skipped: Vec::new(),
     })
+}
+
+/// The release (and its revision) that most of the hosts run, if any runs one.
+fn on_hosts(observed: &BTreeMap<String, Observed>) -> Option<(String, Option<String>)> {
+    let mut count: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in observed.values() {
+        if let Some(current) = &o.current {
+            *count.entry(current.as_str()).or_default() += 1;
+        }
+    }
+    let (release, _) = count
+        .into_iter()
+        .max_by(|(r1, n1), (r2, n2)| n1.cmp(n2).then(r1.cmp(r2)))?;
+    let sha = observed
+        .values()
+        .find(|o| o.current.as_deref() == Some(release))
+        .and_then(|o| o.revision.clone());
+    Some((release.to_string(), sha))
+}
+
+/// What the hosts' fences say about this journal: when they have seen a newer generation (the
+/// journal was emptied, or replaced by an older copy), every step would be refused, so the
+/// journal's generation is raised past it and people are told.
+pub(crate) async fn hosts_vs_journal(
+    journal: &Journal,
+    observed: &BTreeMap<String, Observed>,
+) -> Result<Vec<String>, PrepareError> {
+    let (id, generation) = journal.identity().await?;
+    let Some((seen, other)) = observed
+        .values()
+        .filter_map(|o| o.fence.clone())
+        .max_by_key(|(g, _)| *g)
+    else {
+        return Ok(Vec::new());
+    };
+    if seen <= generation {
+        return Ok(Vec::new());
+    }
+    journal.raise_generation(seen).await?;
+    Ok(vec![if other != id {
+        format!(
+            "the hosts were last deployed through another journal ({other}, generation {seen}) than mine ({id}, generation {generation}): my journal is new or was replaced; I carry on from generation {seen}"
+        )
+    } else {
+        format!(
+            "the hosts have seen generation {seen} but my journal only {generation}: my journal is older than the hosts; I carry on from generation {seen}"
+        )
+    }])
 }
 
 /// Plans a rollback of what is live in `env` to the release before it.
@@ -393,6 +488,21 @@ pub async fn prepare_rollback(
             problems: "no host can be reached".into(),
         });
     }
+    let notices = hosts_vs_journal(journal, &observed).await?;
+    // The journal must know what the hosts run: rolling back from what an older journal thinks
+    // is live would switch to a release the hosts have long left.
+    let elsewhere: Vec<String> = observed
+        .iter()
+        .filter(|(_, o)| o.current.as_deref() != Some(live_release.as_str()))
+        .map(|(h, o)| format!("{h} on {}", o.current.as_deref().unwrap_or("nothing")))
+        .collect();
+    if !elsewhere.is_empty() && !force {
+        return Err(PrepareError::JournalBehind {
+            env: env.name.clone(),
+            live: live_release,
+            hosts: elsewhere.join(", "),
+        });
+    }
     for (host, o) in &observed {
         if !o.releases.contains(&target_release) {
             return Err(PrepareError::ReleaseMissing {
@@ -436,6 +546,7 @@ pub async fn prepare_rollback(
         canary: false,
         migrations_down,
     });
+    plan.notices.extend(notices);
     // A rollback never waits on the tracker: details are nice to have here.
     let _ = annotate(&mut plan, tracker, false).await;
     Ok(Prepared {
@@ -566,13 +677,19 @@ fn recorded_migrations(
     Ok(out)
 }
 
-/// Adds this machine, where smoke tests run, to a plan's hosts.
-fn with_bot_host(mut hosts: BTreeMap<String, Host>, config: &Config) -> BTreeMap<String, Host> {
+/// This machine, where smoke tests run, as a plan's host.
+pub(super) fn bot_host(config: &Config) -> (String, Host) {
     let dir =
         std::path::absolute(&config.bot.state_dir).unwrap_or_else(|_| config.bot.state_dir.clone());
-    hosts.insert(
+    (
         BOT_HOST.to_string(),
         Host::Local(LocalHost::new(BOT_HOST, dir)),
-    );
+    )
+}
+
+/// Adds this machine, where smoke tests run, to a plan's hosts.
+fn with_bot_host(mut hosts: BTreeMap<String, Host>, config: &Config) -> BTreeMap<String, Host> {
+    let (name, host) = bot_host(config);
+    hosts.insert(name, host);
     hosts
 }

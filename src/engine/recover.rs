@@ -175,7 +175,8 @@ fn settled(
         Some(Ok(record)) => match record.outcome_of(journal_id, step.id) {
             None => None,
             Some(StepEnd::Exit(0)) => Some(StepState::Done),
-            Some(StepEnd::Exit(code)) if code > 128 => Some(StepState::Interrupted),
+            // Killed by a signal, or stopped at its time limit (`timeout`'s 124).
+            Some(StepEnd::Exit(code)) if code > 128 || code == 124 => Some(StepState::Interrupted),
             Some(StepEnd::Exit(_)) => Some(StepState::Failed),
             Some(StepEnd::Lost) => Some(StepState::Interrupted),
         },

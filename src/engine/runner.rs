@@ -429,7 +429,7 @@ impl Runner {
             tries += 1;
             match perform(host, &step.action, &acting).await {
                 Err(e)
-                    if e.kind == ErrorKind::Transient
+                    if matches!(e.kind, ErrorKind::Transient | ErrorKind::TimedOut)
                         && tries <= self.retries
                         && !self.stop.is_stopped() =>
                 {
@@ -482,7 +482,7 @@ impl Runner {
                 reason: e.reason,
                 output: e.output,
             };
-            if e.kind == ErrorKind::Transient {
+            if matches!(e.kind, ErrorKind::Transient | ErrorKind::TimedOut) {
                 failure.reason = format!("{} (tried {tries} times)", failure.reason);
                 failure.retries_spent = true;
             }

@@ -302,6 +302,25 @@ impl Journal {
         .await
     }
 
+    /// The newest deploy (whatever became of it) that shipped `release` to `app`/`env`.
+    pub async fn introduced_or_tried(
+        &self,
+        app: String,
+        env: String,
+        release: String,
+    ) -> Result<Option<DeployRecord>, JournalError> {
+        self.with(move |conn| {
+            records::query_deploys(
+                conn,
+                "WHERE app = ?1 AND env = ?2 AND release = ?3 AND kind = 'deploy'
+                 ORDER BY id DESC LIMIT 1",
+                params![app, env, release],
+            )
+            .map(|mut v| v.pop())
+        })
+        .await
+    }
+
     /// The newest deploy or rollback asked for from `room`.
     pub async fn last_in_room(&self, room: String) -> Result<Option<DeployRecord>, JournalError> {
         self.with(move |conn| {

@@ -143,6 +143,12 @@ pub trait Adapter: Send {
     /// The network name used in [`Identity::network`], e.g. `"console"`.
     fn network(&self) -> &'static str;
 
+    /// The room the bot says things in when nothing else names one (what it finds on its own,
+    /// like hosts that drifted): the console itself, a chat's first configured room.
+    fn home(&self) -> Option<Room> {
+        None
+    }
+
     fn run(
         self,
         channels: Channels,

@@ -62,6 +62,10 @@ where
         NETWORK
     }
 
+    fn home(&self) -> Option<Room> {
+        Some(Room::new(ROOM))
+    }
+
     async fn run(self, channels: Channels, shutdown: CancellationToken) -> anyhow::Result<()> {
         let ConsoleAdapter {
             user,

@@ -437,10 +437,19 @@ pub async fn prepare_rollback(
         introduced.previous_release.clone(),
         introduced.previous_revision.clone(),
     ) else {
-        return Err(PrepareError::NothingToRollBack(format!(
-            "release {live_release} was the first deploy of {} to {}",
-            playbook.app.name, env.name
-        )));
+        return Err(PrepareError::NothingToRollBack(
+            if introduced.kind == crate::journal::DeployKind::Repair {
+                format!(
+                    "release {live_release} was found on the hosts, not deployed through my journal, so I do not know which release ran before it on {}",
+                    env.name
+                )
+            } else {
+                format!(
+                    "release {live_release} was the first deploy of {} to {}",
+                    playbook.app.name, env.name
+                )
+            },
+        ));
     };
     let live_sha = live.revision.clone().unwrap_or_default();
     let migrations_down = recorded_migrations(&introduced, force)?;

@@ -65,6 +65,9 @@ pub struct Assessment {
     pub findings: Vec<String>,
     /// Why nothing can be done without people.
     pub blocked: Option<String>,
+    /// The hosts have seen newer generations, or another journal: the journal's word on what
+    /// is live is out of date.
+    pub journal_behind: bool,
 }
 
 impl Survey {
@@ -91,11 +94,12 @@ impl Survey {
 }
 
 /// Decides, from what the journal says is live and what every host runs, which release the
-/// environment is on and what differs. Pure.
+/// environment is on and what differs. `journal` (its identity and newest generation) is
+/// compared with the hosts' fences; without it the journal's word is taken as it is. Pure.
 pub fn assess(
     live: Option<&DeployRecord>,
     observed: &BTreeMap<String, Observed>,
-    journal: (&str, i64),
+    journal: Option<(&str, i64)>,
 ) -> Assessment {
     let mut a = Assessment::default();
     let mut by_release: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
@@ -120,22 +124,24 @@ pub fn assess(
 
     // Hosts that remember a newer generation, or another journal, than this one: then the
     // journal's word on what is live is out of date, and what the hosts run counts.
-    if let Some((generation, other)) = observed
+    if let Some(((generation, other), (id, newest))) = observed
         .values()
         .filter_map(|o| o.fence.clone())
         .max_by_key(|(g, _)| *g)
+        .zip(journal)
     {
-        let (id, newest) = journal;
         if other != id && generation > 0 {
             a.findings.push(format!(
                 "the hosts were last deployed through another journal ({other}, generation {generation}) than mine ({id}, generation {newest}): my journal is new or was replaced"
             ));
             live_release = None;
+            a.journal_behind = true;
         } else if generation > newest {
             a.findings.push(format!(
                 "the hosts have seen generation {generation} but my journal only {newest}: my journal is older than the hosts"
             ));
             live_release = None;
+            a.journal_behind = true;
         }
     }
     let live = live.filter(|_| live_release.is_some());
@@ -274,7 +280,11 @@ pub async fn survey(
         .take_while(|d| d.state != DeployState::Succeeded)
         .filter(|d| d.state == DeployState::Failed)
         .collect();
-    let assessment = assess(live.as_ref(), &reached.observed, (&identity.0, identity.1));
+    let assessment = assess(
+        live.as_ref(),
+        &reached.observed,
+        Some((&identity.0, identity.1)),
+    );
     Ok(Survey {
         app: playbook.app.name.clone(),
         env: environment.name.clone(),
@@ -421,21 +431,21 @@ pub async fn repair(
     let live = journal
         .live(playbook.app.name.clone(), env.name.clone())
         .await?;
-    let after = assess(live.as_ref(), &reached.observed, (&journal_id, generation));
+    // Look again at what the hosts run now; the journal's word counts as the survey found it
+    // (the hosts' fences have moved on since: this repair raised them).
+    let trusted = live.as_ref().filter(|_| !survey.assessment.journal_behind);
+    let after = assess(trusted, &reached.observed, None);
     let outcome_state;
     if let Some(why) = &after.blocked {
         problems.push(why.clone());
         outcome_state = DeployState::Failed;
     } else if after.drifted.is_empty() && after.stray_migrations.is_empty() {
         if let Some(release) = &after.release {
-            done.push(format!(
-                "every host is on {release}{}",
-                if after.adopt {
-                    ", recorded as live"
-                } else {
-                    ""
-                }
-            ));
+            done.push(if after.adopt {
+                format!("recorded {release}, which every host runs, as live")
+            } else {
+                format!("checked that every host is on {release}")
+            });
         }
         outcome_state = DeployState::Succeeded;
     } else {
@@ -704,7 +714,7 @@ mod tests {
             ("h1", host(Some("r2"), &["r1", "r2"])),
             ("h2", host(Some("r2"), &["r1", "r2"])),
         ]);
-        let a = assess(Some(&live("r2")), &hosts, ("j", 5));
+        let a = assess(Some(&live("r2")), &hosts, Some(("j", 5)));
         assert_eq!(a.findings, Vec::<String>::new());
         assert_eq!(a.release.as_deref(), Some("r2"));
         assert!(a.drifted.is_empty() && !a.adopt);
@@ -716,7 +726,7 @@ mod tests {
             ("h1", host(Some("r2"), &["r1", "r2"])),
             ("h2", host(Some("r3"), &["r2", "r3"])),
         ]);
-        let a = assess(Some(&live("r2")), &hosts, ("j", 5));
+        let a = assess(Some(&live("r2")), &hosts, Some(("j", 5)));
         assert_eq!(a.drifted, ["h2"]);
         assert_eq!(a.release.as_deref(), Some("r2"));
         assert!(a.findings[0].contains("h2 on r3"), "{:?}", a.findings);
@@ -728,7 +738,7 @@ mod tests {
             ("h1", host(Some("r3"), &["r3"])),
             ("h2", host(Some("r3"), &["r3"])),
         ]);
-        let a = assess(None, &hosts, ("j", 0));
+        let a = assess(None, &hosts, Some(("j", 0)));
         assert!(a.adopt);
         assert_eq!(a.release.as_deref(), Some("r3"));
         assert_eq!(a.revision.as_deref(), Some("sha-of-r3"));
@@ -740,7 +750,7 @@ mod tests {
         let mut h1 = host(Some("r5"), &["r3", "r4", "r5"]);
         h1.fence = Some((57, "j".into()));
         let hosts = fleet(&[("h1", h1)]);
-        let a = assess(Some(&live("r3")), &hosts, ("j", 40));
+        let a = assess(Some(&live("r3")), &hosts, Some(("j", 40)));
         assert!(
             a.findings
                 .iter()
@@ -757,7 +767,7 @@ mod tests {
 
         let mut h1 = host(Some("r5"), &["r5"]);
         h1.fence = Some((57, "other".into()));
-        let a = assess(None, &fleet(&[("h1", h1)]), ("j", 0));
+        let a = assess(None, &fleet(&[("h1", h1)]), Some(("j", 0)));
         assert!(
             a.findings.iter().any(|f| f.contains("another journal")),
             "{:?}",
@@ -769,7 +779,7 @@ mod tests {
     fn a_migration_for_a_release_newer_than_the_live_one_is_a_stray() {
         let mut h1 = host(Some("r2"), &["r1", "r2", "r3"]);
         h1.markers = vec!["r1".into(), "r2".into(), "r3".into()];
-        let a = assess(Some(&live("r2")), &fleet(&[("h1", h1)]), ("j", 5));
+        let a = assess(Some(&live("r2")), &fleet(&[("h1", h1)]), Some(("j", 5)));
         assert_eq!(a.stray_migrations["h1"], ["r3"]);
         assert!(a.drifted.is_empty());
     }
@@ -781,7 +791,7 @@ mod tests {
             ("h2", host(Some("r2"), &["r1", "r2"])),
             ("h3", host(Some("r1"), &["r1", "r2"])),
         ]);
-        let a = assess(None, &hosts, ("j", 0));
+        let a = assess(None, &hosts, Some(("j", 0)));
         assert_eq!(
             (a.release.as_deref(), a.drifted.as_slice()),
             (Some("r2"), &["h3".to_string()][..])
@@ -790,7 +800,7 @@ mod tests {
             ("h1", host(Some("r2"), &["r2"])),
             ("h2", host(Some("r1"), &["r1"])),
         ]);
-        let a = assess(None, &hosts, ("j", 0));
+        let a = assess(None, &hosts, Some(("j", 0)));
         assert!(a.blocked.is_some());
     }
 }

@@ -10,6 +10,7 @@ mod guardrails;
 mod kill;
 mod lease;
 mod plan;
+mod recovery;
 mod rolling;
 mod slack;
 mod ssh;

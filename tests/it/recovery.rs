@@ -1,0 +1,284 @@
+//! Recovery on local hosts: a journal emptied or replaced by an older copy is named and never taken for a first deploy; an undone switch restarts with the old release's variables; `cancel` and SIGTERM stop a slow build at once, undo, and say why.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::support::app::{AppOptions, DemoApp};
+use crate::support::bot::{ConsoleBot, PATIENCE};
+use crate::support::process::{BotProcess, wait_for_file};
+
+/// Copies the journal's files (the database and, if any, its write-ahead log) to `to`.
+fn copy_journal(app: &DemoApp, to: &Path) {
+    let from = app.journal_path();
+    std::fs::copy(&from, to).unwrap();
+    let wal = from.with_extension("sqlite-wal");
+    if wal.exists() {
+        std::fs::copy(&wal, to.with_extension("sqlite-wal")).unwrap();
+    }
+}
+
+/// Puts `copy` (or an empty file) in place of the journal, as an operator restoring a backup
+/// (or a disk losing it) would.
+fn replace_journal(app: &DemoApp, copy: Option<&Path>) {
+    let path = app.journal_path();
+    for extra in ["sqlite-wal", "sqlite-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(extra));
+    }
+    match copy {
+        Some(copy) => {
+            std::fs::copy(copy, &path).unwrap();
+            let wal = copy.with_extension("sqlite-wal");
+            if wal.exists() {
+                std::fs::copy(&wal, path.with_extension("sqlite-wal")).unwrap();
+            }
+        }
+        None => std::fs::write(&path, "").unwrap(),
+    }
+}
+
+/// Processes whose command line mentions `marker`.
+fn running(marker: &str) -> Vec<String> {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(marker))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits (bounded by `within`) until no process mentions `marker`.
+async fn gone_within(marker: &str, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if running(marker).is_empty() {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling ps, with a deadline
+    }
+}
+
+#[tokio::test]
+async fn an_emptied_journal_is_named_and_the_next_deploy_counts_from_what_the_hosts_run() {
+    let mut app = DemoApp::new(AppOptions::default());
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    bot.finish().await;
+    let live = app.current("h1").unwrap();
+
+    replace_journal(&app, None);
+    let next = app.commit("Bob", "After the journal was lost");
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    let found = bot.expect("demo on staging:").await;
+    assert!(
+        found.contains("another journal") && found.contains(&live),
+        "{found}"
+    );
+    assert!(found.contains("as live"), "{found}");
+    bot.say("deploy demo to staging").await;
+    let announced = bot.expect("alice is deploying demo").await;
+    assert!(
+        !announced.contains("first deploy") && announced.contains("1 changeset since"),
+        "{announced}"
+    );
+    assert!(announced.contains(&next[..7]), "{announced}");
+    bot.expect("is live on 2 hosts").await;
+    let (_, said) = bot.finish().await;
+    assert!(
+        !said.iter().any(|l| l.contains("first deploy")),
+        "{said:#?}"
+    );
+    assert_eq!(app.current("h1"), app.current("h2"));
+    assert_ne!(app.current("h1").unwrap(), live);
+}
+
+#[tokio::test]
+async fn an_older_journal_is_named_and_rollback_does_not_jump_to_a_release_it_remembers() {
+    let marks = tempfile::tempdir().unwrap();
+    let old_copy = marks.path().join("old.sqlite");
+    let mut app = DemoApp::new(AppOptions::default());
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    bot.finish().await;
+    let first = app.current("h1").unwrap();
+    copy_journal(&app, &old_copy);
+
+    app.commit("Bob", "Second");
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    bot.finish().await;
+    app.commit("Carol", "Third");
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    bot.finish().await;
+    let third = app.current("h1").unwrap();
+
+    // The journal goes back to a copy made after the first deploy.
+    replace_journal(&app, Some(&old_copy));
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    let found = bot.expect("demo on staging:").await;
+    assert!(
+        found.contains("older than the hosts") && found.contains(&third),
+        "{found}"
+    );
+    // The journal remembers the first release as live; the hosts are two deploys on. Rolling
+    // back must not jump there.
+    bot.say("rollback demo in staging").await;
+    let refused = bot.expect("roll back demo in staging").await;
+    assert!(refused.contains("found on the hosts"), "{refused}");
+    let (_, said) = bot.finish().await;
+    assert!(!said.iter().any(|l| l.contains("is back on")), "{said:#?}");
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_deref(), Some(third.as_str()));
+    }
+    assert_ne!(first, third);
+}
+
+#[tokio::test]
+async fn an_undone_switch_restarts_with_the_revision_of_the_release_it_returns_to() {
+    let marks = tempfile::tempdir().unwrap();
+    let log = marks.path().join("restarts");
+    let app = DemoApp::new(AppOptions {
+        restart: format!(
+            r#"sh -c 'echo "$1 $2 $3" >> {}' sh {{host}} {{revision}} {{release}}"#,
+            log.display()
+        ),
+        // A release with a BROKEN file never gets healthy.
+        health: "sh -c 'test ! -f BROKEN'".into(),
+        ..AppOptions::default()
+    });
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    let old_release = app.current("h1").unwrap();
+    let old_sha = app.history[2].clone();
+
+    let new_sha = app.repo.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "Break it",
+        &[("BROKEN", "1")],
+    );
+    bot.say("deploy demo to staging").await;
+    bot.expect("failed —").await;
+    bot.finish().await;
+    let lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // Two restarts of the first deploy, two of the broken one, then the undo's two.
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+    for line in &lines[4..] {
+        assert!(
+            line.ends_with(&format!("{old_sha} {old_release}")),
+            "the undo restarts with the old release's variables: {lines:#?}"
+        );
+    }
+    assert!(lines[2..4].iter().all(|l| l.contains(&new_sha)));
+    assert_eq!(app.current("h1").as_deref(), Some(old_release.as_str()));
+    assert_eq!(app.current("h2").as_deref(), Some(old_release.as_str()));
+}
+
+/// An app whose build, in releases with a SLOW file, marks `started` and then takes 30 s.
+fn slow_build_app(marks: &Path) -> DemoApp {
+    let started = marks.join("build-started");
+    let marker = marks.join("slow-build");
+    DemoApp::new(AppOptions {
+        build_extra: vec![format!(
+            r#"["sh", "-c", "if [ -e SLOW ]; then touch \"$1\"; sleep 30; fi; true", "{}", "{}"]"#,
+            marker.display(),
+            started.display()
+        )],
+        ..AppOptions::default()
+    })
+}
+
+#[tokio::test]
+async fn cancel_stops_a_30_second_build_at_once_and_undoes_the_deploy() {
+    let marks = tempfile::tempdir().unwrap();
+    let app = slow_build_app(marks.path());
+    let marker = marks.path().join("slow-build").display().to_string();
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    let good = app.current("h1").unwrap();
+    app.repo.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "Slow build",
+        &[("SLOW", "1")],
+    );
+    bot.say("deploy demo to staging").await;
+    wait_for_file(&marks.path().join("build-started")).await;
+    assert!(!running(&marker).is_empty(), "the build runs");
+    bot.say("cancel").await;
+    bot.expect("cancelling").await;
+    assert!(
+        gone_within(&marker, Duration::from_secs(2)).await,
+        "the build was still running 2 s after cancel: {:?}",
+        running(&marker)
+    );
+    let stopped = bot.expect("was stopped").await;
+    assert!(
+        stopped.contains("cancelled by alice") && stopped.contains("undid"),
+        "{stopped}"
+    );
+    bot.finish().await;
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_deref(), Some(good.as_str()));
+        assert_eq!(
+            app.releases(host),
+            vec![good.clone()],
+            "the new release is gone"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sigterm_during_a_deploy_undoes_it_and_tells_the_room_why() {
+    let marks = tempfile::tempdir().unwrap();
+    let app = slow_build_app(marks.path());
+    let marker = marks.path().join("slow-build").display().to_string();
+    let mut bot = BotProcess::start(&app.config_path, "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    let good = app.current("h1").unwrap();
+    app.repo.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "Slow build",
+        &[("SLOW", "1")],
+    );
+    bot.say("deploy demo to staging").await;
+    wait_for_file(&marks.path().join("build-started")).await;
+    let pid = bot.child.id().unwrap().to_string();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let said = bot.expect("was stopped").await;
+    assert!(
+        said.contains("bosun is shutting down") && said.contains("undid"),
+        "{said}"
+    );
+    let status = tokio::time::timeout(PATIENCE, bot.child.wait())
+        .await
+        .expect("bosun ends after SIGTERM")
+        .unwrap();
+    assert!(status.code().is_some(), "bosun ended by itself: {status:?}");
+    assert!(running(&marker).is_empty(), "{:?}", running(&marker));
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_deref(), Some(good.as_str()));
+    }
+}

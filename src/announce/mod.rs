@@ -393,6 +393,7 @@ fn state_word(state: DeployState) -> &'static str {
         DeployState::Undone => "failed, undone",
         DeployState::Failed => "FAILED, needs a look",
         DeployState::Recovered => "interrupted, undone on restart",
+        DeployState::Repaired => "hosts brought back to the live release",
     }
 }
 
@@ -428,6 +429,19 @@ pub fn live_line(app: &str, env: &str, live: Option<&DeployRecord>) -> String {
         ),
         None => format!("{app} on {env}: never deployed"),
     }
+}
+
+/// One line of `status` for a deploy whose undo did not finish.
+pub fn needs_look_line(d: &DeployRecord) -> String {
+    format!(
+        "needs a look: {} #{} of {} to {} by {} could not be fully undone; say \"repair {}\" once its hosts answer (I also try on my own)",
+        d.kind.as_str(),
+        d.id,
+        d.app,
+        d.env,
+        d.requested_by,
+        d.env
+    )
 }
 
 /// One line of `status` for a lock.

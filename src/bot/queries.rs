@@ -7,31 +7,38 @@ use super::{Context, State};
 use crate::announce::{history_text, live_line, lock_line};
 use crate::auth::Action;
 use crate::engine::target;
+use crate::journal::DeployState;
 
 /// `status`: what is live where, what runs, what is locked.
 pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
     let mut lines = Vec::new();
+    let mut looks = Vec::new();
     for playbook in &ctx.config.playbooks {
         for env in &playbook.environments {
-            match ctx
-                .journal
-                .live(playbook.app.name.clone(), env.name.clone())
-                .await
-            {
-                Ok(live) => lines.push(live_line(&playbook.app.name, &env.name, live.as_ref())),
-                Err(e) => lines.push(format!(
-                    "{} on {}: cannot read the journal: {e}",
-                    playbook.app.name, env.name
-                )),
+            let (app, env) = (playbook.app.name.clone(), env.name.clone());
+            match ctx.journal.live(app.clone(), env.clone()).await {
+                Ok(live) => lines.push(live_line(&app, &env, live.as_ref())),
+                Err(e) => lines.push(format!("{app} on {env}: cannot read the journal: {e}")),
+            }
+            // Deploys since the last one that went live whose undo did not finish.
+            if let Ok(history) = ctx.journal.history(Some(app), Some(env), 20).await {
+                looks.extend(
+                    history
+                        .iter()
+                        .take_while(|d| d.state != DeployState::Succeeded)
+                        .filter(|d| d.state == DeployState::Failed)
+                        .map(crate::announce::needs_look_line),
+                );
             }
         }
     }
+    lines.extend(looks);
     match ctx.journal.locks().await {
         Ok(locks) => lines.extend(locks.iter().map(lock_line)),
         Err(e) => lines.push(format!("locks: cannot read the journal: {e}")),
     }
     for drift in state.drift.values() {
-        lines.push(format!("needs a look: {drift}"));
+        lines.push(format!("drift: {drift}"));
     }
     if state.running.is_empty() {
         lines.push("nothing is running".into());

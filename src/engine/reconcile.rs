@@ -339,6 +339,26 @@ pub async fn repair(
         ));
     }
     let a = &survey.assessment;
+    // Undos that wait for a host that does not answer yet: nothing can be done until it does.
+    if !survey.unreachable.is_empty()
+        && a.drifted.is_empty()
+        && a.stray_migrations.is_empty()
+        && !a.adopt
+        && a.blocked.is_none()
+    {
+        let waiting: Vec<&str> = survey.unreachable.iter().map(|(h, _)| h.as_str()).collect();
+        problems.push(format!(
+            "waiting for {} to answer; I try again when it does",
+            waiting.join(", ")
+        ));
+        return Ok(Some(Repaired {
+            app: survey.app.clone(),
+            env: survey.env.clone(),
+            journal_id: None,
+            done,
+            problems,
+        }));
+    }
     let record = NewDeploy {
         kind: DeployKind::Repair,
         app: survey.app.clone(),
@@ -447,7 +467,12 @@ pub async fn repair(
                 format!("checked that every host is on {release}")
             });
         }
-        outcome_state = DeployState::Succeeded;
+        // Only a release found on the hosts becomes live through a repair.
+        outcome_state = if after.adopt {
+            DeployState::Succeeded
+        } else {
+            DeployState::Repaired
+        };
     } else {
         let (state, text) = switch_back(
             &reached,
@@ -464,7 +489,10 @@ pub async fn repair(
             DeployState::Succeeded => done.push(text),
             _ => problems.push(text),
         }
-        outcome_state = state;
+        outcome_state = match state {
+            DeployState::Succeeded if !after.adopt => DeployState::Repaired,
+            other => other,
+        };
     }
     let summary = if problems.is_empty() {
         format!("repaired: {}", done.join("; "))

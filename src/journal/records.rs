@@ -41,6 +41,8 @@ pub enum DeployState {
     Failed,
     /// Left running by a bot that died; undone when the next one started.
     Recovered,
+    /// A repair that brought drifted hosts back to the release already live.
+    Repaired,
 }
 
 impl DeployState {
@@ -51,6 +53,7 @@ impl DeployState {
             DeployState::Undone => "undone",
             DeployState::Failed => "failed",
             DeployState::Recovered => "recovered",
+            DeployState::Repaired => "repaired",
         }
     }
     fn parse(s: &str) -> DeployState {
@@ -59,6 +62,7 @@ impl DeployState {
             "undone" => DeployState::Undone,
             "failed" => DeployState::Failed,
             "recovered" => DeployState::Recovered,
+            "repaired" => DeployState::Repaired,
             _ => DeployState::Running,
         }
     }

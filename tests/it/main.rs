@@ -15,6 +15,7 @@ mod rolling;
 mod slack;
 mod ssh;
 mod ssh_canary;
+mod ssh_recovery;
 mod support;
 mod tidy;
 mod tracker;

@@ -24,6 +24,10 @@ pub struct SshOptions {
     pub env_extra: String,
     /// Extra `[pipeline]` lines (e.g. `migrate = …`).
     pub pipeline_extra: String,
+    /// Extra bosun.toml text (e.g. a `[journal]` table).
+    pub config_extra: String,
+    /// The restart command line.
+    pub restart: String,
 }
 
 impl Default for SshOptions {
@@ -36,6 +40,8 @@ impl Default for SshOptions {
             build: r#"[["sh", "-c", "echo built {revision} for {host} > BUILT"]]"#.into(),
             env_extra: String::new(),
             pipeline_extra: String::new(),
+            config_extra: String::new(),
+            restart: "true".into(),
         }
     }
 }
@@ -48,7 +54,10 @@ pub struct SshApp {
 
 impl SshApp {
     pub fn new(options: SshOptions) -> SshApp {
-        let app = DemoApp::new(AppOptions::default());
+        let app = DemoApp::new(AppOptions {
+            config_extra: options.config_extra.clone(),
+            ..AppOptions::default()
+        });
         let fleet = Fleet::start(options.hosts);
         let ssh = SshApp { app, fleet };
         ssh.write_playbook(&options);
@@ -91,7 +100,7 @@ default_ref = "main"
 {entries}
 [pipeline]
 build = {build}
-restart = "true"
+restart = {restart:?}
 health = {{ command = {health:?}, retries = 1, interval = "50ms", timeout = "10s" }}
 {pipeline_extra}
 "#,
@@ -100,6 +109,7 @@ health = {{ command = {health:?}, retries = 1, interval = "50ms", timeout = "10s
             env_extra = o.env_extra,
             build = o.build,
             health = o.health,
+            restart = o.restart,
             pipeline_extra = o.pipeline_extra,
         );
         std::fs::write(self.app.path().join("playbooks/demo.toml"), text).unwrap();

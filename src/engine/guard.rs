@@ -72,43 +72,58 @@ if [ "$mode" = inspect ]; then
   echo "bosun-guard: fence $f $fj"
   exit 0
 fi
+stopped= killer= cpid= wpid=
+stop() {
+  [ -n "$stopped" ] && return 0
+  stopped=1
+  [ -n "$cpid" ] || return 0
+  kill -TERM -"$cpid" 2>/dev/null
+  ( sleep 2; kill -KILL -"$cpid" ) 9>&- </dev/null >/dev/null 2>&1 &
+  killer=$!
+}
+trap stop TERM INT HUP
 {
   echo "journal=$jid"; echo "generation=$gen"; echo "deploy=$dep"; echo "step=$step"
   echo "guard=$$"; echo "started=$(date +%s)"
 } > "$d/step.tmp" && mv -f "$d/step.tmp" "$d/step"
+if [ -n "$stopped" ]; then
+  echo "end=exit 143" >> "$d/step"
+  say "stopped step $step before it started"
+  exit 143
+fi
+# `timeout` leads the command's session and process group; inside it a small shell records how
+# the command ended, so its end is known even if this guard dies first (it outlives a TERM only
+# to write that line).
+run='r=$0; trap : TERM INT HUP; "$@"; c=$?; echo "end=exit $c" >> "$r"; exit "$c"'
 exec 8<&0
 if [ "$mode" = input ]; then
-  setsid timeout -k 2 "$limit" "$@" 0<&8 8<&- 9>&- &
+  setsid timeout -k 2 "$limit" sh -c "$run" "$d/step" "$@" 0<&8 8<&- 9>&- &
 else
-  setsid timeout -k 2 "$limit" "$@" </dev/null 8<&- 9>&- &
+  setsid timeout -k 2 "$limit" sh -c "$run" "$d/step" "$@" </dev/null 8<&- 9>&- &
 fi
 cpid=$!
 echo "pgid=$cpid" >> "$d/step"
-wpid=
+if [ -n "$stopped" ]; then stopped=; stop; fi
+# The watcher holds none of the command's output: nothing it does can keep bosun waiting.
 if [ "$mode" = watch ]; then
-  ( while IFS= read -r _; do :; done <&8; kill -TERM $$ 2>/dev/null ) 9>&- &
+  ( while IFS= read -r _; do :; done <&8; kill -TERM $$ ) 9>&- >/dev/null 2>&1 &
   wpid=$!
 fi
 exec 8<&-
-stopped= killer=
-stop() {
-  stopped=1
-  kill -TERM -"$cpid" 2>/dev/null
-  ( sleep 2; kill -KILL -"$cpid" 2>/dev/null ) 9>&- &
-  killer=$!
-}
-trap stop TERM INT HUP
 wait "$cpid"; rc=$?
 if [ -n "$stopped" ]; then
   wait "$cpid" 2>/dev/null; r=$?
   [ "$r" -ne 127 ] && rc=$r
-  kill "$killer" 2>/dev/null
+  [ -n "$killer" ] && kill -KILL "$killer" 2>/dev/null
   kill -KILL -"$cpid" 2>/dev/null
   say "stopped step $step (exit $rc)"
 fi
-[ -n "$wpid" ] && kill "$wpid" 2>/dev/null
+# Done: a stop now would only reach what the command left running on purpose (a server it
+# started). KILL, because a subshell may not yet have dropped this shell's traps.
+trap '' TERM INT HUP
+[ -n "$wpid" ] && kill -KILL "$wpid" 2>/dev/null
 [ "$rc" -eq 124 ] && [ -z "$stopped" ] && say "timed out after ${limit}s"
-echo "end=exit $rc" >> "$d/step"
+[ "$(field end)" = "exit $rc" ] || echo "end=exit $rc" >> "$d/step"
 exit "$rc"
 "#;
 

@@ -8,7 +8,7 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{OutputTail, Stream, pump_lines};
+use super::output::{Stream, collect_until_exit, pump_lines};
 use super::{CommandOutput, OutputLine, RemoteCommand, STOP_GRACE, TransportError};
 
 /// A host that is a directory here. Its deploy root is the playbook's `deploy_to` taken inside
@@ -90,7 +90,7 @@ impl LocalHost {
         // bosun is gone.
         let mut held = child.stdin.take();
 
-        let (tail_tx, mut tail_rx) = mpsc::channel::<String>(64);
+        let (tail_tx, tail_rx) = mpsc::channel::<String>(64);
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let out_pump = pump_lines(
@@ -107,17 +107,12 @@ impl LocalHost {
             lines.cloned(),
             tail_tx,
         );
-        let collect = async {
-            let mut tail = OutputTail::new(OutputTail::DEFAULT_BYTES);
-            while let Some(line) = tail_rx.recv().await {
-                tail.push(&line);
-            }
-            tail
+        let pumps = async {
+            tokio::join!(out_pump, err_pump);
         };
         let finished = async {
-            let ((), (), tail) = tokio::join!(out_pump, err_pump, collect);
-            let status = child.wait().await?;
-            Ok::<_, std::io::Error>((status, tail))
+            let (status, tail) = collect_until_exit(pumps, tail_rx, child.wait()).await;
+            Ok::<_, std::io::Error>((status?, tail))
         };
         tokio::pin!(finished);
         let timeout = tokio::time::sleep(command.timeout);
@@ -272,6 +267,22 @@ mod tests {
             .await
             .unwrap();
         assert!(out.success());
+    }
+
+    #[tokio::test]
+    async fn a_server_left_running_with_the_output_open_does_not_hold_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("server").display().to_string();
+        let cmd =
+            RemoteCommand::script("sh -c 'sleep 20; true' \"$1\" & echo up", [marker.clone()]);
+        let started = Instant::now();
+        let out = host().run(&cmd, None).await.unwrap();
+        assert!(out.success());
+        assert_eq!(out.output, "up\n");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let _ = std::process::Command::new("pkill")
+            .args(["-f", &marker])
+            .status();
     }
 
     #[tokio::test]

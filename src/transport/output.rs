@@ -1,6 +1,7 @@
 //! A command's output: its exit status, a bounded tail of what it printed, and the lines as they stream.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -108,6 +109,49 @@ fn floor_char(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// How long a command's output is still read after the command exited: something it started
+/// (a server put in the background) may hold its output open for good.
+pub(crate) const OUTPUT_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs `pumps` (which send every line to `tail_rx`'s channel) and `exit` (the command's end)
+/// together, keeping a bounded tail of the output. Once the command has exited, its output is
+/// read for at most `OUTPUT_GRACE` more.
+pub(crate) async fn collect_until_exit<T>(
+    pumps: impl Future<Output = ()>,
+    mut tail_rx: mpsc::Receiver<String>,
+    exit: impl Future<Output = T>,
+) -> (T, OutputTail) {
+    let mut tail = OutputTail::new(OutputTail::DEFAULT_BYTES);
+    tokio::pin!(pumps);
+    tokio::pin!(exit);
+    let (mut pumped, mut closed) = (false, false);
+    let mut status = None;
+    // Armed when the command exits.
+    let grace = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            line = tail_rx.recv(), if !closed => match line {
+                Some(line) => tail.push(&line),
+                None => closed = true,
+            },
+            () = &mut pumps, if !pumped => pumped = true,
+            done = &mut exit, if status.is_none() => {
+                status = Some(done);
+                grace.as_mut().reset(tokio::time::Instant::now() + OUTPUT_GRACE);
+            }
+            () = &mut grace, if status.is_some() => break,
+        }
+        if pumped && closed && status.is_some() {
+            break;
+        }
+    }
+    while let Ok(line) = tail_rx.try_recv() {
+        tail.push(&line);
+    }
+    (status.expect("the command ended"), tail)
+}
+
 /// Reads `reader` line by line, forwarding each line to `sink` (without waiting when it is
 /// full) and returning them all to the caller through `tail_tx`. Bytes that are not UTF-8 are
 /// shown as U+FFFD, and the stream is always read to its end, so that a command printing
@@ -162,6 +206,20 @@ mod tests {
             got.push(line);
         }
         assert_eq!(got, ["caf\u{fffd}", "next", "last"]);
+    }
+
+    #[tokio::test]
+    async fn output_held_open_after_the_command_ended_is_read_only_a_moment_longer() {
+        // A "server" the command left behind keeps writing to its output and never closes it.
+        let (_server, held) = tokio::io::duplex(64);
+        let (tx, rx) = mpsc::channel(8);
+        let pumps = async {
+            pump_lines(held, "h".into(), Stream::Stdout, None, tx).await;
+        };
+        let started = std::time::Instant::now();
+        let (status, _) = collect_until_exit(pumps, rx, async { 7 }).await;
+        assert_eq!(status, 7);
+        assert!(started.elapsed() < OUTPUT_GRACE * 3);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::hostkey::KeyProblem;
 use super::master::Master;
-use super::output::{OutputTail, Stream, pump_lines};
+use super::output::{Stream, collect_until_exit, pump_lines};
 use super::quote::{self, PID_MARKER, QuoteError};
 use super::{CommandOutput, OutputLine, RemoteCommand, STOP_GRACE, TransportError};
 
@@ -122,7 +122,7 @@ impl SshHost {
         // Held until the command ends: its end of file tells the host that bosun is gone.
         let mut held = child.stdin().take();
         let pid = OnceLock::new();
-        let (tail_tx, mut tail_rx) = mpsc::channel::<String>(64);
+        let (tail_tx, tail_rx) = mpsc::channel::<String>(64);
         let stdout = child.stdout().take().expect("stdout is piped");
         let stderr = child.stderr().take().expect("stderr is piped");
         let out_pump = pump_lines(
@@ -133,17 +133,10 @@ impl SshHost {
             tail_tx.clone(),
         );
         let err_pump = pump_after_pid(stderr, &pid, self.name.clone(), lines.cloned(), tail_tx);
-        let collect = async {
-            let mut tail = OutputTail::new(OutputTail::DEFAULT_BYTES);
-            while let Some(line) = tail_rx.recv().await {
-                tail.push(&line);
-            }
-            tail
+        let pumps = async {
+            tokio::join!(out_pump, err_pump);
         };
-        let finished = async {
-            let ((), (), tail) = tokio::join!(out_pump, err_pump, collect);
-            (child.wait().await, tail)
-        };
+        let finished = collect_until_exit(pumps, tail_rx, child.wait());
         tokio::pin!(finished);
         let timeout = tokio::time::sleep(command.timeout);
         let (status, tail, stopped) = tokio::select! {

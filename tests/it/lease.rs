@@ -138,3 +138,67 @@ async fn a_dead_holders_lock_goes_stale_its_deploy_is_recovered_and_the_queue_mo
     assert!(journal.locks().await.unwrap().is_empty(), "no lock is left");
     assert!(journal.unfinished().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_paused_bot_whose_deploy_was_taken_over_is_fenced_and_never_acts_again() {
+    let marks = tempfile::tempdir().unwrap();
+    let started = marks.path().join("build-started");
+    let switched = marks.path().join("switched");
+    let app = DemoApp::new(AppOptions {
+        // In a release with a SLOW file the build takes 30 s; every restart leaves a trace.
+        build_extra: vec![format!(
+            r#"["sh", "-c", "if [ -e SLOW ]; then touch \"$0\"; sleep 30; fi", "{}"]"#,
+            started.display()
+        )],
+        restart: format!("touch {}", switched.display()),
+        config_extra: "[journal]\nlease = \"1s\"\n\n".into(),
+        ..AppOptions::default()
+    });
+    let mut alice = BotProcess::start(&app.config_path, "alice");
+    alice.say("deploy demo to staging").await;
+    alice.expect("is live on 2 hosts").await;
+    let good = app.current("h1").unwrap();
+    std::fs::remove_file(&switched).unwrap();
+    app.repo.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "Slow build",
+        &[("SLOW", "1")],
+    );
+    alice.say("deploy demo to staging").await;
+    wait_for_file(&started).await;
+    let pid = alice.child.id().unwrap().to_string();
+    let signal = |sig: &str| {
+        let status = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("-STOP"); // alice's bot is paused: its lease runs out while it lives
+
+    let mut bob = ConsoleBot::start(app.config(), "bob");
+    let told = bob.expect("went stale").await;
+    assert!(told.contains("deploy #2"), "{told}");
+    assert!(told.contains("staging is back on"), "{told}");
+    signal("-CONT");
+    // Alice's bot wakes up before its next step, finds its deploy taken over, and stops.
+    let stopped = alice.expect("Another bot has taken it over").await;
+    assert!(stopped.contains("I stopped the deploy"), "{stopped}");
+    bob.say("status").await;
+    bob.expect("nothing is running").await;
+    bob.finish().await;
+    drop(alice.stdin.take());
+    let _ = tokio::time::timeout(PATIENCE, alice.child.wait()).await;
+    assert!(!switched.exists(), "the paused bot switched nothing");
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_deref(), Some(good.as_str()));
+        assert_eq!(app.releases(host), vec![good.clone()]);
+    }
+    let journal = Journal::open(&app.journal_path()).await.unwrap();
+    assert!(journal.locks().await.unwrap().is_empty());
+    assert_eq!(
+        journal.deploy(2).await.unwrap().state,
+        bosun::journal::DeployState::Recovered
+    );
+}

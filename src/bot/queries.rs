@@ -1,4 +1,4 @@
-//! Answers that read and never deploy: status, history, diff, where, and the manual locks.
+//! Answers that read and never deploy: status, history, diff, where, and the manual locks. Reading needs the `read` permission (or any other on the same app and environment).
 
 use bosun_chat::Room;
 
@@ -8,11 +8,38 @@ use crate::announce::{history_text, live_line, lock_line};
 use crate::auth::Action;
 use crate::engine::target;
 
-/// `status`: what is live where, what runs, what is locked.
-pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
+/// Whether `who` may read `app` in `env`, or in the environment a query names by default.
+pub(crate) fn may_read(
+    ctx: &Context,
+    who: &Who<'_>,
+    app: &str,
+    env: Option<&str>,
+) -> Result<(), String> {
+    let env = match target(&ctx.config, app, env) {
+        Ok((_, environment)) => environment.name.clone(),
+        // The query itself says what is wrong with the names.
+        Err(_) => return Ok(()),
+    };
+    ctx.policy
+        .allows(who.person, &who.name, Action::Read, app, &env)
+}
+
+fn reads(ctx: &Context, who: &Who<'_>, app: &str, env: &str) -> bool {
+    ctx.policy
+        .allows(who.person, &who.name, Action::Read, app, env)
+        .is_ok()
+}
+
+/// `status`: what is live where, what runs, what is locked — where `who` may read.
+pub(crate) async fn status(ctx: &Context, state: &State, room: &Room, who: &Who<'_>) {
     let mut lines = Vec::new();
+    let mut readable_envs = std::collections::BTreeSet::new();
     for playbook in &ctx.config.playbooks {
         for env in &playbook.environments {
+            if !reads(ctx, who, &playbook.app.name, &env.name) {
+                continue;
+            }
+            readable_envs.insert(env.name.clone());
             match ctx
                 .journal
                 .live(playbook.app.name.clone(), env.name.clone())
@@ -26,8 +53,18 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
             }
         }
     }
+    if readable_envs.is_empty() {
+        return ctx
+            .say(room, format!("{} may not read anything here", who.name))
+            .await;
+    }
     match ctx.journal.locks().await {
-        Ok(locks) => lines.extend(locks.iter().map(lock_line)),
+        Ok(locks) => lines.extend(
+            locks
+                .iter()
+                .filter(|l| readable_envs.contains(&l.env))
+                .map(lock_line),
+        ),
         Err(e) => lines.push(format!("locks: cannot read the journal: {e}")),
     }
     if state.running.is_empty() {
@@ -36,17 +73,41 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
     ctx.say(room, lines.join("\n")).await;
 }
 
-/// `history APP [ENV]`
-pub(crate) async fn history(ctx: &Context, room: &Room, app: &str, env: Option<&str>) {
-    if let Err(e) = target(&ctx.config, app, env) {
-        return ctx.say(room, e.to_string()).await;
+/// `history APP [ENV]`: the deploys of the environments `who` may read.
+pub(crate) async fn history(
+    ctx: &Context,
+    room: &Room,
+    who: &Who<'_>,
+    app: &str,
+    env: Option<&str>,
+) {
+    let playbook = match target(&ctx.config, app, env) {
+        Ok((playbook, _)) => playbook,
+        Err(e) => return ctx.say(room, e.to_string()).await,
+    };
+    let readable: Vec<String> = playbook
+        .environments
+        .iter()
+        .map(|e| e.name.clone())
+        .filter(|e| env.is_none_or(|named| named == e) && reads(ctx, who, app, e))
+        .collect();
+    if readable.is_empty() {
+        let refusal = ctx
+            .policy
+            .allows(who.person, &who.name, Action::Read, app, env.unwrap_or("*"))
+            .err()
+            .unwrap_or_else(|| format!("{} may not read {app}", who.name));
+        return ctx.say(room, refusal).await;
     }
     match ctx
         .journal
         .history(Some(app.to_string()), env.map(str::to_string), 10)
         .await
     {
-        Ok(deploys) => ctx.say(room, history_text(app, env, &deploys)).await,
+        Ok(mut deploys) => {
+            deploys.retain(|d| readable.contains(&d.env));
+            ctx.say(room, history_text(app, env, &deploys)).await
+        }
         Err(e) => ctx.say(room, format!("cannot read the journal: {e}")).await,
     }
 }
@@ -87,6 +148,11 @@ pub(crate) async fn where_can(ctx: &Context, room: &Room, who: &Who<'_>, app: &s
         .iter()
         .map(|e| e.name.clone())
         .collect();
+    if !ctx.policy.reads_any(person, app, &envs) {
+        return ctx
+            .say(room, format!("{} may not read {app}", who.name))
+            .await;
+    }
     let allowed = ctx
         .policy
         .environments_for(person, Action::Deploy, app, &envs);

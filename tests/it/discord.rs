@@ -57,18 +57,15 @@ lock = ["*:*"]
 /// The adapter as `bosun run` builds it from the config, with short retries.
 fn adapter(config: &Config) -> DiscordAdapter {
     let section = config.chat.discord.clone().expect("[chat.discord]");
-    DiscordAdapter::new(DiscordOptions {
-        token: Token::new(section.token.read().expect("token file").expose()),
-        channels: section.channels.clone(),
-        api_url: section.api_url.clone(),
-        bot_name: config.bot.name.clone(),
-        timing: DiscordTiming {
-            pace: Duration::ZERO,
-            retry_min: Duration::from_millis(50),
-            retry_max: Duration::from_secs(1),
-            drain: Duration::from_secs(5),
-        },
-    })
+    let mut options = section.options(&config.bot.name).expect("the token file");
+    options.timing = DiscordTiming {
+        pace: Duration::ZERO,
+        retry_min: Duration::from_millis(50),
+        retry_max: Duration::from_secs(1),
+        call_timeout: Duration::from_secs(2),
+        drain: Duration::from_secs(5),
+    };
+    DiscordAdapter::new(options)
 }
 
 struct DiscordBot {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bosun::bot::{self, BotOptions, BotReport};
 use bosun::config::Config;
-use bosun_slack::{SlackAdapter, SlackOptions, SlackTiming, Token};
+use bosun_slack::{SlackAdapter, SlackTiming};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -68,22 +68,17 @@ struct SlackBot {
 impl SlackBot {
     fn start(config: Arc<Config>, pace: Duration) -> SlackBot {
         let section = config.chat.slack.clone().expect("[chat.slack]");
-        let read = |s: &bosun::config::Secret| Token::new(s.read().expect("token file").expose());
-        let adapter = SlackAdapter::new(SlackOptions {
-            bot_token: read(&section.bot_token),
-            app_token: read(&section.app_token),
-            channels: section.channels.clone(),
-            api_url: section.api_url.clone(),
-            thread_replies: section.thread_replies,
-            bot_name: config.bot.name.clone(),
-            timing: SlackTiming {
-                pace,
-                reconnect_min: Duration::from_millis(50),
-                reconnect_max: Duration::from_secs(1),
-                hello_timeout: Duration::from_secs(5),
-                drain: Duration::from_secs(5),
-            },
-        });
+        let mut options = section.options(&config.bot.name).expect("the token files");
+        options.timing = SlackTiming {
+            pace,
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_secs(1),
+            hello_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_millis(200),
+            silence: Duration::from_secs(2),
+            drain: Duration::from_secs(5),
+        };
+        let adapter = SlackAdapter::new(options);
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(bot::run(
             config,

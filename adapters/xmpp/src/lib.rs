@@ -74,6 +74,7 @@ mod delivery;
 mod engine;
 mod muc;
 mod outbox;
+mod section;
 mod session;
 mod stanzas;
 mod text;
@@ -81,6 +82,8 @@ mod tls;
 
 pub use adapter::XmppAdapter;
 pub use address::DIRECT_PREFIX;
+pub use classify::NETWORK;
 pub use config::{ConfigError, XmppConfig};
+pub use section::{KEYS, NEEDS, XmppSection};
 pub use text::MAX_OUTBOUND_CHARS;
 pub use tls::{StartTlsConnector, TlsError, client_config};

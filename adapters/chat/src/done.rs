@@ -37,9 +37,10 @@ impl Done {
 }
 
 impl Finished {
-    /// Waits until the work is finished (at once for [`Done::none`]'s counterpart).
-    pub async fn wait(self) {
-        if let Some(rx) = self.0 {
+    /// Waits until the work is finished. Cancel-safe: waiting again after a cancelled wait
+    /// goes on where it stopped.
+    pub async fn wait(&mut self) {
+        if let Some(rx) = &mut self.0 {
             // Nothing is ever sent: the sender being dropped is the signal.
             let _ = rx.await;
         }
@@ -72,9 +73,9 @@ mod tests {
 
     #[tokio::test]
     async fn finished_waits_for_every_copy() {
-        let (done, finished) = Done::new();
+        let (done, mut finished) = Done::new();
         let copy = done.clone();
-        let waiting = tokio::spawn(finished.wait());
+        let waiting = tokio::spawn(async move { finished.wait().await });
         drop(done);
         tokio::task::yield_now().await;
         assert!(!waiting.is_finished(), "a copy is still held");
@@ -89,5 +90,10 @@ mod tests {
     async fn none_is_never_awaited() {
         assert!(!Done::none().is_awaited());
         Finished(None).wait().await;
+        let (done, mut finished) = Done::new();
+        let cancelled = tokio::time::timeout(Duration::from_millis(10), finished.wait()).await;
+        assert!(cancelled.is_err(), "still held");
+        drop(done);
+        finished.wait().await;
     }
 }

@@ -130,7 +130,9 @@ where
                     Some(message) => write_message(&mut output, &message, show_progress).await?,
                     None => break,
                 },
-                () = async { waiting.take().expect("guarded").wait().await }, if waiting.is_some() => {}
+                () = async { waiting.as_mut().expect("guarded").wait().await }, if waiting.is_some() => {
+                    waiting = None;
+                }
                 line = lines.next(), if inbound.is_some() && waiting.is_none() => match line? {
                     Line::Text(text) => {
                         if text.trim().is_empty() {

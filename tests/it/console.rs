@@ -97,8 +97,8 @@ fn the_readmes_pipe_example_deploys_and_then_rolls_back() {
         &[("index.html", "two\n")],
     );
 
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-        .unwrap();
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     assert!(
         readme.contains(
             "`printf 'deploy demo to staging\\n!rollback\\n' | cargo run --release -- run --config config.example.toml`"
@@ -107,9 +107,16 @@ fn the_readmes_pipe_example_deploys_and_then_rolls_back() {
     );
     let (ok, out, err) = run_piped(dir.path(), b"deploy demo to staging\n!rollback\n");
     assert!(ok, "{out}{err}");
-    assert!(!out.contains("busy"), "the rollback waited for the deploy:\n{out}");
-    let live = out.find("is live on 2 hosts").expect("the deploy went live");
-    let back = out.find("demo is back on").expect("then it was rolled back");
+    assert!(
+        !out.contains("busy"),
+        "the rollback waited for the deploy:\n{out}"
+    );
+    let live = out
+        .find("is live on 2 hosts")
+        .expect("the deploy went live");
+    let back = out
+        .find("demo is back on")
+        .expect("then it was rolled back");
     assert!(live < back, "{out}");
     assert_eq!(current(dir.path(), "staging1"), Some(first.clone()));
     assert_eq!(current(dir.path(), "staging2"), Some(first));

@@ -131,9 +131,13 @@ pub(crate) fn edited(event: &MessageUpdateEvent, listening: &Listening) -> Optio
     })
 }
 
+/// The core's end, shared with serenity's tasks; taken away when the gateway ends, since
+/// serenity may keep its handler alive in tasks of its own.
+type Inbox = Arc<Mutex<Option<mpsc::Sender<Inbound>>>>;
+
 struct Handler {
     listening: Arc<Listening>,
-    inbound: mpsc::Sender<Inbound>,
+    inbound: Inbox,
 }
 
 impl Handler {
@@ -161,8 +165,11 @@ impl Handler {
         };
         let mut inbound = Inbound::new(room, sender, typed.text, typed.direct);
         inbound.edit_of = edit_of.map(|m| m.to_string());
-        // Fails only when the core has stopped listening.
-        let _ = self.inbound.send(inbound).await;
+        let core = self.inbound.lock().expect("not poisoned").clone();
+        if let Some(core) = core {
+            // Fails only when the core has stopped listening.
+            let _ = core.send(inbound).await;
+        }
     }
 }
 
@@ -224,23 +231,34 @@ pub(crate) async fn run(
     let intents = GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;
+    let inbox: Inbox = Arc::new(Mutex::new(Some(inbound)));
+    let handler = Handler {
+        listening,
+        inbound: Arc::clone(&inbox),
+    };
     let mut client = ClientBuilder::new_with_http(http, intents)
-        .event_handler(Handler { listening, inbound })
+        .event_handler(handler)
         .await?;
     // serenity asked for the URL too and, had that failed, would have chosen Discord's own
     // gateway: the URL bosun fetched and checked is the one used.
     *client.ws_url.lock().await = url;
     let shards = client.shard_manager.clone();
-    tokio::select! {
+    let ended = tokio::select! {
         ended = client.start() => {
-            ended.map_err(explain)?;
-            anyhow::bail!("the Discord gateway connection ended")
+            shards.shutdown_all().await;
+            match ended {
+                Err(error) => Err(explain(error)),
+                Ok(()) => Err(anyhow::anyhow!("the Discord gateway connection ended")),
+            }
         }
         _ = shutdown.cancelled() => {
             shards.shutdown_all().await;
             Ok(())
         }
-    }
+    };
+    // Nothing more is heard: the core learns it when its inbound channel closes.
+    inbox.lock().expect("not poisoned").take();
+    ended
 }
 
 /// What a gateway refusal means for whoever runs bosun.

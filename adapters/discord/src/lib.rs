@@ -129,17 +129,31 @@ impl Adapter for DiscordAdapter {
             nonce_prefix: format!("b{:08x}-", rand_u32()),
             failures: 0,
         };
-        let sender = tasks.spawn(bosun_chat::drive::drive(
+        // A gateway refused for good (a wrong token, intents not allowed) ends the adapter:
+        // nothing would ever be heard. What is queued still goes out within the drain time.
+        let stop_sending = shutdown.child_token();
+        let mut sender = tasks.spawn(bosun_chat::drive::drive(
             "Discord",
             sending,
             channels.outbound,
-            shutdown,
+            stop_sending.clone(),
             timing.drain,
         ));
+        let mut connection = connection;
         tasks.close();
-        let sent = sender.await;
-        stop_gateway.cancel();
-        let heard = connection.await;
+        let (sent, heard) = tokio::select! {
+            sent = &mut sender => {
+                stop_gateway.cancel();
+                (sent, connection.await)
+            }
+            heard = &mut connection => {
+                if let Ok(Err(error)) = &heard {
+                    tracing::error!("Discord: {error:#}");
+                    stop_sending.cancel();
+                }
+                (sender.await, heard)
+            }
+        };
         tasks.wait().await;
         sent?;
         heard?

@@ -3,7 +3,8 @@
 //! REST (`/api/v10`): `GET /gateway` (failing with 502 when told to), `GET /channels/{id}` (for
 //! threads), `POST /channels/{id}/messages` (an enforced `nonce` returns the message it already
 //! made; a slow answer when told to), `PATCH /channels/{id}/messages/{id}`, with
-//! `X-RateLimit-*` headers from a per-channel bucket and 429 bodies (`retry_after`, `global`).
+//! `X-RateLimit-*` headers from a per-channel bucket and 429 bodies (`retry_after`, `global`);
+//! content past 2,000 characters is refused (50035).
 //! Gateway: HELLO (10), IDENTIFY (2) → READY, or close code 4004 for a wrong token and 4014 for
 //! a privileged intent the bot may not use; HEARTBEAT (1) → ACK (11), RESUME (6) → missed
 //! dispatches replayed then RESUMED; dispatches only what the session's intents ask for
@@ -33,6 +34,9 @@ pub const GUILD: u64 = 7000;
 
 /// How long a test waits for the stand-in to see something.
 pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// Discord refuses longer message content (Invalid Form Body, code 50035).
+const MAX_CONTENT: usize = 2000;
 
 /// Gateway intents, as Discord numbers them.
 const GUILD_MESSAGES: u64 = 1 << 9;
@@ -577,6 +581,14 @@ fn message_request(
         if !authorized {
             inner.requests.push(record(401));
             return status_json(401, json!({"message": "401: Unauthorized", "code": 0}));
+        }
+        if body["content"].as_str().is_some_and(|c| c.chars().count() > MAX_CONTENT) {
+            inner.requests.push(record(400));
+            return status_json(
+                400,
+                json!({"message": "Invalid Form Body", "code": 50035, "errors": {"content": {"_errors": [
+                    {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}]}}}),
+            );
         }
         if let Some(until) = inner.limited_until
             && now < until

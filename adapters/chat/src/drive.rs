@@ -20,8 +20,8 @@ pub trait Perform<Id>: Send {
     fn perform(&mut self, room: &Room, job: &Job<Id>) -> impl Future<Output = Outcome<Id>> + Send;
 }
 
-/// Sends until the core closes `outbound` and everything queued is out, or until `shutdown`
-/// plus `drain`. `name` is the chat system's, for the log.
+/// Sends until the core closes `outbound` and everything queued is out, or, after `shutdown`,
+/// until what was queued is out or `drain` has passed. `name` is the chat system's, for the log.
 pub async fn drive<Id, P>(
     name: &str,
     mut performer: P,
@@ -44,7 +44,8 @@ pub async fn drive<Id, P>(
                 Err(TryRecvError::Disconnected) => open = false,
             }
         }
-        if !open && outbox.is_empty() {
+        // Done: the core has nothing more to say, or is stopping and nothing waits.
+        if outbox.is_empty() && (!open || deadline.is_some()) {
             return;
         }
         if let Some(deadline) = deadline

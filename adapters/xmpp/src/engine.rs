@@ -353,6 +353,7 @@ impl Engine {
             )
         );
         if joined {
+            tracing::debug!(%room, "a self-ping says the bot is still in the room");
             self.self_pings
                 .insert(room, SelfPing::Next(now + self.ack_timeout));
         } else {

@@ -3,6 +3,7 @@
 pub mod announce;
 pub mod auth;
 pub mod bot;
+pub mod chat;
 pub mod checks;
 pub mod clock;
 pub mod command;

@@ -1,15 +1,14 @@
 //! The `bosun` command line: run the bot, check a config, deploy or roll back from a script, read the journal.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use bosun::bot::{self, BotOptions};
-use bosun::config::{self, AdapterKind, Config};
+use bosun::chat::AnyAdapter;
+use bosun::config::{self, Config};
 use bosun::journal::{self, Journal};
-use bosun_console::ConsoleAdapter;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
@@ -27,11 +26,11 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Run the bot in the configured chat (the console reads commands from stdin).
+    /// Run the bot in the configured chat (on this terminal by default: commands from stdin).
     Run {
         #[arg(long, short, default_value = "bosun.toml", env = "BOSUN_CONFIG")]
         config: PathBuf,
-        /// The console user you type as (default: $USER).
+        /// Who you type as on this terminal (default: $USER).
         #[arg(long = "as", value_name = "NAME")]
         as_user: Option<String>,
     },
@@ -112,7 +111,7 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     };
-    // A console read blocked on stdin must not hold the process after the bot has stopped
+    // A read blocked on stdin must not hold the process after the bot has stopped
     // (e.g. on SIGTERM with the terminal still open).
     runtime.shutdown_background();
     code
@@ -123,13 +122,6 @@ fn load(path: &Path) -> anyhow::Result<Arc<Config>> {
         Ok(config) => Ok(Arc::new(config)),
         Err(e) => anyhow::bail!("the configuration has problems:\n{e}"),
     }
-}
-
-fn user(as_user: Option<String>, config: &Config) -> String {
-    as_user
-        .or_else(|| config.chat.console.user.clone())
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "operator".to_string())
 }
 
 /// Cancels the returned token on Ctrl-C or SIGTERM. The caller owns the listening task and
@@ -174,29 +166,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let loaded = load(&config)?;
             let (shutdown, listener) = shutdown_on_signal();
             let options = BotOptions::default();
-            let result = match loaded.chat.adapter {
-                AdapterKind::Console => {
-                    let user = user(as_user, &loaded);
-                    if std::io::stdin().is_terminal() {
-                        eprintln!(
-                            "bosun is listening as {user}; type \"help\", or Ctrl-D to quit."
-                        );
-                    }
-                    let adapter = bosun_console::stdio(user);
-                    bot::run(loaded, adapter, options, shutdown).await
-                }
-                AdapterKind::Slack => {
-                    let adapter = slack_adapter(&loaded)?;
-                    bot::run(loaded, adapter, options, shutdown).await
-                }
-                AdapterKind::Discord => {
-                    let adapter = discord_adapter(&loaded)?;
-                    bot::run(loaded, adapter, options, shutdown).await
-                }
-                AdapterKind::Xmpp => {
-                    let adapter = xmpp_adapter(&loaded)?;
-                    bot::run(loaded, adapter, options, shutdown).await
-                }
+            let result = match AnyAdapter::from_config(&loaded, as_user) {
+                Ok(adapter) => bot::run(loaded, adapter, options, shutdown).await,
+                Err(e) => Err(e),
             };
             listener.abort();
             result?;
@@ -251,63 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The Slack adapter as `[chat.slack]` describes it, its tokens read now.
-fn slack_adapter(config: &Config) -> anyhow::Result<bosun_slack::SlackAdapter> {
-    let Some(slack) = &config.chat.slack else {
-        anyhow::bail!("adapter = \"slack\" needs a [chat.slack] section");
-    };
-    let token = |secret: &config::Secret, what: &str| {
-        secret
-            .read()
-            .map(|value| bosun_slack::Token::new(value.expose()))
-            .with_context(|| format!("reading the Slack {what}"))
-    };
-    Ok(bosun_slack::SlackAdapter::new(bosun_slack::SlackOptions {
-        bot_token: token(&slack.bot_token, "bot token")?,
-        app_token: token(&slack.app_token, "app-level token")?,
-        channels: slack.channels.clone(),
-        api_url: slack.api_url.clone(),
-        thread_replies: slack.thread_replies,
-        bot_name: config.bot.name.clone(),
-        timing: bosun_slack::SlackTiming::default(),
-    }))
-}
-
-/// The Discord adapter as `[chat.discord]` describes it, its token read now.
-fn discord_adapter(config: &Config) -> anyhow::Result<bosun_discord::DiscordAdapter> {
-    let Some(discord) = &config.chat.discord else {
-        anyhow::bail!("adapter = \"discord\" needs a [chat.discord] section");
-    };
-    let token = discord
-        .token
-        .read()
-        .context("reading the Discord bot token")?;
-    Ok(bosun_discord::DiscordAdapter::new(
-        bosun_discord::DiscordOptions {
-            token: bosun_discord::Token::new(token.expose()),
-            channels: discord.channels.clone(),
-            api_url: discord.api_url.clone(),
-            bot_name: config.bot.name.clone(),
-            timing: bosun_discord::DiscordTiming::default(),
-        },
-    ))
-}
-
-/// The XMPP adapter as `[chat.xmpp]` describes it, its password read now.
-fn xmpp_adapter(config: &Config) -> anyhow::Result<bosun_xmpp::XmppAdapter> {
-    let Some(xmpp) = &config.chat.xmpp else {
-        anyhow::bail!("adapter = \"xmpp\" needs a [chat.xmpp] section");
-    };
-    let password = xmpp
-        .password
-        .read()
-        .context("reading the XMPP account's password")?;
-    let settings = xmpp.adapter_config(&password);
-    settings.validate().context("[chat.xmpp]")?;
-    Ok(bosun_xmpp::XmppAdapter::new(settings))
-}
-
-/// Runs one chat line through the bot, as the console would, and exits non-zero unless it
+/// Runs one chat line through the bot, as typed on this terminal, and exits non-zero unless it
 /// deployed or rolled back.
 async fn scripted(
     config: &Path,
@@ -316,9 +232,7 @@ async fn scripted(
 ) -> anyhow::Result<ExitCode> {
     bosun::command::parse(&line).map_err(|e| anyhow::anyhow!("{e}"))?;
     let loaded = load(config)?;
-    let user = user(as_user, &loaded);
-    let input = std::io::Cursor::new(format!("{line}\n").into_bytes());
-    let adapter = ConsoleAdapter::new(user, input, tokio::io::stdout());
+    let adapter = AnyAdapter::one_line(&loaded, as_user, &line);
     let (shutdown, listener) = shutdown_on_signal();
     let report = bot::run(loaded, adapter, BotOptions::default(), shutdown).await;
     listener.abort();

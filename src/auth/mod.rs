@@ -7,6 +7,8 @@ use crate::config::{Config, Pattern, Person, Role};
 /// What a person may be allowed to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
+    /// Read what is deployed where and what would ship (`status`, `history`, `diff`, `where`).
+    Read,
     Deploy,
     Rollback,
     Force,
@@ -18,6 +20,7 @@ pub enum Action {
 impl Action {
     pub fn verb(self) -> &'static str {
         match self {
+            Action::Read => "read",
             Action::Deploy => "deploy",
             Action::Rollback => "roll back",
             Action::Force => "force",
@@ -29,6 +32,7 @@ impl Action {
 
     fn patterns(self, role: &Role) -> &[Pattern] {
         match self {
+            Action::Read => &role.read,
             Action::Deploy => &role.deploy,
             Action::Rollback => &role.rollback,
             Action::Force => &role.force,
@@ -121,8 +125,35 @@ impl Policy {
             .roles
             .iter()
             .filter_map(|r| self.roles.get(r))
-            .flat_map(|role| action.patterns(role).iter().chain(role.admin.iter()))
+            .flat_map(|role| Self::granting(role, action))
             .any(|p| p.matches(app, env))
+    }
+
+    /// The patterns of `role` that grant `action`: its own, `admin`'s, and for reading every
+    /// action's (who may act on something may read it).
+    fn granting(role: &Role, action: Action) -> Vec<&Pattern> {
+        let actions: &[Action] = match action {
+            Action::Read => &[
+                Action::Read,
+                Action::Deploy,
+                Action::Rollback,
+                Action::Force,
+                Action::Lock,
+                Action::UnlockOthers,
+            ],
+            _ => std::slice::from_ref(&action),
+        };
+        actions
+            .iter()
+            .flat_map(|a| a.patterns(role))
+            .chain(&role.admin)
+            .collect()
+    }
+
+    /// Whether `person` may read `app` in at least one of `envs`.
+    pub fn reads_any(&self, person: &Person, app: &str, envs: &[String]) -> bool {
+        envs.iter()
+            .any(|env| self.granted(person, Action::Read, app, env))
     }
 
     /// The environment names (from `envs`) where `person` may do `action` to `app`.

@@ -1,6 +1,6 @@
 //! Inbound message → parse → identify → authorize → a worker task or a reply. Decisions only; work happens in tasks.
 
-use bosun_chat::{Inbound, Room, Sender};
+use bosun_chat::{Done, Inbound, Room, Sender};
 
 use super::{Context, DeployKey, Running, State, WorkerMsg, queries, worker};
 use crate::announce::lock_refusal;
@@ -22,7 +22,7 @@ pub(crate) fn who_of<'c>(ctx: &'c Context, sender: &Sender) -> Who<'c> {
         .identity
         .as_ref()
         .and_then(|id| ctx.policy.identify(id));
-    // A person matched by a wildcard identity (`console = "*"`) is named as the chat names them.
+    // A person matched by a wildcard identity (`NETWORK = "*"`) is named as the chat names them.
     let by_wildcard = match (person, &sender.identity) {
         (Some(p), Some(id)) => p.identities.get(&id.network).is_some_and(|i| i == "*"),
         _ => false,
@@ -38,9 +38,25 @@ pub(crate) fn who_of<'c>(ctx: &'c Context, sender: &Sender) -> Who<'c> {
 }
 
 /// Handles one message. Returns true when a query task was started (the loop waits for it
-/// before exiting at end of input).
+/// before exiting at end of input). The message's completion token is held by whatever its
+/// work is (a deploy, a queued request, a query task) and dropped when that ends.
 pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -> bool {
-    let command = match parse_message(&message.text, &ctx.config.bot.name, message.direct) {
+    let parsed = parse_message(&message.text, &ctx.config.bot.name, message.direct);
+    if let Some(original) = &message.edit_of {
+        // The one place that answers edits, for every chat system: never run, answered once.
+        if !matches!(parsed, Parsed::NotForMe) && state.edits.first_time(&message.room, original) {
+            ctx.say(
+                &message.room,
+                format!(
+                    "edits are not run as commands; to run \"{}\", send it again as a new message",
+                    bosun_chat::clip(message.text.trim(), 120)
+                ),
+            )
+            .await;
+        }
+        return false;
+    }
+    let command = match parsed {
         Parsed::NotForMe => return false,
         Parsed::Invalid(error) => {
             ctx.say(&message.room, error.to_string()).await;
@@ -50,6 +66,27 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
     };
     let who = who_of(ctx, &message.sender);
     let room = message.room.clone();
+    if who.person.is_none() && !matches!(command, Command::Help { .. }) {
+        // Someone bosun does not know may ask for help, and nothing else.
+        let action = match command {
+            Command::Status
+            | Command::History { .. }
+            | Command::Diff { .. }
+            | Command::Where { .. } => Action::Read,
+            Command::Rollback { .. } | Command::Repair { .. } => Action::Rollback,
+            Command::Lock { .. }
+            | Command::Unlock { .. }
+            | Command::Freeze { .. }
+            | Command::Unfreeze { .. } => Action::Lock,
+            Command::Cancel | Command::Continue => Action::Admin,
+            Command::Deploy { .. } | Command::Help { .. } => Action::Deploy,
+        };
+        if let Err(refusal) = ctx.policy.allows(None, &who.name, action, "*", "*") {
+            ctx.say(&room, refusal).await;
+        }
+        return false;
+    }
+    let done = message.done;
 
     match command {
         Command::Deploy {
@@ -71,6 +108,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 room: room.clone(),
                 sender: message.sender.clone(),
                 when_free,
+                done,
             };
             start(ctx, state, &ask, &who, Job::Deploy(request), force).await;
             false
@@ -109,12 +147,17 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 room: room.clone(),
                 sender: message.sender.clone(),
                 when_free: false,
+                done,
             };
             start(ctx, state, &ask, &who, Job::Rollback { app, env }, force).await;
             false
         }
         Command::Cancel => {
-            let mine: Vec<&Running> = state.running.values().filter(|r| r.room == room).collect();
+            let mine: Vec<&Running> = state
+                .running
+                .values()
+                .filter(|r| r.room.same_room(&room))
+                .collect();
             match mine.as_slice() {
                 [] => ctx.say(&room, "nothing is running from this room").await,
                 running => {
@@ -137,7 +180,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             let waiting = state
                 .running
                 .values_mut()
-                .find(|r| r.room == room && r.canary_waiting);
+                .find(|r| r.room.same_room(&room) && r.canary_waiting);
             match waiting {
                 Some(running) => {
                     running.canary_waiting = false;
@@ -176,7 +219,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             false
         }
         Command::Status => {
-            queries::status(ctx, state, &room).await;
+            queries::status(ctx, state, &room, &who).await;
             false
         }
         Command::Repair { app, env } => {
@@ -187,12 +230,20 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 &who,
                 app.as_ref().map(|a| a.as_str()),
                 env.as_str(),
+                done,
             )
             .await;
             false
         }
         Command::History { app, env } => {
-            queries::history(ctx, &room, app.as_str(), env.as_ref().map(|e| e.as_str())).await;
+            queries::history(
+                ctx,
+                &room,
+                &who,
+                app.as_str(),
+                env.as_ref().map(|e| e.as_str()),
+            )
+            .await;
             false
         }
         Command::Where { app } => {
@@ -204,12 +255,18 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             false
         }
         Command::Diff { app, env } => {
-            let ctx2 = ctx.clone();
             let app = app.to_string();
             let env = env.map(|e| e.to_string());
+            if let Err(refusal) = queries::may_read(ctx, &who, &app, env.as_deref()) {
+                ctx.say(&room, refusal).await;
+                return false;
+            }
+            let ctx2 = ctx.clone();
             ctx.tasks.spawn(async move {
                 queries::diff(&ctx2, &room, &app, env.as_deref()).await;
                 let _ = ctx2.to_loop.send(WorkerMsg::QueryDone).await;
+                // The reply is on its way before the next command of a script is read.
+                drop(done);
             });
             true
         }
@@ -230,6 +287,8 @@ pub(crate) struct Ask {
     pub room: Room,
     pub sender: Sender,
     pub when_free: bool,
+    /// Held until the request has run (queued, then running) or was refused.
+    pub done: Done,
 }
 
 /// A request waiting for its environment to be free (`deploy … when free`).
@@ -354,6 +413,7 @@ pub(crate) async fn start(
             kind,
             control,
             canary_waiting: false,
+            done: ask.done.clone(),
         },
     );
     let job = match job {
@@ -448,6 +508,8 @@ pub(crate) fn reconcile_all(ctx: &Context, state: &mut State) {
 }
 
 /// `repair [APP in] ENV`: compare now and bring drifted hosts back, answering either way.
+/// `done` is held until every repair it started has answered.
+#[allow(clippy::too_many_arguments)]
 async fn repair(
     ctx: &Context,
     state: &mut State,
@@ -455,6 +517,7 @@ async fn repair(
     who: &Who<'_>,
     app: Option<&str>,
     env: &str,
+    done: Done,
 ) {
     let apps: Vec<String> = match app {
         Some(app) => vec![app.to_string()],
@@ -509,6 +572,7 @@ async fn repair(
         let asked = super::reconcile::Asked {
             room: room.clone(),
             who: who.name.clone(),
+            done: done.clone(),
         };
         let before = state.drift.get(&key).cloned();
         super::reconcile::spawn(ctx, key, Some(asked), before);
@@ -584,5 +648,26 @@ pub(crate) async fn start_queued(ctx: &Context, state: &mut State) {
             ..queued.ask.clone()
         };
         start(ctx, state, &ask, &who, queued.job, queued.force).await;
+    }
+}
+
+/// The edits already answered, per room (bounded): each edited message gets one answer.
+#[derive(Debug, Default)]
+pub(crate) struct AnsweredEdits(std::collections::VecDeque<(String, String)>);
+
+impl AnsweredEdits {
+    const REMEMBERED: usize = 256;
+
+    /// True the first time an edit of `original` in `room` is seen.
+    fn first_time(&mut self, room: &Room, original: &str) -> bool {
+        let key = (room.as_str().to_string(), original.to_string());
+        if self.0.contains(&key) {
+            return false;
+        }
+        if self.0.len() >= Self::REMEMBERED {
+            self.0.pop_front();
+        }
+        self.0.push_back(key);
+        true
     }
 }

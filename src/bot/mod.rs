@@ -91,6 +91,9 @@ pub(crate) struct Running {
     pub control: mpsc::Sender<crate::engine::Control>,
     /// True while a canary deploy waits for `continue`.
     pub canary_waiting: bool,
+    /// The completion token of the message that asked for it: dropped when it ends (or when
+    /// a canary waits for `continue`, which the next line may be).
+    pub done: bosun_chat::Done,
 }
 
 /// Shared, read-only context for tasks.
@@ -135,6 +138,8 @@ pub(crate) struct State {
     /// What the last reconciliation of each environment left wrong, for `status`.
     pub drift: std::collections::BTreeMap<DeployKey, String>,
     pub report: BotReport,
+    /// Edits already answered.
+    pub edits: dispatch::AnsweredEdits,
 }
 
 /// Runs the bot until `shutdown` is cancelled, or until the adapter's input ends and all
@@ -180,6 +185,7 @@ pub async fn run<A: Adapter + 'static>(
         reconciling: Default::default(),
         drift: Default::default(),
         report: BotReport::default(),
+        edits: Default::default(),
     };
 
     // Deploys left running by a bot that died are recovered in tasks of their own, while the
@@ -230,16 +236,19 @@ pub async fn run<A: Adapter + 'static>(
                     dispatch::start_queued(&ctx, &mut state).await;
                 }
                 WorkerMsg::Finished { key, ok, last } => {
-                    state.running.remove(&key);
+                    let finished = state.running.remove(&key);
                     if let Some(last) = last {
                         let _ = outbound_tx.send(last).await;
                     }
+                    // The environment is free and its last word said: a script reads on.
+                    drop(finished);
                     dispatch::start_queued(&ctx, &mut state).await;
                     if ok { state.report.deploys_succeeded += 1 } else { state.report.deploys_failed += 1 }
                 }
                 WorkerMsg::CanaryWaiting { key } => {
                     if let Some(running) = state.running.get_mut(&key) {
                         running.canary_waiting = true;
+                        running.done = bosun_chat::Done::none();
                     }
                 }
                 WorkerMsg::QueryDone => {

@@ -1,4 +1,4 @@
-//! Answers that read and never deploy: status, history, diff, where, and the manual locks.
+//! Answers that read and never deploy: status, history, diff, where, and the manual locks. Reading needs the `read` permission (or any other on the same app and environment).
 
 use bosun_chat::Room;
 
@@ -9,12 +9,39 @@ use crate::auth::Action;
 use crate::engine::target;
 use crate::journal::DeployState;
 
-/// `status`: what is live where, what runs, what is locked.
-pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
+/// Whether `who` may read `app` in `env`, or in the environment a query names by default.
+pub(crate) fn may_read(
+    ctx: &Context,
+    who: &Who<'_>,
+    app: &str,
+    env: Option<&str>,
+) -> Result<(), String> {
+    let env = match target(&ctx.config, app, env) {
+        Ok((_, environment)) => environment.name.clone(),
+        // The query itself says what is wrong with the names.
+        Err(_) => return Ok(()),
+    };
+    ctx.policy
+        .allows(who.person, &who.name, Action::Read, app, &env)
+}
+
+fn reads(ctx: &Context, who: &Who<'_>, app: &str, env: &str) -> bool {
+    ctx.policy
+        .allows(who.person, &who.name, Action::Read, app, env)
+        .is_ok()
+}
+
+/// `status`: what is live where, what runs, what is locked — where `who` may read.
+pub(crate) async fn status(ctx: &Context, state: &State, room: &Room, who: &Who<'_>) {
     let mut lines = Vec::new();
+    let mut readable_envs = std::collections::BTreeSet::new();
     let mut looks = Vec::new();
     for playbook in &ctx.config.playbooks {
         for env in &playbook.environments {
+            if !reads(ctx, who, &playbook.app.name, &env.name) {
+                continue;
+            }
+            readable_envs.insert(env.name.clone());
             let (app, env) = (playbook.app.name.clone(), env.name.clone());
             match ctx.journal.live(app.clone(), env.clone()).await {
                 Ok(live) => lines.push(live_line(&app, &env, live.as_ref())),
@@ -32,9 +59,19 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
             }
         }
     }
+    if readable_envs.is_empty() {
+        return ctx
+            .say(room, format!("{} may not read anything here", who.name))
+            .await;
+    }
     lines.extend(looks);
     match ctx.journal.locks().await {
-        Ok(locks) => lines.extend(locks.iter().map(lock_line)),
+        Ok(locks) => lines.extend(
+            locks
+                .iter()
+                .filter(|l| readable_envs.contains(&l.env))
+                .map(lock_line),
+        ),
         Err(e) => lines.push(format!("locks: cannot read the journal: {e}")),
     }
     for drift in state.drift.values() {
@@ -46,17 +83,41 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
     ctx.say(room, lines.join("\n")).await;
 }
 
-/// `history APP [ENV]`
-pub(crate) async fn history(ctx: &Context, room: &Room, app: &str, env: Option<&str>) {
-    if let Err(e) = target(&ctx.config, app, env) {
-        return ctx.say(room, e.to_string()).await;
+/// `history APP [ENV]`: the deploys of the environments `who` may read.
+pub(crate) async fn history(
+    ctx: &Context,
+    room: &Room,
+    who: &Who<'_>,
+    app: &str,
+    env: Option<&str>,
+) {
+    let playbook = match target(&ctx.config, app, env) {
+        Ok((playbook, _)) => playbook,
+        Err(e) => return ctx.say(room, e.to_string()).await,
+    };
+    let readable: Vec<String> = playbook
+        .environments
+        .iter()
+        .map(|e| e.name.clone())
+        .filter(|e| env.is_none_or(|named| named == e) && reads(ctx, who, app, e))
+        .collect();
+    if readable.is_empty() {
+        let refusal = ctx
+            .policy
+            .allows(who.person, &who.name, Action::Read, app, env.unwrap_or("*"))
+            .err()
+            .unwrap_or_else(|| format!("{} may not read {app}", who.name));
+        return ctx.say(room, refusal).await;
     }
     match ctx
         .journal
         .history(Some(app.to_string()), env.map(str::to_string), 10)
         .await
     {
-        Ok(deploys) => ctx.say(room, history_text(app, env, &deploys)).await,
+        Ok(mut deploys) => {
+            deploys.retain(|d| readable.contains(&d.env));
+            ctx.say(room, history_text(app, env, &deploys)).await
+        }
         Err(e) => ctx.say(room, format!("cannot read the journal: {e}")).await,
     }
 }
@@ -97,6 +158,11 @@ pub(crate) async fn where_can(ctx: &Context, room: &Room, who: &Who<'_>, app: &s
         .iter()
         .map(|e| e.name.clone())
         .collect();
+    if !ctx.policy.reads_any(person, app, &envs) {
+        return ctx
+            .say(room, format!("{} may not read {app}", who.name))
+            .await;
+    }
     let allowed = ctx
         .policy
         .environments_for(person, Action::Deploy, app, &envs);

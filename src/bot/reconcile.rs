@@ -11,6 +11,8 @@ use crate::engine::reconcile::{repair, survey};
 pub(crate) struct Asked {
     pub room: Room,
     pub who: String,
+    /// Held until the answer is on its way (a script reads its next line then).
+    pub done: bosun_chat::Done,
 }
 
 /// Surveys `key`'s hosts in a task of its own and repairs what drifted. `before` is what the
@@ -19,11 +21,14 @@ pub(crate) struct Asked {
 pub(crate) fn spawn(ctx: &Context, key: DeployKey, asked: Option<Asked>, before: Option<String>) {
     let ctx2 = ctx.clone();
     ctx.tasks.spawn(async move {
+        let held = asked.as_ref().map(|a| a.done.clone());
         let found = reconcile(&ctx2, &key, asked, before).await;
         let _ = ctx2
             .to_loop
             .send(WorkerMsg::Reconciled { key, drift: found })
             .await;
+        // The answer is on its way: a script may read its next line.
+        drop(held);
     });
 }
 

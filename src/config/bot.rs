@@ -6,13 +6,11 @@ use std::path::Path;
 
 use toml::de::DeTable;
 
-use super::model::{
-    AdapterKind, AnnounceSection, BotSection, ChatSection, ConsoleSection, JournalSection, Person,
-    Role, TrackerSection,
-};
+use super::model::{AnnounceSection, BotSection, JournalSection, Person, Role, TrackerSection};
 use super::paths::resolve;
 use super::reader::{Item, Reader, Table};
 use super::{chat, keys, people, tracker, values};
+use crate::chat::ChatSection;
 
 /// bosun.toml, read: everything but the playbooks, which are only named.
 pub(super) struct ConfigFile {
@@ -67,36 +65,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
         .unwrap_or_default();
 
     let chat = section(reader, "chat");
-    reader.known_keys(&chat, keys::CHAT);
-    let adapter = reader.opt(&chat, "adapter", |r, item| {
-        values::choice(r, item, "adapter", keys::ADAPTERS)
-    });
-    let adapter = adapter.unwrap_or(AdapterKind::Console);
-    let console = reader.opt(&chat, "console", Reader::table).map_or_else(
-        ConsoleSection::default,
-        |console| {
-            reader.known_keys(&console, keys::CONSOLE);
-            ConsoleSection {
-                user: reader.opt(&console, "user", Reader::text),
-            }
-        },
-    );
-    let slack = reader
-        .opt(&chat, "slack", Reader::table)
-        .map(|table| chat::slack(reader, &table, dir));
-    let discord = reader
-        .opt(&chat, "discord", Reader::table)
-        .map(|table| chat::discord(reader, &table, dir));
-    let xmpp = reader
-        .opt(&chat, "xmpp", Reader::table)
-        .map(|table| chat::xmpp(reader, &table, dir, &name));
-    let present = match adapter {
-        AdapterKind::Slack => slack.is_some(),
-        AdapterKind::Discord => discord.is_some(),
-        AdapterKind::Xmpp => xmpp.is_some(),
-        AdapterKind::Console => true,
-    };
-    chat::require_section(reader, &chat, adapter, present);
+    let chat = chat::read(reader, &chat, dir, &name);
 
     let journal = section(reader, "journal");
     reader.known_keys(&journal, keys::JOURNAL);
@@ -137,13 +106,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     ConfigFile {
         bot: BotSection { name, state_dir },
         playbooks,
-        chat: ChatSection {
-            adapter,
-            console,
-            slack,
-            discord,
-            xmpp,
-        },
+        chat,
         journal: JournalSection {
             path: journal_path,
             lease,

@@ -2,7 +2,7 @@
 //! are tested against.
 
 use super::checks::Check;
-use super::model::{AdapterKind, ChangesetSource};
+use super::model::ChangesetSource;
 use super::tracker::TrackerKind;
 
 // bosun.toml
@@ -10,29 +10,6 @@ pub(super) const ROOT: &[&str] = &[
     "bot", "chat", "journal", "tracker", "announce", "people", "roles",
 ];
 pub(super) const BOT: &[&str] = &["name", "state_dir", "playbooks"];
-pub(super) const CHAT: &[&str] = &["adapter", "console", "slack", "discord", "xmpp"];
-pub(super) const CONSOLE: &[&str] = &["user"];
-pub(super) const SLACK: &[&str] = &[
-    "bot_token_env",
-    "bot_token_file",
-    "app_token_env",
-    "app_token_file",
-    "channels",
-    "api_url",
-    "thread_replies",
-];
-pub(super) const DISCORD: &[&str] = &["token_env", "token_file", "channels", "api_url"];
-pub(super) const XMPP: &[&str] = &[
-    "jid",
-    "password_env",
-    "password_file",
-    "server",
-    "rooms",
-    "nick",
-    "ca_file",
-    "rejoin_on_kick",
-    "keepalive",
-];
 pub(super) const JOURNAL: &[&str] = &["path", "lease", "reconcile_every"];
 pub(super) const TRACKER_NONE: &[&str] = &["kind"];
 pub(super) const TRACKER_LINKS: &[&str] = &["kind", "changeset_url", "ticket_url"];
@@ -45,11 +22,12 @@ pub(super) const TRACKER_TRAC: &[&str] = &[
     "timeout",
 ];
 pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email", "alert", "room"];
-/// The chat networks a person can have an identity on.
-pub(super) const NETWORKS: &[&str] = &["console", "xmpp", "slack", "discord"];
-pub(super) const PERSON: &[&str] = &["name", "roles", "console", "xmpp", "slack", "discord"];
+/// The keys of a `[[people]]` entry besides one identity per chat network
+/// (`crate::chat::NAMES`).
+pub(super) const PERSON: &[&str] = &["name", "roles"];
 /// The actions a role grants, each on a list of `APP:ENV` patterns.
 pub(super) const ROLE: &[&str] = &[
+    "read",
     "deploy",
     "rollback",
     "force",
@@ -146,12 +124,6 @@ pub(super) const CHANGESET_SOURCES: &[(&str, ChangesetSource)] = &[
     ("git", ChangesetSource::Git),
     ("tracker", ChangesetSource::Tracker),
 ];
-pub(super) const ADAPTERS: &[(&str, AdapterKind)] = &[
-    ("console", AdapterKind::Console),
-    ("slack", AdapterKind::Slack),
-    ("discord", AdapterKind::Discord),
-    ("xmpp", AdapterKind::Xmpp),
-];
 pub(super) const TRACKER_KINDS: &[(&str, TrackerKind)] = &[
     ("none", TrackerKind::None),
     ("links", TrackerKind::Links),
@@ -168,16 +140,41 @@ pub(super) enum Documented {
     Playbook,
 }
 
-/// Every table above, named as a reader would look it up, with the file that documents it.
+/// Every table above, and every chat system's section, named as a reader would look it up,
+/// with the file that documents it.
 #[cfg(test)]
-pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
+pub(super) fn all() -> Vec<(Documented, String, Vec<&'static str>)> {
+    let chat = crate::chat::NAMES;
+    let mut all: Vec<(Documented, String, Vec<&'static str>)> = ALL
+        .iter()
+        .map(|(doc, table, keys)| (*doc, table.to_string(), keys.to_vec()))
+        .collect();
+    all.push((
+        Documented::Config,
+        "chat".into(),
+        std::iter::once("adapter")
+            .chain(chat.iter().copied())
+            .collect(),
+    ));
+    for name in chat {
+        all.push((
+            Documented::Config,
+            format!("chat.{name}"),
+            crate::chat::keys(name).to_vec(),
+        ));
+    }
+    all.push((
+        Documented::Config,
+        "people".into(),
+        PERSON.iter().chain(chat).copied().collect(),
+    ));
+    all
+}
+
+#[cfg(test)]
+const ALL: &[(Documented, &str, &[&str])] = &[
     (Documented::Config, "(top level)", ROOT),
     (Documented::Config, "bot", BOT),
-    (Documented::Config, "chat", CHAT),
-    (Documented::Config, "chat.console", CONSOLE),
-    (Documented::Config, "chat.slack", SLACK),
-    (Documented::Config, "chat.discord", DISCORD),
-    (Documented::Config, "chat.xmpp", XMPP),
     (Documented::Config, "journal", JOURNAL),
     (
         Documented::Config,
@@ -195,7 +192,6 @@ pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
         TRACKER_TRAC,
     ),
     (Documented::Config, "announce", ANNOUNCE),
-    (Documented::Config, "people", PERSON),
     (Documented::Config, "roles.NAME", ROLE),
     (Documented::Playbook, "(top level)", PLAYBOOK),
     (Documented::Playbook, "app", APP),
@@ -219,7 +215,7 @@ pub(super) fn choices() -> Vec<(Documented, &'static str, Vec<&'static str>)> {
         table.iter().map(|(word, _)| *word).collect()
     }
     vec![
-        (Documented::Config, "adapter", words(ADAPTERS)),
+        (Documented::Config, "adapter", crate::chat::NAMES.to_vec()),
         (Documented::Config, "kind", words(TRACKER_KINDS)),
         (Documented::Playbook, "changesets", words(CHANGESET_SOURCES)),
         (Documented::Playbook, "require", words(CHECKS)),

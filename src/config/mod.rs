@@ -18,7 +18,6 @@ mod pipeline;
 mod plaintext;
 mod playbook;
 mod reader;
-mod secret;
 mod source;
 mod ssh;
 mod suggest;
@@ -29,8 +28,8 @@ mod words;
 #[cfg(test)]
 mod tests;
 
+pub use bosun_chat::{SecretError, SecretValue};
 pub use checks::{Check, CheckSettings, CiCheck, CiProbe, DAYS, Window};
 pub use error::{ConfigError, Problem};
 pub use load::{load, load_playbook};
 pub use model::*;
-pub use secret::{SecretError, SecretValue};

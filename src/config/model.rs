@@ -14,7 +14,8 @@ pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
     pub bot: BotSection,
-    pub chat: ChatSection,
+    /// `[chat]`, each `[chat.NAME]` read by its own adapter.
+    pub chat: crate::chat::ChatSection,
     pub journal: JournalSection,
     pub tracker: TrackerSection,
     pub announce: AnnounceSection,
@@ -36,82 +37,6 @@ pub struct BotSection {
     pub name: String,
     /// Where mirrors, artifacts and local hosts live. Default `var` beside the config file.
     pub state_dir: PathBuf,
-}
-
-/// Which chat system the bot sits in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AdapterKind {
-    Console,
-    /// Slack, over Socket Mode and the Web API (`[chat.slack]`).
-    Slack,
-    /// Discord, over the gateway and REST (`[chat.discord]`).
-    Discord,
-    /// XMPP multi-user chat rooms (`[chat.xmpp]`).
-    Xmpp,
-}
-
-/// `[chat]`
-#[derive(Clone, Debug)]
-pub struct ChatSection {
-    pub adapter: AdapterKind,
-    pub console: ConsoleSection,
-    pub slack: Option<SlackSection>,
-    pub discord: Option<DiscordSection>,
-    pub xmpp: Option<XmppSection>,
-}
-
-/// `[chat.console]`
-#[derive(Clone, Debug, Default)]
-pub struct ConsoleSection {
-    /// Who is typing when `--as` is not given; default `$USER`.
-    pub user: Option<String>,
-}
-
-/// `[chat.slack]`
-#[derive(Clone, Debug)]
-pub struct SlackSection {
-    /// The bot token (`xoxb-…`), for the Web API.
-    pub bot_token: Secret,
-    /// The app-level token (`xapp-…`, scope `connections:write`), for Socket Mode.
-    pub app_token: Secret,
-    /// Channel ids (`C…`) whose messages are heard; direct messages always are.
-    pub channels: Vec<String>,
-    /// The Web API's base URL. Default `https://slack.com/api`.
-    pub api_url: String,
-    /// Put a deploy's progress message in a thread under its announcement. Default false.
-    pub thread_replies: bool,
-}
-
-/// `[chat.discord]`
-#[derive(Clone, Debug)]
-pub struct DiscordSection {
-    /// The bot token.
-    pub token: Secret,
-    /// Channel ids whose messages are heard; direct messages always are.
-    pub channels: Vec<u64>,
-    /// Discord's base URL (the API is under `/api/v10`). Default `https://discord.com`.
-    pub api_url: String,
-}
-
-/// `[chat.xmpp]`
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct XmppSection {
-    /// The bot's account, `user@domain`.
-    pub jid: String,
-    /// The account's password.
-    pub password: Secret,
-    /// Host and port of the server; `None` looks the domain's SRV record up.
-    pub server: Option<(String, u16)>,
-    /// Bare JIDs of the rooms to join; direct messages are always heard.
-    pub rooms: Vec<String>,
-    /// The nick in the rooms. Default the bot's name.
-    pub nick: String,
-    /// A PEM file of extra CA certificates to trust besides the system roots.
-    pub ca_file: Option<PathBuf>,
-    /// Join a room again after being kicked from it. Default true.
-    pub rejoin_on_kick: bool,
-    /// Silence after which the server is pinged. Default 60 s.
-    pub keepalive: Duration,
 }
 
 /// `[journal]`
@@ -150,15 +75,8 @@ pub enum TrackerSection {
     },
 }
 
-/// Where a secret comes from: an environment variable or a file, never the config text.
-/// Its value is read only when needed and never printed.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Secret {
-    /// `password_env = "NAME"`
-    Env(String),
-    /// `password_file = "path"` (resolved against the config file's directory)
-    File(PathBuf),
-}
+/// Where a secret comes from (an environment variable or a file, never the config text).
+pub use bosun_chat::Secret;
 
 /// `[announce]`
 #[derive(Clone, Debug)]
@@ -178,8 +96,8 @@ pub struct AnnounceSection {
 #[derive(Clone, Debug)]
 pub struct Person {
     pub name: String,
-    /// network name (`console`, `xmpp`, `slack`, `discord`) → id in that network.
-    /// The id `*` matches anyone on that network (handy for the console).
+    /// network name (one of `crate::chat::NAMES`) → id in that network.
+    /// The id `*` matches anyone on that network (handy for a terminal).
     pub identities: BTreeMap<String, String>,
     pub roles: Vec<String>,
 }
@@ -187,6 +105,9 @@ pub struct Person {
 /// `[roles.NAME]`: which actions a role grants, on `APP:ENV` patterns (`*` matches any name).
 #[derive(Clone, Debug, Default)]
 pub struct Role {
+    /// Read what is deployed where and what would ship: `status`, `history`, `diff`, `where`.
+    /// Every other action on a pattern grants reading it too.
+    pub read: Vec<Pattern>,
     pub deploy: Vec<Pattern>,
     pub rollback: Vec<Pattern>,
     pub force: Vec<Pattern>,

@@ -7,6 +7,7 @@ use toml::de::DeValue;
 use super::model::{Person, Role};
 use super::reader::{Item, Reader};
 use super::{keys, suggest, values};
+use crate::chat::NAMES as NETWORKS;
 
 /// `[roles.NAME]` tables, each granting actions on `APP:ENV` patterns.
 pub(super) fn roles(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<BTreeMap<String, Role>> {
@@ -24,6 +25,7 @@ pub(super) fn roles(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<BTree
                 .unwrap_or_default()
         };
         let role = Role {
+            read: action("read"),
             deploy: action("deploy"),
             rollback: action("rollback"),
             force: action("force"),
@@ -54,7 +56,8 @@ pub(super) fn people(
         let Some(table) = reader.table(element) else {
             continue;
         };
-        reader.known_keys(&table, keys::PERSON);
+        let known: Vec<&str> = keys::PERSON.iter().chain(NETWORKS).copied().collect();
+        reader.known_keys(&table, &known);
         let name = reader
             .req(&table, "name", "a string", Reader::text)
             .unwrap_or_default();
@@ -68,7 +71,7 @@ pub(super) fn people(
             );
         }
         let mut identities = BTreeMap::new();
-        for network in keys::NETWORKS {
+        for network in NETWORKS {
             let Some(item) = table.get(network) else {
                 continue;
             };
@@ -93,7 +96,7 @@ pub(super) fn people(
         if identities.is_empty() {
             let message = format!(
                 "no chat identity; give at least one of {}",
-                keys::NETWORKS.join(", ")
+                NETWORKS.join(", ")
             );
             reader.report(table.at, table.key.clone(), message);
         }

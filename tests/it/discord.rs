@@ -1,4 +1,4 @@
-//! The Discord story against a local stand-in: commands typed in a channel and a DM deploy, roll back and answer; bots and edits deploy nothing; 429s, RECONNECT, INVALID_SESSION and a dead gateway lose nothing; commit text cannot ping.
+//! The Discord story against a local stand-in: commands typed in a channel, a thread under it and a DM deploy, roll back and answer; bots and edits deploy nothing (an edit is answered once); 429s, RECONNECT, INVALID_SESSION, a dead gateway, a slow answer and a slow start lose and repeat nothing; close code 4014 says what to fix; commit text cannot ping.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::app::{AppOptions, DemoApp};
 use crate::support::discord::{BOT_USER, DiscordStandIn, GUILD, GatewayOp, PATIENCE, TOKEN};
+use crate::support::standin::StandIn;
 
 const OPS: u64 = 1001;
 const ALICE: u64 = 501;
@@ -57,18 +58,15 @@ lock = ["*:*"]
 /// The adapter as `bosun run` builds it from the config, with short retries.
 fn adapter(config: &Config) -> DiscordAdapter {
     let section = config.chat.discord.clone().expect("[chat.discord]");
-    DiscordAdapter::new(DiscordOptions {
-        token: Token::new(section.token.read().expect("token file").expose()),
-        channels: section.channels.clone(),
-        api_url: section.api_url.clone(),
-        bot_name: config.bot.name.clone(),
-        timing: DiscordTiming {
-            pace: Duration::ZERO,
-            retry_min: Duration::from_millis(50),
-            retry_max: Duration::from_secs(1),
-            drain: Duration::from_secs(5),
-        },
-    })
+    let mut options = section.options(&config.bot.name).expect("the token file");
+    options.timing = DiscordTiming {
+        pace: Duration::ZERO,
+        retry_min: Duration::from_millis(50),
+        retry_max: Duration::from_secs(1),
+        call_timeout: Duration::from_secs(1),
+        drain: Duration::from_secs(5),
+    };
+    DiscordAdapter::new(options)
 }
 
 struct DiscordBot {
@@ -87,6 +85,11 @@ impl DiscordBot {
             shutdown.clone(),
         ));
         DiscordBot { handle, shutdown }
+    }
+
+    /// Waits for the bot to end by itself.
+    async fn ended(mut self) -> anyhow::Result<BotReport> {
+        (&mut self.handle).await.expect("the bot does not panic")
     }
 
     async fn stop(mut self) -> BotReport {
@@ -413,11 +416,15 @@ async fn a_commit_subject_cannot_ping_anyone_and_still_reads_as_written() {
 }
 
 #[tokio::test]
-async fn a_configured_base_url_without_a_gateway_fails_loudly() {
-    // Nothing listens here: the adapter must not fall back to Discord's own gateway.
-    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", closed.local_addr().unwrap());
-    drop(closed);
+async fn a_base_url_that_is_not_discords_api_fails_loudly_and_a_gateway_url_that_fails_for_a_while_is_waited_for()
+ {
+    // Something answers, but not as Discord: the adapter must not fall back to Discord's own
+    // gateway, and says which URL it asked.
+    let not_discord = StandIn::answering(
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into(),
+    )
+    .await;
+    let url = not_discord.url();
     let adapter = DiscordAdapter::new(DiscordOptions {
         token: Token::new(TOKEN),
         channels: vec![OPS],
@@ -435,4 +442,177 @@ async fn a_configured_base_url_without_a_gateway_fails_loudly() {
     .expect("the adapter gives up instead of waiting");
     let error = format!("{:#}", result.expect_err("no gateway, no adapter"));
     assert!(error.contains(&format!("{url}/api/v10/gateway")), "{error}");
+
+    // Discord having trouble at start-up: the adapter tries again until it can connect.
+    let app = DemoApp::new(AppOptions::default());
+    let discord = DiscordStandIn::start().await;
+    discord.fail_gateway_url(2);
+    let bot = DiscordBot::start(configure(&app, &discord));
+    discord.wait_ready().await;
+    alice_says(&discord, "!status").await;
+    discord
+        .wait_for("the status answer", |v| v.find(OPS, "nothing is running"))
+        .await;
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn edits_of_commands_run_nothing_and_each_is_answered_once_as_a_reply() {
+    let app = DemoApp::new(AppOptions::default());
+    let discord = DiscordStandIn::start().await;
+    let bot = DiscordBot::start(configure(&app, &discord));
+    let typo = discord
+        .say(OPS, Some(GUILD), ALICE, "alice", "deploy demo to stagign")
+        .await;
+    discord
+        .wait_for("the typo answered", |v| v.find(OPS, "no environment"))
+        .await;
+    discord
+        .edit(
+            OPS,
+            Some(GUILD),
+            ALICE,
+            "alice",
+            typo,
+            "deploy demo to staging",
+        )
+        .await;
+    let rollback = discord
+        .say(OPS, Some(GUILD), ALICE, "alice", "!rolback")
+        .await;
+    for _ in 0..2 {
+        discord
+            .edit(OPS, Some(GUILD), ALICE, "alice", rollback, "!rollback")
+            .await;
+    }
+    alice_says(&discord, "!status").await;
+    discord
+        .wait_for("the status answer", |v| v.find(OPS, "nothing is running"))
+        .await;
+    bot.stop().await;
+
+    let view = discord.view();
+    let answers: Vec<&crate::support::discord::Request> = view
+        .requests
+        .iter()
+        .filter(|r| {
+            r.method == "POST"
+                && r.body["content"].as_str().is_some_and(|c| {
+                    crate::support::discord::shown(c).contains("edits are not run as commands")
+                })
+        })
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", view.transcript());
+    assert_eq!(
+        answers[0].body["message_reference"]["message_id"],
+        json!(typo.to_string())
+    );
+    assert_eq!(
+        answers[1].body["message_reference"]["message_id"],
+        json!(rollback.to_string())
+    );
+    assert_eq!(
+        view.count_posted("is deploying"),
+        0,
+        "{}",
+        view.transcript()
+    );
+    assert_eq!(view.count_posted("rolling"), 0);
+    assert_eq!(view.count_posted("nothing was deployed from this room"), 0);
+    assert_eq!(app.current("h1"), None);
+}
+
+#[tokio::test]
+async fn a_post_that_times_out_and_is_retried_shows_one_message() {
+    let app = DemoApp::new(AppOptions::default());
+    let discord = DiscordStandIn::start().await;
+    let bot = DiscordBot::start(configure(&app, &discord));
+    discord.wait_ready().await;
+    // Longer than the adapter waits for an answer (1 s here).
+    discord.slow_next_post(Duration::from_millis(1500));
+    alice_says(&discord, "!status").await;
+    discord
+        .wait_for("a second POST of the answer", |v| {
+            (v.requests.iter().filter(|r| r.method == "POST").count() >= 2).then_some(())
+        })
+        .await;
+    alice_says(&discord, "!help status").await;
+    discord
+        .wait_for("the next answer", |v| v.find(OPS, "status"))
+        .await;
+    bot.stop().await;
+
+    let view = discord.view();
+    assert_eq!(
+        view.count_posted("nothing is running"),
+        1,
+        "one message:\n{}",
+        view.transcript()
+    );
+    let posts: Vec<&crate::support::discord::Request> = view
+        .requests
+        .iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert_eq!(
+        posts[0].body["nonce"], posts[1].body["nonce"],
+        "the retry carries its nonce"
+    );
+    assert!(
+        posts[0].body["nonce"]
+            .as_str()
+            .is_some_and(|n| n.len() <= 25)
+    );
+    for post in &posts {
+        assert_eq!(post.body["enforce_nonce"], json!(true));
+        assert_eq!(post.body["flags"], json!(4), "SUPPRESS_EMBEDS");
+    }
+}
+
+#[tokio::test]
+async fn a_command_in_a_thread_under_a_channel_is_answered_in_that_thread() {
+    const THREAD: u64 = 1500;
+    let app = DemoApp::new(AppOptions::default());
+    let discord = DiscordStandIn::start().await;
+    discord.add_thread(THREAD, OPS);
+    discord.add_thread(1600, 9999);
+    let bot = DiscordBot::start(configure(&app, &discord));
+    // A thread under a channel bosun does not listen in is not heard.
+    discord
+        .say(1600, Some(GUILD), ALICE, "alice", "!status")
+        .await;
+    discord
+        .say(THREAD, Some(GUILD), ALICE, "alice", "!status")
+        .await;
+    discord
+        .wait_for("the answer in the thread", |v| {
+            v.find(THREAD, "nothing is running")
+        })
+        .await;
+    bot.stop().await;
+    let view = discord.view();
+    assert!(view.in_channel(OPS).is_empty(), "{}", view.transcript());
+    assert!(view.in_channel(1600).is_empty(), "{}", view.transcript());
+}
+
+#[tokio::test]
+async fn a_bot_without_the_message_content_intent_is_told_what_to_turn_on() {
+    let app = DemoApp::new(AppOptions::default());
+    let discord = DiscordStandIn::start().await;
+    discord.disallow_message_content();
+    let bot = DiscordBot::start(configure(&app, &discord));
+    discord
+        .wait_for("a close with 4014", |v| {
+            (!v.closed_with.is_empty()).then_some(())
+        })
+        .await;
+    let ended = tokio::time::timeout(PATIENCE, bot.ended())
+        .await
+        .expect("the bot stops when Discord refuses it");
+    let error = format!("{:#}", ended.expect_err("refused"));
+    assert!(
+        error.contains("4014") && error.contains("Message Content intent"),
+        "{error}"
+    );
+    assert_eq!(discord.view().closed_with, [4014]);
 }

@@ -3,6 +3,7 @@
 mod announce;
 mod checks;
 mod cli;
+mod console;
 mod crash;
 mod deploy;
 mod discord;
@@ -10,6 +11,7 @@ mod guardrails;
 mod kill;
 mod lease;
 mod plan;
+mod reads;
 mod recovery;
 mod rolling;
 mod slack;

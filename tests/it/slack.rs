@@ -1,11 +1,11 @@
-//! The Slack story against a local stand-in: commands typed in a channel and a DM deploy, roll back and answer; bots and edits deploy nothing; rate limits, refreshes and dropped sockets lose nothing; commit text cannot ping.
+//! The Slack story against a local stand-in: commands typed in a channel and a DM deploy, roll back and answer; bots and edits deploy nothing (an edit is answered once, in its thread); rate limits, refreshes, dropped and silent sockets lose nothing; each deploy keeps its own thread; commit text cannot ping.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bosun::bot::{self, BotOptions, BotReport};
 use bosun::config::Config;
-use bosun_slack::{SlackAdapter, SlackOptions, SlackTiming, Token};
+use bosun_slack::{SlackAdapter, SlackTiming};
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -68,22 +68,17 @@ struct SlackBot {
 impl SlackBot {
     fn start(config: Arc<Config>, pace: Duration) -> SlackBot {
         let section = config.chat.slack.clone().expect("[chat.slack]");
-        let read = |s: &bosun::config::Secret| Token::new(s.read().expect("token file").expose());
-        let adapter = SlackAdapter::new(SlackOptions {
-            bot_token: read(&section.bot_token),
-            app_token: read(&section.app_token),
-            channels: section.channels.clone(),
-            api_url: section.api_url.clone(),
-            thread_replies: section.thread_replies,
-            bot_name: config.bot.name.clone(),
-            timing: SlackTiming {
-                pace,
-                reconnect_min: Duration::from_millis(50),
-                reconnect_max: Duration::from_secs(1),
-                hello_timeout: Duration::from_secs(5),
-                drain: Duration::from_secs(5),
-            },
-        });
+        let mut options = section.options(&config.bot.name).expect("the token files");
+        options.timing = SlackTiming {
+            pace,
+            reconnect_min: Duration::from_millis(50),
+            reconnect_max: Duration::from_secs(1),
+            hello_timeout: Duration::from_secs(5),
+            ping_interval: Duration::from_millis(200),
+            silence: Duration::from_secs(2),
+            drain: Duration::from_secs(5),
+        };
+        let adapter = SlackAdapter::new(options);
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(bot::run(
             config,
@@ -428,4 +423,181 @@ async fn a_commit_subject_cannot_ping_the_channel_and_still_reads_as_written() {
         shown.contains("<!channel> <!here> @everyone <@U0BOSS> *bold* _it_ `code` & <https://evil.example|click> very long"),
         "{shown}"
     );
+}
+
+#[tokio::test]
+async fn edits_of_commands_run_nothing_and_each_is_answered_once_in_its_thread() {
+    let app = DemoApp::new(AppOptions::default());
+    let slack = SlackStandIn::start().await;
+    let bot = SlackBot::start(configure(&app, &slack, false), Duration::from_millis(20));
+    let (_, typo) = slack
+        .say_at(OPS, ALICE, "deploy demo to stagign", None)
+        .await;
+    slack
+        .wait_for("the typo answered", |v| v.find(OPS, "no environment"))
+        .await;
+    // Fixing the typo by editing runs nothing; neither does an edited !rollback, twice.
+    slack
+        .edit(
+            OPS,
+            ALICE,
+            &typo,
+            "deploy demo to stagign",
+            "deploy demo to staging",
+        )
+        .await;
+    let (_, rollback) = slack.say_at(OPS, ALICE, "!rolback", None).await;
+    for _ in 0..2 {
+        slack
+            .edit(OPS, ALICE, &rollback, "!rolback", "!rollback")
+            .await;
+    }
+    // Chatter edited into other chatter is not answered.
+    let (_, chatter) = slack.say_at(OPS, ALICE, "hello", None).await;
+    slack.edit(OPS, ALICE, &chatter, "hello", "hello all").await;
+    slack.say(OPS, ALICE, "!status").await;
+    slack
+        .wait_for("the status answer", |v| v.find(OPS, "nothing is running"))
+        .await;
+    bot.stop().await;
+
+    let view = slack.view();
+    let answers: Vec<&crate::support::slack::Posted> = view
+        .posted
+        .iter()
+        .filter(|p| p.text().contains("edits are not run as commands"))
+        .collect();
+    assert_eq!(answers.len(), 2, "{}", view.transcript());
+    assert_eq!(answers[0].thread_ts.as_deref(), Some(typo.as_str()));
+    assert_eq!(answers[1].thread_ts.as_deref(), Some(rollback.as_str()));
+    assert!(
+        answers[1].text().contains("!rollback"),
+        "{}",
+        answers[1].text()
+    );
+    assert_eq!(
+        view.count_posted("is deploying"),
+        0,
+        "{}",
+        view.transcript()
+    );
+    assert_eq!(view.count_posted("rolling"), 0, "{}", view.transcript());
+    assert_eq!(view.count_posted("nothing was deployed from this room"), 0);
+    assert_eq!(app.current("h1"), None);
+}
+
+#[tokio::test]
+async fn a_socket_that_goes_silent_is_replaced_and_the_next_command_is_heard() {
+    let app = DemoApp::new(AppOptions::default());
+    let slack = SlackStandIn::start().await;
+    let bot = SlackBot::start(configure(&app, &slack, false), Duration::from_millis(20));
+    slack
+        .wait_for("bosun pinging Slack", |v| {
+            (v.client_pings > 0).then_some(())
+        })
+        .await;
+    slack.go_silent().await;
+    let silent_at = tokio::time::Instant::now();
+    slack
+        .wait_for("a second connection", |v| (v.opened == 2).then_some(()))
+        .await;
+    let replaced_after = silent_at.elapsed();
+    // The test timing: pings every 200 ms, a connection silent for 2 s is replaced.
+    assert!(
+        replaced_after >= Duration::from_millis(1500) && replaced_after < Duration::from_secs(6),
+        "{replaced_after:?}"
+    );
+    slack.say(OPS, ALICE, "!status").await;
+    slack
+        .wait_for("the status answer on the new connection", |v| {
+            v.find(OPS, "nothing is running")
+        })
+        .await;
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn two_deploys_in_one_channel_each_keep_their_progress_in_their_own_thread() {
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("open");
+    let app = DemoApp::new(AppOptions {
+        playbook_extra: r#"
+[environments.qa]
+default_ref = "main"
+
+[[environments.qa.groups]]
+name = "web"
+hosts = ["q1"]
+
+[hosts.q1]
+root = "@ROOT@/hosts/q1"
+"#
+        .into(),
+        ..gated(&gate)
+    });
+    let slack = SlackStandIn::start().await;
+    let bot = SlackBot::start(configure(&app, &slack, true), Duration::from_millis(20));
+
+    slack.say(OPS, ALICE, "deploy demo to staging").await;
+    slack
+        .wait_for("the staging progress", |v| {
+            v.find(OPS, "staging: switching web batch 1/1")
+        })
+        .await;
+    slack.say(OPS, ALICE, "deploy demo to qa").await;
+    let qa_progress = slack
+        .wait_for("the qa progress", |v| {
+            v.find(OPS, "qa: switching web batch 1/1")
+        })
+        .await;
+    // A question asked in a deploy's thread is answered there.
+    let (_, _) = slack
+        .say_at(OPS, ALICE, "!status", qa_progress.thread_ts.as_deref())
+        .await;
+    let status = slack
+        .wait_for("the status answer", |v| v.find(OPS, "running: demo on"))
+        .await;
+    assert_eq!(
+        status.thread_ts, qa_progress.thread_ts,
+        "answered in the thread"
+    );
+    // Slack stops taking edits: progress is posted anew, in its own thread still.
+    slack.refuse_updates();
+    std::fs::write(&gate, "").unwrap();
+    slack
+        .wait_for("both results", |v| {
+            (v.count_posted("is live on") == 2).then_some(())
+        })
+        .await;
+    bot.stop().await;
+
+    let view = slack.view();
+    for env in ["staging", "qa"] {
+        let announcement = view
+            .find(OPS, &format!("to {env} —"))
+            .unwrap_or_else(|| panic!("the {env} announcement:\n{}", view.transcript()));
+        assert!(announcement.thread_ts.is_none(), "{announcement:?}");
+        let own: Vec<&crate::support::slack::Posted> = view
+            .posted
+            .iter()
+            .filter(|p| p.versions[0].starts_with(&format!("{env}: ")))
+            .collect();
+        // Progress, progress posted anew once Slack refused its edit, and the result.
+        assert!(own.len() >= 3, "{}", view.transcript());
+        for message in own {
+            assert_eq!(
+                message.thread_ts.as_deref(),
+                Some(announcement.ts.as_str()),
+                "{env}: every later message under its own announcement:\n{}",
+                view.transcript()
+            );
+        }
+    }
+    assert!(
+        view.calls
+            .iter()
+            .any(|c| c.method == "chat.update" && c.body["parse"] == json!("none")),
+        "updates carry parse: none"
+    );
+    assert!(app.current("q1").is_some() && app.current("h1").is_some());
 }

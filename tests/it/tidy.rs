@@ -101,3 +101,52 @@ fn the_architecture_names_its_invariants_and_real_modules() {
         );
     }
 }
+
+/// Source text outside test code: a file's lines up to its first `#[cfg(test)]`, none of a
+/// `tests.rs`.
+fn non_test_source(file: &Path) -> String {
+    if file.file_name().is_some_and(|n| n == "tests.rs") {
+        return String::new();
+    }
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    match text.find("#[cfg(test)]") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
+/// The words of `text` (letters, digits and `_`), lowercased.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+}
+
+#[test]
+fn the_core_never_names_a_chat_system_outside_its_one_list_of_them() {
+    // Every chat system bosun is built with, by its name and by its crate's.
+    let mut names: Vec<String> = bosun::chat::NAMES.iter().map(|n| n.to_string()).collect();
+    names.extend(bosun::chat::NAMES.iter().map(|n| format!("bosun_{n}")));
+    assert!(names.len() >= 8, "{names:?}");
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    let registry = root().join("src/chat");
+    let mut found = Vec::new();
+    for file in files.iter().filter(|f| !f.starts_with(&registry)) {
+        let source = non_test_source(file);
+        for (number, line) in source.lines().enumerate() {
+            if let Some(word) = words(line).find(|w| names.contains(w)) {
+                let shown = file.strip_prefix(root()).unwrap().display();
+                found.push(format!("{shown}:{}: {word}: {}", number + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the core names chat systems outside src/chat:\n{}",
+        found.join("\n")
+    );
+    // The check can fail: the list itself names them.
+    let registry_text = non_test_source(&registry.join("mod.rs"));
+    assert!(words(&registry_text).any(|w| names.contains(&w)));
+}

@@ -1,4 +1,4 @@
-//! The XMPP story on a real Prosody: commands typed in a multi-user chat room deploy, roll back and answer there, a direct message is answered privately; a server restart mid-deploy loses and repeats no milestone; room history, a borrowed nick, malformed and huge lines deploy nothing; commit text arrives literal and clipped.
+//! The XMPP story on a real Prosody: commands typed in a multi-user chat room deploy, roll back and answer there, a direct message is answered privately; a server restart mid-deploy loses and repeats no milestone, nor do five restarts 10 s apart; corrected lines (XEP-0308) run nothing; room history, a borrowed nick, malformed and huge lines deploy nothing; commit text arrives literal and clipped.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::time::Duration;
 use bosun::bot::{self, BotOptions, BotReport};
 use bosun::config::Config;
 use bosun::journal::Journal;
+use bosun_chat::{Outbound, Room};
 use bosun_xmpp::{MAX_OUTBOUND_CHARS, XmppAdapter};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +16,7 @@ use tokio_xmpp::parsers::message::{Message, MessageType};
 use crate::support::app::{AppOptions, DemoApp};
 use crate::support::bot::PATIENCE;
 use crate::support::process::wait_for_file;
+use crate::support::prosody::bot::Bot;
 use crate::support::prosody::{
     DOMAIN, PASSWORD, Prosody, TestClient, USERS, body, is_groupchat, replaces, room,
     shared_prosody,
@@ -498,4 +500,139 @@ async fn commit_subjects_reach_the_room_literal_and_clipped() -> anyhow::Result<
     assert!(text(&next).contains("demo on staging"), "{}", text(&next));
     bot.stop().await;
     Ok(())
+}
+
+#[tokio::test]
+async fn corrected_lines_run_nothing_and_each_is_answered_once_privately() -> anyhow::Result<()> {
+    let server = shared_prosody().await?;
+    let room = room("edits");
+    let app = DemoApp::new(AppOptions::default());
+    let config = configure(&app, &server, "bot-edits", &room);
+    let mut alice = TestClient::connect(&server, "alice").await?;
+    alice.join(&room, "alice").await?;
+    let bot = XmppBot::start(config);
+    alice.sees_occupant(&room, "bosun").await?;
+    let bosun = bot_in(&room);
+
+    // A typo, answered; its correction deploys nothing.
+    let typo = alice.say(&room, "deploy demo to stagign").await?;
+    let answer = alice.message_from(&bosun).await?;
+    assert!(
+        text(&answer).contains("no environment"),
+        "{}",
+        text(&answer)
+    );
+    alice
+        .correct(&room, &typo, "deploy demo to staging")
+        .await?;
+    let private = alice.private_from(&bosun).await?;
+    assert!(
+        text(&private).starts_with("edits are not run as commands")
+            && text(&private).contains("deploy demo to staging"),
+        "{}",
+        text(&private)
+    );
+    // A rollback, and its correction with the same text, twice: run once, answered once.
+    let rollback = alice.say(&room, "!rollback").await?;
+    let first = alice.message_from(&bosun).await?;
+    assert!(
+        text(&first).contains("nothing was deployed from this room"),
+        "{}",
+        text(&first)
+    );
+    for _ in 0..2 {
+        alice.correct(&room, &rollback, "!rollback").await?;
+    }
+    let private = alice.private_from(&bosun).await?;
+    assert!(text(&private).contains("!rollback"), "{}", text(&private));
+    alice.say(&room, "!status").await?;
+    let next = alice.message_from(&bosun).await?;
+    assert!(
+        text(&next).contains("nothing is running"),
+        "{}",
+        text(&next)
+    );
+    // The bot answers in order: had it answered the second correction, that would be here.
+    assert_eq!(
+        alice.unread_private_from(&bosun)?,
+        0,
+        "one answer per edited message"
+    );
+    let report = bot.stop().await;
+    assert_eq!(report, BotReport::default());
+    assert_eq!(app.current("h1"), None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn five_prosody_restarts_ten_seconds_apart_lose_and_repeat_no_milestone_and_the_bot_is_back_within_five_seconds()
+-> anyhow::Result<()> {
+    const RESTARTS: usize = 5;
+    const APART: Duration = Duration::from_secs(10);
+    const BACK_WITHIN: Duration = Duration::from_secs(5);
+    let account = "bot-restarts";
+    let mut server = Prosody::start(&["alice", account]).await?;
+    let room = room("restarts");
+    let bosun = bot_in(&room);
+    let mut alice = TestClient::connect(&server, "alice").await?;
+    alice.join(&room, "alice").await?;
+    let mut bot = Bot::start(Bot::config(&server, account, &[&room]));
+    alice.sees_occupant(&room, "bosun").await?;
+
+    let mut restarted_at: Option<tokio::time::Instant> = None;
+    let mut back_after = Vec::new();
+    for restart in 1..=RESTARTS {
+        if let Some(at) = restarted_at {
+            // allow-sleep: the story spaces the restarts 10 s apart (the old back-off only reset after 30 s up)
+            tokio::time::sleep_until(at + APART).await;
+        }
+        // Once the bot forwards what alice says, it has read everything before it.
+        let fence = format!("before restart {restart}");
+        alice.say(&room, &fence).await?;
+        loop {
+            if bot.heard().await?.text == fence {
+                break;
+            }
+        }
+        alice.close().await?;
+        server.crash();
+        restarted_at = Some(tokio::time::Instant::now());
+        let queued: Vec<String> = (1..=3)
+            .map(|n| format!("restart {restart}: milestone {n} of 3"))
+            .collect();
+        for text in &queued {
+            bot.say(Outbound::milestone(Room::new(&room), text.clone()))
+                .await?;
+        }
+        server.relaunch().await?;
+        let up = tokio::time::Instant::now();
+        alice = TestClient::connect(&server, "alice").await?;
+        alice.join_with_history(&room, "alice", 20).await?;
+        alice.sees_occupant(&room, "bosun").await?;
+        back_after.push(up.elapsed());
+        let mut arrived = Vec::new();
+        while arrived.last() != queued.last() {
+            let message = alice.message_from(&bosun).await?;
+            arrived.push(body(&message).unwrap_or_default().to_string());
+        }
+        assert_eq!(arrived, queued, "restart {restart}: each once, in order");
+    }
+    bot.say(Outbound::milestone(Room::new(&room), "after the restarts"))
+        .await?;
+    let next = alice.message_from(&bosun).await?;
+    assert_eq!(body(&next), Some("after the restarts"), "nothing repeated");
+    for (n, back) in back_after.iter().enumerate() {
+        assert!(
+            *back <= BACK_WITHIN,
+            "restart {}: back in the room after {back:?}",
+            n + 1
+        );
+    }
+    let logins = server.logins(account)?;
+    assert!(
+        (RESTARTS + 1..=2 * RESTARTS + 1).contains(&logins),
+        "the bot logged in {logins} times"
+    );
+    eprintln!("back in the room after each restart: {back_after:?}");
+    bot.stop().await
 }

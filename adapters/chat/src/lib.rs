@@ -4,31 +4,68 @@
 //! [`Outbound`] messages back. The core never sees a protocol type, and an adapter never sees a
 //! deploy: only text, rooms and identities cross this boundary.
 
+pub mod done;
+pub mod drive;
 pub mod outbox;
+pub mod secret;
+pub mod section;
 
 use std::fmt;
 use std::future::Future;
+
+pub use done::{Done, Finished};
+pub use secret::{Secret, SecretError, SecretValue};
+pub use section::Section;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// A place where messages are read and written: a channel, a multi-user chat room, a direct
-/// conversation, or the console. The adapter chooses the string; the core only compares it.
+/// conversation, or the console. The adapter chooses the name; the core only compares it.
+///
+/// A room may also name a thread inside it (an id only its adapter understands: a Slack
+/// thread's timestamp, a Discord thread's channel id): replies go there. The core treats a
+/// room the same whatever thread it names ([`Room::as_str`] is the room's name alone, and
+/// [`Room::same_room`] compares names), so a deploy started in a thread is still that room's.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Room(pub String);
+pub struct Room {
+    name: String,
+    thread: Option<String>,
+}
 
 impl Room {
     pub fn new(name: impl Into<String>) -> Self {
-        Room(name.into())
+        Room {
+            name: name.into(),
+            thread: None,
+        }
     }
+
+    /// The same room, with replies going into `thread`.
+    pub fn in_thread(mut self, thread: impl Into<String>) -> Self {
+        self.thread = Some(thread.into());
+        self
+    }
+
+    /// The room's name, without any thread.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
+    }
+
+    /// The thread replies go into, if any.
+    pub fn thread(&self) -> Option<&str> {
+        self.thread.as_deref()
+    }
+
+    /// Whether `other` is the same room, whatever thread either names.
+    pub fn same_room(&self, other: &Room) -> bool {
+        self.name == other.name
     }
 }
 
 impl fmt::Display for Room {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
@@ -76,6 +113,32 @@ pub struct Inbound {
     /// True when the message was sent to the bot alone (a direct message): then every line is
     /// taken as addressed to the bot.
     pub direct: bool,
+    /// `Some(id)` when this is an edit (a correction) of an earlier message, `id` naming that
+    /// message. An edit is never run as a command; `room` is where an answer about it belongs
+    /// (a thread under it, or a private conversation with its author).
+    pub edit_of: Option<String>,
+    /// Held by the core until the work the message asked for is finished (see [`Done`]).
+    pub done: Done,
+}
+
+impl Inbound {
+    /// A new message (not an edit) whose sender waits for nothing.
+    pub fn new(room: Room, sender: Sender, text: impl Into<String>, direct: bool) -> Self {
+        Inbound {
+            room,
+            sender,
+            text: text.into(),
+            direct,
+            edit_of: None,
+            done: Done::none(),
+        }
+    }
+
+    /// The same message, marked as an edit of message `original`.
+    pub fn edit_of(mut self, original: impl Into<String>) -> Self {
+        self.edit_of = Some(original.into());
+        self
+    }
 }
 
 /// How an outbound message relates to the ones before it.

@@ -1,14 +1,16 @@
 //! The outbound queue adapters that edit in place share: what to send next in each room, with milestones in order and progress coalesced into one edited message.
 //!
 //! A pure state machine, no I/O: the sender asks [`Outbox::next`] for a job, performs it, and
-//! reports the [`Outcome`]. Rules it keeps:
+//! reports the [`Outcome`] ([`crate::drive`] runs that loop for an adapter). Rules it keeps:
 //! - milestones in a room go out in the order given, once each, and are never dropped while
 //!   the chat system accepts them;
 //! - the first progress line of a thread is posted at its place among the milestones (so the
 //!   room reads in order); later lines only edit that message, and only the newest text of a
 //!   thread is kept while it waits (coalescing);
 //! - a room is not sent to before its `not_before`, nor anything before the global one (a
-//!   rate limit's `Retry-After`).
+//!   rate limit's `Retry-After`);
+//! - every post carries a number that stays the same when it is tried again, so a chat system
+//!   that takes an idempotency key can tell a retry from a new message.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
@@ -23,30 +25,19 @@ const THREADS_PER_ROOM: usize = 32;
 /// How many topics' first messages a room remembers.
 const TOPICS_PER_ROOM: usize = 64;
 
-trait PopMilestone {
-    fn pop_front_if_milestone(&mut self) -> Option<Entry>;
-}
-
-impl PopMilestone for VecDeque<Entry> {
-    fn pop_front_if_milestone(&mut self) -> Option<Entry> {
-        match self.front() {
-            Some(Entry::Milestone(..)) => self.pop_front(),
-            _ => None,
-        }
-    }
-}
-
-/// One request for the chat system.
+/// One request for the chat system, for the [`Room`] [`Outbox::next`] returns with it (whose
+/// thread, if it names one, is where the message goes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Job<Id> {
-    /// Post a new message. `anchor` is the room's last posted milestone, for systems that put
-    /// progress in a thread under it.
+    /// Post a new message.
     Post {
+        /// Unique in this outbox and the same on every retry of this message.
+        seq: u64,
         text: String,
+        /// The progress thread it starts, `None` for a milestone.
         progress: Option<String>,
-        anchor: Option<Id>,
-        /// For a milestone of a topic that already has a posted first message: that message,
-        /// for systems that put the rest of a topic in a thread under it.
+        /// The first posted message of this message's topic (one deploy's announcement), for
+        /// systems that put the rest of a topic in a thread under it.
         topic_anchor: Option<Id>,
     },
     /// Replace the text of a progress message.
@@ -65,7 +56,7 @@ pub enum Outcome<Id> {
     /// Failed in a way that may pass (network, server error): the job is kept and retried
     /// after `after`.
     Retry { after: Duration },
-    /// The message to edit is gone: the progress is posted anew.
+    /// The message to edit is gone or cannot be edited any more: the progress is posted anew.
     Gone,
     /// Refused for good (no such channel, no access): the job is dropped.
     Dropped,
@@ -73,15 +64,24 @@ pub enum Outcome<Id> {
 
 #[derive(Debug)]
 enum Entry {
-    /// A milestone's text and its topic.
-    Milestone(String, Option<String>),
+    Milestone {
+        seq: u64,
+        room: Room,
+        text: String,
+        topic: Option<String>,
+    },
     /// The first line of a progress thread: posted here, edited afterwards.
     NewProgress(String),
 }
 
 #[derive(Debug)]
 struct Progress<Id> {
+    /// Where the thread's message goes (the room of its newest line).
+    room: Room,
     text: String,
+    topic: Option<String>,
+    /// The number its post carries; a new one when it must be posted anew.
+    seq: u64,
     /// Bumped on every new line; `sent` says which version the chat system shows.
     version: u64,
     sent: u64,
@@ -95,7 +95,6 @@ struct Progress<Id> {
 struct RoomQueue<Id> {
     order: VecDeque<Entry>,
     threads: HashMap<String, Progress<Id>>,
-    last_milestone: Option<Id>,
     /// The first posted message of each recent topic, oldest first (bounded).
     topics: VecDeque<(String, Id)>,
     not_before: Option<Instant>,
@@ -106,7 +105,6 @@ impl<Id> Default for RoomQueue<Id> {
         RoomQueue {
             order: VecDeque::new(),
             threads: HashMap::new(),
-            last_milestone: None,
             topics: VecDeque::new(),
             not_before: None,
         }
@@ -123,7 +121,8 @@ impl<Id: Clone + PartialEq> RoomQueue<Id> {
     }
 
     /// The first posted message of `topic`, if it is remembered.
-    fn anchor_of(&self, topic: &str) -> Option<Id> {
+    fn anchor_of(&self, topic: Option<&str>) -> Option<Id> {
+        let topic = topic?;
         self.topics
             .iter()
             .find(|(t, _)| t == topic)
@@ -150,10 +149,10 @@ impl<Id: Clone + PartialEq> RoomQueue<Id> {
     }
 }
 
-/// Everything waiting to be said, room by room.
+/// Everything waiting to be said, room by room (a room's threads share its queue and pace).
 #[derive(Debug)]
 pub struct Outbox<Id> {
-    rooms: BTreeMap<Room, RoomQueue<Id>>,
+    rooms: BTreeMap<String, RoomQueue<Id>>,
     not_before: Option<Instant>,
     milestones: usize,
     clock: u64,
@@ -174,31 +173,43 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
     /// Queues a message from the core.
     pub fn push(&mut self, message: Outbound) {
         self.clock += 1;
-        let room = self.rooms.entry(message.room).or_default();
+        let clock = self.clock;
+        let queue = self
+            .rooms
+            .entry(message.room.as_str().to_string())
+            .or_default();
         match message.delivery {
             Delivery::Milestone => {
-                room.order
-                    .push_back(Entry::Milestone(message.text, message.topic));
+                queue.order.push_back(Entry::Milestone {
+                    seq: clock,
+                    room: message.room,
+                    text: message.text,
+                    topic: message.topic,
+                });
                 self.milestones += 1;
             }
             Delivery::Progress { thread } => {
-                let clock = self.clock;
-                let slot = room.threads.entry(thread.clone()).or_insert(Progress {
+                let slot = queue.threads.entry(thread.clone()).or_insert(Progress {
+                    room: message.room.clone(),
                     text: String::new(),
+                    topic: None,
+                    seq: clock,
                     version: 0,
                     sent: 0,
                     posted: None,
                     queued: false,
                     touched: clock,
                 });
+                slot.room = message.room;
                 slot.text = message.text;
+                slot.topic = message.topic;
                 slot.version += 1;
                 slot.touched = clock;
                 if slot.posted.is_none() && !slot.queued {
                     slot.queued = true;
-                    room.order.push_back(Entry::NewProgress(thread));
+                    queue.order.push_back(Entry::NewProgress(thread));
                 }
-                room.forget_old_threads();
+                queue.forget_old_threads();
             }
         }
     }
@@ -212,38 +223,55 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
         self.rooms.values().all(|r| !r.has_work())
     }
 
-    /// The next job that may go out at `now`: the room that has waited longest goes first.
+    /// The next job that may go out at `now`, and where it goes: the room that has waited
+    /// longest goes first.
     pub fn next(&self, now: Instant) -> Option<(Room, Job<Id>)> {
         if self.not_before.is_some_and(|t| t > now) {
             return None;
         }
-        let (name, room) = self
+        let (_, queue) = self
             .rooms
             .iter()
             .filter(|(_, r)| r.has_work() && r.not_before.is_none_or(|t| t <= now))
             .min_by_key(|(_, r)| r.not_before)?;
-        let job = match room.order.front() {
-            Some(Entry::Milestone(text, topic)) => Job::Post {
-                text: text.clone(),
-                progress: None,
-                anchor: room.last_milestone.clone(),
-                topic_anchor: topic.as_ref().and_then(|t| room.anchor_of(t)),
-            },
-            Some(Entry::NewProgress(thread)) => Job::Post {
-                text: room.threads[thread].text.clone(),
-                progress: Some(thread.clone()),
-                anchor: room.last_milestone.clone(),
-                topic_anchor: None,
-            },
-            None => {
-                let (_, progress) = room.due_edit()?;
-                Job::Edit {
-                    id: progress.posted.clone()?,
-                    text: progress.text.clone(),
-                }
+        Some(match queue.order.front() {
+            Some(Entry::Milestone {
+                seq,
+                room,
+                text,
+                topic,
+            }) => (
+                room.clone(),
+                Job::Post {
+                    seq: *seq,
+                    text: text.clone(),
+                    progress: None,
+                    topic_anchor: queue.anchor_of(topic.as_deref()),
+                },
+            ),
+            Some(Entry::NewProgress(thread)) => {
+                let slot = &queue.threads[thread];
+                (
+                    slot.room.clone(),
+                    Job::Post {
+                        seq: slot.seq,
+                        text: slot.text.clone(),
+                        progress: Some(thread.clone()),
+                        topic_anchor: queue.anchor_of(slot.topic.as_deref()),
+                    },
+                )
             }
-        };
-        Some((name.clone(), job))
+            None => {
+                let (_, progress) = queue.due_edit()?;
+                (
+                    progress.room.clone(),
+                    Job::Edit {
+                        id: progress.posted.clone()?,
+                        text: progress.text.clone(),
+                    },
+                )
+            }
+        })
     }
 
     /// When the next job may go out, if anything waits; `None` when nothing does.
@@ -262,7 +290,9 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
 
     /// Records what became of the job [`Outbox::next`] returned for `room` at `now`.
     pub fn finish(&mut self, room: &Room, job: &Job<Id>, outcome: Outcome<Id>, now: Instant) {
-        let Some(queue) = self.rooms.get_mut(room) else {
+        self.clock += 1;
+        let clock = self.clock;
+        let Some(queue) = self.rooms.get_mut(room.as_str()) else {
             return;
         };
         match outcome {
@@ -289,6 +319,7 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
                 {
                     slot.posted = None;
                     slot.sent = 0;
+                    slot.seq = clock;
                     if !slot.queued {
                         slot.queued = true;
                         queue.order.push_back(Entry::NewProgress(thread.clone()));
@@ -303,19 +334,18 @@ impl<Id: Clone + PartialEq> Outbox<Id> {
     fn done(queue: &mut RoomQueue<Id>, milestones: &mut usize, job: &Job<Id>, id: Option<Id>) {
         match job {
             Job::Post { progress: None, .. } => {
-                if let Some(Entry::Milestone(_, topic)) = queue.order.pop_front_if_milestone() {
+                if let Some(Entry::Milestone { .. }) = queue.order.front()
+                    && let Some(Entry::Milestone { topic, .. }) = queue.order.pop_front()
+                {
                     *milestones -= 1;
                     if let (Some(topic), Some(id)) = (topic, &id)
-                        && queue.anchor_of(&topic).is_none()
+                        && queue.anchor_of(Some(&topic)).is_none()
                     {
                         queue.topics.push_back((topic, id.clone()));
                         while queue.topics.len() > TOPICS_PER_ROOM {
                             queue.topics.pop_front();
                         }
                     }
-                }
-                if id.is_some() {
-                    queue.last_milestone = id;
                 }
             }
             Job::Post {
@@ -367,9 +397,36 @@ mod tests {
         }
     }
 
+    /// A job without its sequence number: (text, progress thread, topic anchor) for a post.
+    #[derive(Debug, PartialEq, Eq)]
+    enum Seen {
+        Post(String, Option<String>, Option<String>),
+        Edit(String, String),
+    }
+
+    fn seen(job: &Job<String>) -> Seen {
+        match job {
+            Job::Post {
+                text,
+                progress,
+                topic_anchor,
+                ..
+            } => Seen::Post(text.clone(), progress.clone(), topic_anchor.clone()),
+            Job::Edit { id, text } => Seen::Edit(id.clone(), text.clone()),
+        }
+    }
+
+    fn post(text: &str, progress: Option<&str>, anchor: Option<&str>) -> Seen {
+        Seen::Post(
+            text.into(),
+            progress.map(Into::into),
+            anchor.map(Into::into),
+        )
+    }
+
     /// Runs every job that is due at `now`, answering each post with ids m1, m2, … and each
-    /// edit with success; returns the jobs in order.
-    fn drain(outbox: &mut Outbox<String>, now: Instant) -> Vec<Job<String>> {
+    /// edit with success; returns the jobs in order, with the room each went to.
+    fn drain_in(outbox: &mut Outbox<String>, now: Instant) -> Vec<(Room, Job<String>)> {
         let mut jobs = Vec::new();
         while let Some((room, job)) = outbox.next(now) {
             let outcome = match &job {
@@ -380,9 +437,13 @@ mod tests {
                 },
             };
             outbox.finish(&room, &job, outcome, now);
-            jobs.push(job);
+            jobs.push((room, job));
         }
         jobs
+    }
+
+    fn drain(outbox: &mut Outbox<String>, now: Instant) -> Vec<Seen> {
+        drain_in(outbox, now).iter().map(|(_, j)| seen(j)).collect()
     }
 
     #[test]
@@ -393,38 +454,19 @@ mod tests {
         outbox.push(Outbound::progress(room(), "d1", "staged"));
         outbox.push(Outbound::progress(room(), "d1", "switching"));
         outbox.push(Outbound::milestone(room(), "done"));
-        let jobs = drain(&mut outbox, now);
         assert_eq!(
-            jobs,
+            drain(&mut outbox, now),
             vec![
-                Job::Post {
-                    text: "announce".into(),
-                    progress: None,
-                    anchor: None,
-                    topic_anchor: None
-                },
-                Job::Post {
-                    text: "switching".into(),
-                    progress: Some("d1".into()),
-                    anchor: Some("m1".into()),
-                    topic_anchor: None
-                },
-                Job::Post {
-                    text: "done".into(),
-                    progress: None,
-                    anchor: Some("m1".into()),
-                    topic_anchor: None
-                },
+                post("announce", None, None),
+                post("switching", Some("d1"), None),
+                post("done", None, None),
             ]
         );
         outbox.push(Outbound::progress(room(), "d1", "healthy"));
         outbox.push(Outbound::progress(room(), "d1", "cleaned up"));
         assert_eq!(
             drain(&mut outbox, now),
-            vec![Job::Edit {
-                id: "m2".into(),
-                text: "cleaned up".into()
-            }]
+            vec![Seen::Edit("m2".into(), "cleaned up".into())]
         );
         assert!(outbox.is_empty());
         assert_eq!(outbox.milestones(), 0);
@@ -449,18 +491,14 @@ mod tests {
         assert_eq!(outbox.next(now + Duration::from_millis(1999)), None);
         assert_eq!(outbox.wake_at(), Some(now + Duration::from_secs(2)));
         let later = now + Duration::from_secs(2);
-        let texts: Vec<String> = drain(&mut outbox, later)
-            .into_iter()
-            .map(|j| match j {
-                Job::Post { text, .. } => text,
-                Job::Edit { text, .. } => text,
-            })
-            .collect();
-        assert_eq!(texts, ["one", "elsewhere"]);
+        assert_eq!(
+            drain(&mut outbox, later),
+            vec![post("one", None, None), post("elsewhere", None, None)]
+        );
     }
 
     #[test]
-    fn a_room_is_paced_and_a_retry_waits_while_other_rooms_go_on() {
+    fn a_room_is_paced_and_a_retry_waits_while_other_rooms_go_on_with_the_same_number() {
         let mut outbox = Outbox::default();
         let now = Instant::now();
         outbox.push(Outbound::milestone(room(), "a"));
@@ -488,24 +526,18 @@ mod tests {
             now,
         );
         let (r3, job3) = outbox.next(now + Duration::from_secs(1)).unwrap();
-        assert_eq!(
-            (r3, job3.clone()),
-            (
-                room(),
-                Job::Post {
-                    text: "b".into(),
-                    progress: None,
-                    anchor: Some("m1".into()),
-                    topic_anchor: None
-                }
-            )
-        );
+        assert_eq!((r3, seen(&job3)), (room(), post("b", None, None)));
         outbox.finish(&room(), &job3, sent("m2"), now + Duration::from_secs(1));
         assert_eq!(outbox.next(now + Duration::from_secs(2)), None);
-        assert!(
-            outbox.next(now + Duration::from_secs(5)).is_some(),
-            "the retry comes back"
-        );
+        let (_, again) = outbox
+            .next(now + Duration::from_secs(5))
+            .expect("the retry comes back");
+        assert_eq!(again, job2, "a retry is the same job, with the same number");
+        let numbers = [&job, &job2, &job3].map(|j| match j {
+            Job::Post { seq, .. } => *seq,
+            Job::Edit { .. } => 0,
+        });
+        assert!(numbers[0] != numbers[1] && numbers[1] != numbers[2] && numbers[0] != numbers[2]);
     }
 
     #[test]
@@ -518,10 +550,7 @@ mod tests {
         outbox.finish(&r, &job, sent("m1"), now);
         assert_eq!(
             drain(&mut outbox, now),
-            vec![Job::Edit {
-                id: "m1".into(),
-                text: "switching".into()
-            }]
+            vec![Seen::Edit("m1".into(), "switching".into())]
         );
     }
 
@@ -536,15 +565,7 @@ mod tests {
         assert!(matches!(job, Job::Edit { .. }));
         outbox.finish(&r, &job, Outcome::Gone, now);
         let (r, job) = outbox.next(now).unwrap();
-        assert_eq!(
-            job,
-            Job::Post {
-                text: "switching".into(),
-                progress: Some("d1".into()),
-                anchor: None,
-                topic_anchor: None
-            }
-        );
+        assert_eq!(seen(&job), post("switching", Some("d1"), None));
         outbox.finish(&r, &job, sent("m9"), now);
 
         outbox.push(Outbound::milestone(room(), "nobody hears this"));
@@ -562,24 +583,53 @@ mod tests {
             outbox.push(Outbound::progress(room(), format!("d{i}"), "x"));
             drain(&mut outbox, now);
         }
-        assert_eq!(outbox.rooms[&room()].threads.len(), THREADS_PER_ROOM);
+        assert_eq!(outbox.rooms["C1"].threads.len(), THREADS_PER_ROOM);
     }
 
     #[test]
-    fn later_milestones_of_a_topic_point_at_its_first_message() {
+    fn a_topics_later_messages_and_its_progress_point_at_its_own_first_message() {
         let now = Instant::now();
         let mut outbox: Outbox<String> = Outbox::default();
-        outbox.push(Outbound::milestone(room(), "announce").in_topic("deploy-1"));
+        outbox.push(Outbound::milestone(room(), "announce 1").in_topic("deploy-1"));
+        outbox.push(Outbound::milestone(room(), "announce 2").in_topic("deploy-2"));
+        outbox.push(Outbound::progress(room(), "deploy-1", "1: staged"));
+        outbox.push(Outbound::progress(room(), "deploy-2", "2: staged"));
         outbox.push(Outbound::milestone(room(), "unrelated"));
-        outbox.push(Outbound::milestone(room(), "done").in_topic("deploy-1"));
-        let jobs = drain(&mut outbox, now);
-        let anchors: Vec<Option<String>> = jobs
-            .iter()
-            .map(|j| match j {
-                Job::Post { topic_anchor, .. } => topic_anchor.clone(),
-                Job::Edit { .. } => None,
-            })
+        outbox.push(Outbound::milestone(room(), "done 2").in_topic("deploy-2"));
+        outbox.push(Outbound::milestone(room(), "done 1").in_topic("deploy-1"));
+        assert_eq!(
+            drain(&mut outbox, now),
+            vec![
+                post("announce 1", None, None),
+                post("announce 2", None, None),
+                post("1: staged", Some("deploy-1"), Some("m1")),
+                post("2: staged", Some("deploy-2"), Some("m2")),
+                post("unrelated", None, None),
+                post("done 2", None, Some("m2")),
+                post("done 1", None, Some("m1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_room_in_a_thread_shares_its_rooms_queue_and_keeps_its_thread() {
+        let now = Instant::now();
+        let mut outbox: Outbox<String> = Outbox::default();
+        outbox.push(Outbound::milestone(room(), "top"));
+        outbox.push(Outbound::milestone(room().in_thread("T1"), "in the thread"));
+        outbox.push(Outbound::progress(room().in_thread("T1"), "d", "progress"));
+        let rooms: Vec<Option<String>> = drain_in(&mut outbox, now)
+            .into_iter()
+            .map(|(r, _)| r.thread().map(str::to_string))
             .collect();
-        assert_eq!(anchors, [None, None, Some("m1".to_string())]);
+        assert_eq!(rooms, [None, Some("T1".into()), Some("T1".into())]);
+        assert_eq!(outbox.rooms.len(), 1, "one queue, one pace per room");
+        outbox.push(Outbound::progress(room().in_thread("T1"), "d", "more"));
+        let edits = drain_in(&mut outbox, now);
+        assert_eq!(
+            edits[0].0.thread(),
+            Some("T1"),
+            "an edit goes where the message is"
+        );
     }
 }

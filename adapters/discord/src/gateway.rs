@@ -1,20 +1,23 @@
-//! The Discord gateway through serenity: connect to the URL bosun fetched itself, hear messages in the configured channels and DMs, ignore bots; serenity resumes and reconnects.
+//! The Discord gateway through serenity: connect to the URL bosun fetched itself, hear messages (and edits) in the configured channels, their threads and DMs, ignore bots; serenity resumes and reconnects; a refused token or refused intents end it with what to fix.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use bosun_chat::{Identity, Inbound, Room, Sender};
 use serenity::all::{
-    ClientBuilder, Context, EventHandler, GatewayIntents, HttpBuilder, Message, MessageType, Ready,
-    ResumedEvent,
+    ClientBuilder, Context, EventHandler, GatewayError, GatewayIntents, GuildChannel, HttpBuilder,
+    Message, MessageType, MessageUpdateEvent, Ready, ResumedEvent,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::NETWORK;
-use crate::rest::Token;
+use crate::rest::{Rest, Token};
 use crate::text;
+
+/// Threads whose parent is remembered (beyond this the memory starts over).
+const REMEMBERED_THREADS: usize = 1024;
 
 /// Where bosun listens and how it is addressed.
 #[derive(Debug)]
@@ -23,9 +26,53 @@ pub(crate) struct Listening {
     pub bot_name: String,
     /// The bot's own user id, from READY (0 until then).
     pub me: AtomicU64,
+    /// Channel → the channel it is a thread under (`None`: not a thread).
+    pub threads: Mutex<HashMap<u64, Option<u64>>>,
+    pub rest: Rest,
 }
 
-/// A message someone typed where bosun listens.
+impl Listening {
+    /// The room a message in `channel` belongs to: the channel itself when it is configured, its
+    /// parent (in the thread) when it is a thread under a configured channel; `None` elsewhere.
+    async fn room_of(&self, channel: u64) -> Option<Room> {
+        if self.channels.contains(&channel) {
+            return Some(Room::new(channel.to_string()));
+        }
+        let known = self
+            .threads
+            .lock()
+            .expect("not poisoned")
+            .get(&channel)
+            .copied();
+        let parent = match known {
+            Some(parent) => parent,
+            None => {
+                let parent = match self.rest.thread_parent(channel).await {
+                    Ok(parent) => parent,
+                    Err(e) => {
+                        tracing::debug!("Discord: GET /channels/{channel}: {e}");
+                        return None;
+                    }
+                };
+                self.remember(channel, parent);
+                parent
+            }
+        };
+        parent
+            .filter(|p| self.channels.contains(p))
+            .map(|p| Room::new(p.to_string()).in_thread(channel.to_string()))
+    }
+
+    fn remember(&self, channel: u64, parent: Option<u64>) {
+        let mut threads = self.threads.lock().expect("not poisoned");
+        if threads.len() >= REMEMBERED_THREADS {
+            threads.clear();
+        }
+        threads.insert(channel, parent);
+    }
+}
+
+/// A message someone typed, before it is placed in a room.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Typed {
     pub channel: u64,
@@ -35,8 +82,8 @@ pub(crate) struct Typed {
     pub direct: bool,
 }
 
-/// A new message by a person (not a bot, not a webhook, not a system message), in a
-/// configured channel or a direct message. Edits arrive as MESSAGE_UPDATE, which is never read.
+/// A message by a person (not a bot, not a webhook, not a system message). Whether it was said
+/// where bosun listens is [`Listening::room_of`]'s question.
 pub(crate) fn typed(message: &Message, listening: &Listening) -> Option<Typed> {
     let me = listening.me.load(Ordering::Relaxed);
     if message.author.bot
@@ -49,10 +96,6 @@ pub(crate) fn typed(message: &Message, listening: &Listening) -> Option<Typed> {
     {
         return None;
     }
-    let direct = message.guild_id.is_none();
-    if !direct && !listening.channels.contains(&message.channel_id.get()) {
-        return None;
-    }
     Some(Typed {
         channel: message.channel_id.get(),
         user: message.author.id.get(),
@@ -62,13 +105,72 @@ pub(crate) fn typed(message: &Message, listening: &Listening) -> Option<Typed> {
             .clone()
             .unwrap_or_else(|| message.author.name.clone()),
         text: text::address_mention(&message.content, me, &listening.bot_name),
-        direct,
+        direct: message.guild_id.is_none(),
     })
 }
 
+/// An edit of a person's message (MESSAGE_UPDATE with new content); embeds unfurling and other
+/// updates without content are not edits.
+pub(crate) fn edited(event: &MessageUpdateEvent, listening: &Listening) -> Option<Typed> {
+    let author = event.author.as_ref()?;
+    let content = event.content.as_ref()?;
+    event.edited_timestamp?;
+    let me = listening.me.load(Ordering::Relaxed);
+    if author.bot || author.id.get() == me || matches!(event.webhook_id, Some(Some(_))) {
+        return None;
+    }
+    Some(Typed {
+        channel: event.channel_id.get(),
+        user: author.id.get(),
+        display: author
+            .global_name
+            .clone()
+            .unwrap_or_else(|| author.name.clone()),
+        text: text::address_mention(content, me, &listening.bot_name),
+        direct: event.guild_id.is_none(),
+    })
+}
+
+/// The core's end, shared with serenity's tasks; taken away when the gateway ends, since
+/// serenity may keep its handler alive in tasks of its own.
+type Inbox = Arc<Mutex<Option<mpsc::Sender<Inbound>>>>;
+
 struct Handler {
     listening: Arc<Listening>,
-    inbound: mpsc::Sender<Inbound>,
+    inbound: Inbox,
+}
+
+impl Handler {
+    /// Places `typed` in its room and hands it to the core; `edit_of` marks an edit of that
+    /// message, whose answer is a reply to it.
+    async fn hear(&self, typed: Typed, edit_of: Option<u64>) {
+        let room = if typed.direct {
+            Room::new(typed.channel.to_string())
+        } else {
+            match self.listening.room_of(typed.channel).await {
+                Some(room) => room,
+                None => return,
+            }
+        };
+        let room = match edit_of {
+            Some(message) => {
+                let name = room.as_str().to_string();
+                Room::new(name).in_thread(format!("{}/{message}", typed.channel))
+            }
+            None => room,
+        };
+        let sender = Sender {
+            identity: Some(Identity::new(NETWORK, typed.user.to_string())),
+            display: typed.display,
+        };
+        let mut inbound = Inbound::new(room, sender, typed.text, typed.direct);
+        inbound.edit_of = edit_of.map(|m| m.to_string());
+        let core = self.inbound.lock().expect("not poisoned").clone();
+        if let Some(core) = core {
+            // Fails only when the core has stopped listening.
+            let _ = core.send(inbound).await;
+        }
+    }
 }
 
 #[serenity::async_trait]
@@ -88,21 +190,27 @@ impl EventHandler for Handler {
         tracing::info!("Discord: gateway session resumed");
     }
 
+    async fn thread_create(&self, _: Context, thread: GuildChannel) {
+        self.listening
+            .remember(thread.id.get(), thread.parent_id.map(|p| p.get()));
+    }
+
     async fn message(&self, _: Context, message: Message) {
-        let Some(typed) = typed(&message, &self.listening) else {
-            return;
-        };
-        let inbound = Inbound {
-            room: Room::new(typed.channel.to_string()),
-            sender: Sender {
-                identity: Some(Identity::new(NETWORK, typed.user.to_string())),
-                display: typed.display,
-            },
-            text: typed.text,
-            direct: typed.direct,
-        };
-        // Fails only when the core has stopped listening.
-        let _ = self.inbound.send(inbound).await;
+        if let Some(typed) = typed(&message, &self.listening) {
+            self.hear(typed, None).await;
+        }
+    }
+
+    async fn message_update(
+        &self,
+        _: Context,
+        _: Option<Message>,
+        _: Option<Message>,
+        event: MessageUpdateEvent,
+    ) {
+        if let Some(typed) = edited(&event, &self.listening) {
+            self.hear(typed, Some(event.id.get())).await;
+        }
     }
 }
 
@@ -123,23 +231,51 @@ pub(crate) async fn run(
     let intents = GatewayIntents::GUILD_MESSAGES
         | GatewayIntents::DIRECT_MESSAGES
         | GatewayIntents::MESSAGE_CONTENT;
+    let inbox: Inbox = Arc::new(Mutex::new(Some(inbound)));
+    let handler = Handler {
+        listening,
+        inbound: Arc::clone(&inbox),
+    };
     let mut client = ClientBuilder::new_with_http(http, intents)
-        .event_handler(Handler { listening, inbound })
+        .event_handler(handler)
         .await?;
     // serenity asked for the URL too and, had that failed, would have chosen Discord's own
     // gateway: the URL bosun fetched and checked is the one used.
     *client.ws_url.lock().await = url;
     let shards = client.shard_manager.clone();
-    tokio::select! {
+    let ended = tokio::select! {
         ended = client.start() => {
-            ended?;
-            anyhow::bail!("the Discord gateway connection ended")
+            shards.shutdown_all().await;
+            match ended {
+                Err(error) => Err(explain(error)),
+                Ok(()) => Err(anyhow::anyhow!("the Discord gateway connection ended")),
+            }
         }
         _ = shutdown.cancelled() => {
             shards.shutdown_all().await;
             Ok(())
         }
-    }
+    };
+    // Nothing more is heard: the core learns it when its inbound channel closes.
+    inbox.lock().expect("not poisoned").take();
+    ended
+}
+
+/// What a gateway refusal means for whoever runs bosun.
+fn explain(error: serenity::Error) -> anyhow::Error {
+    let hint = match &error {
+        serenity::Error::Gateway(GatewayError::InvalidAuthentication) => {
+            "Discord closed the gateway with 4004 (authentication failed): the bot token is wrong or was reset"
+        }
+        serenity::Error::Gateway(GatewayError::InvalidGatewayIntents) => {
+            "Discord closed the gateway with 4013 (invalid intents)"
+        }
+        serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents) => {
+            "Discord closed the gateway with 4014 (disallowed intents): turn on the Message Content intent under Bot in the Discord developer portal"
+        }
+        _ => return anyhow::Error::new(error).context("the Discord gateway failed"),
+    };
+    anyhow::anyhow!("{hint}")
 }
 
 #[cfg(test)]
@@ -152,6 +288,13 @@ mod tests {
             channels: HashSet::from([100]),
             bot_name: "bosun".into(),
             me: AtomicU64::new(42),
+            threads: Default::default(),
+            rest: Rest::new(
+                "http://127.0.0.1:9",
+                Token::new("t"),
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap(),
         }
     }
 
@@ -198,13 +341,12 @@ mod tests {
     }
 
     #[test]
-    fn bots_webhooks_system_messages_and_other_channels_are_not() {
+    fn bots_webhooks_and_system_messages_are_not() {
         for extra in [
             json!({"author": {"id": "42", "username": "bosun", "discriminator": "0", "avatar": null}}),
             json!({"author": {"id": "6", "username": "ci", "discriminator": "0", "avatar": null, "bot": true}}),
             json!({"webhook_id": "77"}),
             json!({"type": 7}),
-            json!({"channel_id": "101"}),
         ] {
             assert_eq!(
                 typed(&message(extra.clone()), &listening()),

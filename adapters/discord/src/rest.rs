@@ -97,12 +97,13 @@ pub(crate) struct Rest {
     auth: HeaderValue,
 }
 
-/// How long one call may take.
-const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Message flag SUPPRESS_EMBEDS: links in bosun's messages (commit and ticket URLs) unfurl
+/// into no preview.
+const SUPPRESS_EMBEDS: u64 = 1 << 2;
 
 impl Rest {
-    /// `base` is `https://discord.com`, or a stand-in's URL.
-    pub fn new(base: &str, token: Token) -> anyhow::Result<Self> {
+    /// `base` is `https://discord.com`, or a stand-in's URL; `timeout` bounds each call.
+    pub fn new(base: &str, token: Token, timeout: Duration) -> anyhow::Result<Self> {
         // Err means a provider is already installed, which is just as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -111,7 +112,7 @@ impl Rest {
                 env!("CARGO_PKG_VERSION"),
                 ")"
             ))
-            .timeout(CALL_TIMEOUT)
+            .timeout(timeout)
             .build()?;
         let mut auth = HeaderValue::from_str(&format!("Bot {}", token.expose()))
             .map_err(|_| anyhow::anyhow!("the Discord token has characters a token cannot have"))?;
@@ -133,17 +134,40 @@ impl Rest {
             .ok_or_else(|| RestError::Malformed("GET /gateway has no url".into()))
     }
 
+    /// `GET /channels/{id}`: for a thread, the channel it is under.
+    pub async fn thread_parent(&self, channel: u64) -> Result<Option<u64>, RestError> {
+        let request = self.http.get(format!("{}/channels/{channel}", self.api));
+        let (value, _) = self.send(request).await?;
+        // Announcement, public and private threads.
+        let is_thread = matches!(value["type"].as_u64(), Some(10..=12));
+        Ok(value["parent_id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .filter(|_| is_thread))
+    }
+
     /// `POST /channels/{channel}/messages`: the new message's id, and how long this channel
-    /// must now wait.
+    /// must now wait. `nonce` (at most 25 characters) is enforced: a retry of a post that
+    /// Discord took although its answer was lost returns that message, no second one.
+    /// `reply_to` makes it a reply to that message.
     pub async fn post(
         &self,
         channel: &str,
         content: &str,
+        nonce: &str,
+        reply_to: Option<&str>,
     ) -> Result<(String, Duration), RestError> {
+        let mut body = body(content);
+        body["flags"] = json!(SUPPRESS_EMBEDS);
+        body["nonce"] = json!(nonce);
+        body["enforce_nonce"] = json!(true);
+        if let Some(message) = reply_to {
+            body["message_reference"] = json!({"message_id": message, "fail_if_not_exists": false});
+        }
         let request = self
             .http
             .post(format!("{}/channels/{channel}/messages", self.api))
-            .json(&body(content));
+            .json(&body);
         let (value, pace) = self.send(request).await?;
         let id = value["id"]
             .as_str()
@@ -165,7 +189,11 @@ impl Rest {
                 "{}/channels/{channel}/messages/{message}",
                 self.api
             ))
-            .json(&body(content));
+            .json(&json!({
+                "content": content,
+                "allowed_mentions": { "parse": [] },
+                "flags": SUPPRESS_EMBEDS,
+            }));
         let (_, pace) = self.send(request).await?;
         Ok(pace)
     }
@@ -291,5 +319,6 @@ mod tests {
         assert!(!error.is_transient());
         assert_eq!(format!("{:?}", Token::new("secret")), "Token(<redacted>)");
         assert_eq!(body("hi")["allowed_mentions"], json!({"parse": []}));
+        assert_eq!(SUPPRESS_EMBEDS, 4);
     }
 }

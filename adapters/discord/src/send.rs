@@ -1,136 +1,97 @@
-//! The sender: takes what the core says, queues it in the outbox, and sends it over REST within Discord's rate limits, whether or not the gateway is connected.
+//! The sender: each job of the shared outbox as a REST call — a new message (with an enforced nonce, so a retried post never shows twice) or an edit — within the rate limits Discord reports, whether or not the gateway is connected.
 
-use std::time::Duration;
-
-use bosun_chat::{Outbound, Room};
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TryRecvError;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use bosun_chat::Room;
+use bosun_chat::drive::{Perform, backoff};
+use bosun_chat::outbox::{Job, Outcome};
 
 use crate::DiscordTiming;
 use crate::rest::{Rest, RestError};
 use crate::text;
-use bosun_chat::outbox::{Job, Outbox, Outcome};
 
-/// Milestones held while Discord is slow or away; beyond this the core waits (the channel
-/// from it is bounded too).
-const MAX_QUEUED: usize = 1024;
+pub(crate) struct Sending {
+    pub rest: Rest,
+    pub timing: DiscordTiming,
+    /// Unique to this run of the adapter, so that nonces of different runs never meet.
+    pub nonce_prefix: String,
+    /// Failures in a row, for the back-off.
+    pub failures: u32,
+}
 
-/// Sends until the core closes `outbound` and everything queued is out, or until `shutdown`
-/// plus the drain time.
-pub(crate) async fn run(
-    rest: Rest,
-    timing: DiscordTiming,
-    mut outbound: mpsc::Receiver<Outbound>,
-    shutdown: CancellationToken,
-) {
-    let mut outbox: Outbox<String> = Outbox::default();
-    let mut open = true;
-    let mut deadline: Option<Instant> = None;
-    let mut failures = 0u32;
-    loop {
-        // Take in all that waits, so progress lines coalesce before anything is sent.
-        while open && outbox.milestones() < MAX_QUEUED {
-            match outbound.try_recv() {
-                Ok(message) => outbox.push(message),
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => open = false,
+/// Where a message for `room` goes: the room's channel, or the thread it names; and the
+/// message it answers, if the thread names one (`CHANNEL/MESSAGE`).
+pub(crate) fn target(room: &Room) -> (&str, Option<&str>) {
+    match room.thread() {
+        Some(thread) => match thread.split_once('/') {
+            Some((channel, message)) => (channel, Some(message)),
+            None => (thread, None),
+        },
+        None => (room.as_str(), None),
+    }
+}
+
+impl Perform<String> for Sending {
+    async fn perform(&mut self, room: &Room, job: &Job<String>) -> Outcome<String> {
+        let (channel, reply_to) = target(room);
+        let result = match job {
+            Job::Post { seq, text, .. } => {
+                let nonce = format!("{}{seq}", self.nonce_prefix);
+                self.rest
+                    .post(channel, &text::escape(text), &nonce, reply_to)
+                    .await
+                    .map(|(id, pace)| (Some(id), pace))
             }
-        }
-        if !open && outbox.is_empty() {
-            return;
-        }
-        if let Some(deadline) = deadline
-            && Instant::now() >= deadline
-        {
-            if !outbox.is_empty() {
+            Job::Edit { id, text } => self
+                .rest
+                .edit(channel, id, &text::escape(text))
+                .await
+                .map(|pace| (None, pace)),
+        };
+        match result {
+            Ok((id, pace)) => {
+                self.failures = 0;
+                Outcome::Sent {
+                    id,
+                    pace: pace.max(self.timing.pace),
+                }
+            }
+            Err(RestError::RateLimited { after, global }) => {
                 tracing::warn!(
-                    "Discord: stopping with {} milestones unsent",
-                    outbox.milestones()
+                    "Discord: rate limited{} in {channel}; waiting {after:?}",
+                    if global { " globally" } else { "" }
                 );
+                Outcome::RateLimited { after, global }
             }
-            return;
-        }
-        if let Some((room, job)) = outbox.next(Instant::now()) {
-            let outcome = perform(&rest, &timing, &room, &job, &mut failures).await;
-            outbox.finish(&room, &job, outcome, Instant::now());
-            continue;
-        }
-        let wake = outbox.wake_at();
-        tokio::select! {
-            message = outbound.recv(), if open && outbox.milestones() < MAX_QUEUED => match message {
-                Some(message) => outbox.push(message),
-                None => open = false,
-            },
-            _ = sleep_until(wake), if wake.is_some() => {}
-            _ = shutdown.cancelled(), if deadline.is_none() => {
-                deadline = Some(Instant::now() + timing.drain);
+            Err(e) if e.is_unknown_message() && matches!(job, Job::Edit { .. }) => {
+                tracing::info!(
+                    "Discord: a progress message in {channel} was deleted; posting it anew"
+                );
+                Outcome::Gone
             }
-            _ = sleep_until(deadline), if deadline.is_some() => {}
+            Err(e) if e.is_transient() => {
+                self.failures = self.failures.saturating_add(1);
+                let after = backoff(self.timing.retry_min, self.timing.retry_max, self.failures);
+                tracing::warn!("Discord: cannot send to {channel}: {e}; trying again in {after:?}");
+                Outcome::Retry { after }
+            }
+            Err(e) => {
+                tracing::error!("Discord: a message to {channel} was not delivered: {e}");
+                Outcome::Dropped
+            }
         }
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Does one job and says what became of it.
-async fn perform(
-    rest: &Rest,
-    timing: &DiscordTiming,
-    room: &Room,
-    job: &Job<String>,
-    failures: &mut u32,
-) -> Outcome<String> {
-    let channel = room.as_str();
-    let result = match job {
-        Job::Post { text, .. } => rest
-            .post(channel, &text::escape(text))
-            .await
-            .map(|(id, pace)| (Some(id), pace)),
-        Job::Edit { id, text } => rest
-            .edit(channel, id, &text::escape(text))
-            .await
-            .map(|pace| (None, pace)),
-    };
-    match result {
-        Ok((id, pace)) => {
-            *failures = 0;
-            Outcome::Sent {
-                id,
-                pace: pace.max(timing.pace),
-            }
-        }
-        Err(RestError::RateLimited { after, global }) => {
-            tracing::warn!(
-                "Discord: rate limited{} in {channel}; waiting {after:?}",
-                if global { " globally" } else { "" }
-            );
-            Outcome::RateLimited { after, global }
-        }
-        Err(e) if e.is_unknown_message() && matches!(job, Job::Edit { .. }) => {
-            tracing::info!("Discord: a progress message in {channel} was deleted; posting it anew");
-            Outcome::Gone
-        }
-        Err(e) if e.is_transient() => {
-            *failures = failures.saturating_add(1);
-            let after = backoff(timing, *failures);
-            tracing::warn!("Discord: cannot send to {channel}: {e}; trying again in {after:?}");
-            Outcome::Retry { after }
-        }
-        Err(e) => {
-            tracing::error!("Discord: a message to {channel} was not delivered: {e}");
-            Outcome::Dropped
-        }
+    #[test]
+    fn a_room_names_its_channel_thread_or_the_message_it_answers() {
+        assert_eq!(target(&Room::new("100")), ("100", None));
+        assert_eq!(target(&Room::new("100").in_thread("555")), ("555", None));
+        assert_eq!(
+            target(&Room::new("100").in_thread("555/900")),
+            ("555", Some("900"))
+        );
     }
-}
-
-fn backoff(timing: &DiscordTiming, failures: u32) -> Duration {
-    let factor = 2u32.saturating_pow(failures.saturating_sub(1).min(16));
-    (timing.retry_min * factor).min(timing.retry_max)
 }

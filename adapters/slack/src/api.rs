@@ -69,10 +69,12 @@ pub(crate) fn meaning(code: &str) -> &'static str {
         "invalid_auth" | "not_authed" | "token_revoked" | "account_inactive" => {
             "the token is wrong or was revoked; check bot_token and app_token"
         }
-        "missing_scope" => "the app lacks an OAuth scope it needs (chat:write, users:read)",
+        "missing_scope" => {
+            "the app lacks an OAuth scope it needs (chat:write, users:read, channels:history, groups:history, im:history)"
+        }
         "ratelimited" => "too many requests; bosun waits and tries again",
         "message_not_found" => "the message to edit was deleted",
-        "cant_update_message" => "the message to edit is not the bot's",
+        "cant_update_message" => "the message can no longer be edited; bosun posts it anew",
         "msg_too_long" => "the message is too long",
         "no_text" => "the message was empty",
         _ => "see Slack's documentation of this error code",
@@ -159,6 +161,7 @@ impl WebApi {
         let mut body = json!({
             "channel": channel,
             "text": text,
+            "parse": "none",
             "link_names": false,
             "unfurl_links": false,
             "unfurl_media": false,
@@ -172,7 +175,13 @@ impl WebApi {
 
     /// `chat.update`: replaces a message's text.
     pub async fn update(&self, channel: &str, ts: &str, text: &str) -> Result<(), ApiError> {
-        let body = json!({ "channel": channel, "ts": ts, "text": text, "link_names": false });
+        let body = json!({
+            "channel": channel,
+            "ts": ts,
+            "text": text,
+            "parse": "none",
+            "link_names": false,
+        });
         self.json("chat.update", body).await.map(drop)
     }
 

@@ -65,13 +65,18 @@ pub(crate) fn ack(envelope_id: &str) -> String {
     serde_json::json!({ "envelope_id": envelope_id }).to_string()
 }
 
-/// A message someone typed where bosun listens.
+/// A message someone typed where bosun listens, or an edit of one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Typed {
     pub channel: String,
     pub user: String,
     pub text: String,
     pub direct: bool,
+    /// The thread it belongs in: the thread it was typed in, or for an edit the thread under
+    /// (or around) the edited message, where the answer goes.
+    pub thread: Option<String>,
+    /// For an edit, the `ts` of the message edited.
+    pub edit_of: Option<String>,
 }
 
 /// Where bosun listens and how it is addressed.
@@ -82,19 +87,33 @@ pub(crate) struct Listening {
     pub bot_name: String,
 }
 
-/// A new message by a person, in a configured channel or a direct conversation. Edits
-/// (`message_changed`), deletions, thread broadcasts, every other subtype, messages by bots
-/// (bosun's own above all) and messages elsewhere are not.
+/// A message by a person in a configured channel, a thread under one, or a direct
+/// conversation: new (a thread reply stays in its thread), or edited (`message_changed` with
+/// new text, marked as an edit). Deletions, thread broadcasts, every other subtype, messages
+/// by bots (bosun's own above all, which Slack echoes with its `bot_id`) and messages
+/// elsewhere are not heard.
 pub(crate) fn typed(event: &Value, listening: &Listening) -> Option<Typed> {
-    if event["type"] != "message"
-        || !event["subtype"].is_null()
-        || !event["bot_id"].is_null()
-        || !event["edited"].is_null()
-        || !event["bot_profile"].is_null()
-    {
+    if event["type"] != "message" {
         return None;
     }
-    let user = event["user"].as_str()?;
+    let (message, edit_of) = match event["subtype"].as_str() {
+        None if event["edited"].is_null() => (event, None),
+        // An edited message delivered whole (a client that does not send message_changed).
+        None => (event, Some(event["ts"].as_str()?.to_string())),
+        Some("message_changed") => {
+            let message = &event["message"];
+            // Unfurls and other changes that leave the text alone are not edits.
+            if message["text"] == event["previous_message"]["text"] {
+                return None;
+            }
+            (message, Some(message["ts"].as_str()?.to_string()))
+        }
+        Some(_) => return None,
+    };
+    if !message["bot_id"].is_null() || !message["bot_profile"].is_null() {
+        return None;
+    }
+    let user = message["user"].as_str()?;
     if user == listening.me.user_id {
         return None;
     }
@@ -103,13 +122,19 @@ pub(crate) fn typed(event: &Value, listening: &Listening) -> Option<Typed> {
     if !direct && !listening.channels.contains(channel) {
         return None;
     }
-    let raw = event["text"].as_str()?;
+    let raw = message["text"].as_str()?;
     let addressed = text::address_mention(raw, &listening.me.user_id, &listening.bot_name);
+    let thread = match &edit_of {
+        Some(ts) => Some(message["thread_ts"].as_str().unwrap_or(ts).to_string()),
+        None => message["thread_ts"].as_str().map(str::to_string),
+    };
     Some(Typed {
         channel: channel.to_string(),
         user: user.to_string(),
         text: text::unescape(&addressed),
         direct,
+        thread,
+        edit_of,
     })
 }
 
@@ -182,7 +207,9 @@ mod tests {
                 channel: "C1".into(),
                 user: "U1".into(),
                 text: "deploy demo to staging".into(),
-                direct: false
+                direct: false,
+                thread: None,
+                edit_of: None,
             }
         );
         let dm = typed(
@@ -200,15 +227,42 @@ mod tests {
     }
 
     #[test]
-    fn bots_edits_subtypes_and_other_channels_are_not_heard() {
+    fn a_thread_reply_stays_in_its_thread_and_an_edit_is_marked_with_the_thread_of_its_answer() {
+        let reply = typed(
+            &message(json!({"thread_ts": "1.000001", "text": "!status"})),
+            &listening(),
+        )
+        .unwrap();
+        assert_eq!(
+            (reply.thread.as_deref(), reply.edit_of),
+            (Some("1.000001"), None)
+        );
+        let changed = json!({"type": "message", "subtype": "message_changed", "channel": "C1", "channel_type": "channel",
+            "message": {"type": "message", "user": "U1", "text": "deploy demo to staging", "ts": "1.000100", "edited": {"user": "U1", "ts": "1.5"}},
+            "previous_message": {"type": "message", "user": "U1", "text": "deploy demo to stagign", "ts": "1.000100"}});
+        let edit = typed(&changed, &listening()).unwrap();
+        assert_eq!(edit.edit_of.as_deref(), Some("1.000100"));
+        assert_eq!(edit.thread.as_deref(), Some("1.000100"));
+        assert_eq!(edit.text, "deploy demo to staging");
+        let mut unfurled = changed.clone();
+        unfurled["previous_message"]["text"] = json!("deploy demo to staging");
+        assert_eq!(
+            typed(&unfurled, &listening()),
+            None,
+            "same text: not an edit"
+        );
+    }
+
+    #[test]
+    fn bots_deletions_subtypes_and_other_channels_are_not_heard() {
         for extra in [
             json!({"user": "UBOT"}),
             json!({"bot_id": "B2", "user": "U2"}),
+            json!({"bot_id": "BBOT", "user": "UBOT", "app_id": "A1"}),
             json!({"subtype": "bot_message"}),
-            json!({"subtype": "message_changed", "message": {"text": "deploy demo to staging", "user": "U1"}}),
+            json!({"subtype": "message_changed", "message": {"text": "deploy demo to staging", "user": "U1", "bot_id": "B2", "ts": "1.0"}}),
             json!({"subtype": "message_deleted"}),
             json!({"subtype": "thread_broadcast"}),
-            json!({"edited": {"user": "U1", "ts": "2.0"}}),
             json!({"channel": "C2"}),
             json!({"type": "app_mention"}),
         ] {

@@ -4,14 +4,16 @@
 //! commands), then runs two tasks: the Socket Mode reader (`socket.rs`: acknowledges every
 //! envelope, turns messages people type in the configured channels and in direct messages into
 //! [`Inbound`](bosun_chat::Inbound), replaces the connection when Slack asks and reconnects
-//! with back-off when it is lost) and the sender (`send.rs`: milestones with
+//! with back-off when it is lost or silent; thread replies stay in their thread, edits are
+//! marked as edits) and the sender (`send.rs`, under the shared outbox driver: milestones with
 //! `chat.postMessage`, each progress thread as one message edited with `chat.update`, paced per
-//! channel, waiting out every `Retry-After`). Text is escaped for mrkdwn (`text.rs`) so nothing
+//! channel, waiting out every `Retry-After`, posted anew when Slack refuses the edit). Text is escaped for mrkdwn (`text.rs`) so nothing
 //! from a commit can mention a channel. The API base URL is configurable so that a local
 //! stand-in can take Slack's place; nothing else differs.
 
 mod api;
 mod events;
+mod section;
 mod send;
 mod socket;
 mod text;
@@ -24,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use api::Token;
+pub use section::{KEYS, NEEDS, SlackSection};
 
 /// The network name Slack identities carry (`slack = "U…"` in `[[people]]`).
 pub const NETWORK: &str = "slack";
@@ -41,6 +44,10 @@ pub struct SlackTiming {
     pub reconnect_max: Duration,
     /// How long a new connection may take to say hello.
     pub hello_timeout: Duration,
+    /// How often the client pings Slack over Socket Mode.
+    pub ping_interval: Duration,
+    /// How long a connection may stay silent (no frame, ping or pong) before it is replaced.
+    pub silence: Duration,
     /// How long queued messages may still be sent after shutdown.
     pub drain: Duration,
 }
@@ -52,6 +59,8 @@ impl Default for SlackTiming {
             reconnect_min: Duration::from_secs(1),
             reconnect_max: Duration::from_secs(30),
             hello_timeout: Duration::from_secs(10),
+            ping_interval: Duration::from_secs(10),
+            silence: Duration::from_secs(35),
             drain: Duration::from_secs(10),
         }
     }
@@ -68,7 +77,7 @@ pub struct SlackOptions {
     pub channels: Vec<String>,
     /// The Web API's base URL; [`DEFAULT_API_URL`] unless a stand-in takes Slack's place.
     pub api_url: String,
-    /// Put the progress message of a deploy in a thread under the announcement.
+    /// Put a deploy's progress and later milestones in a thread under its announcement.
     pub thread_replies: bool,
     /// The bot's name in chat: a leading `@mention` of the bot becomes this name.
     pub bot_name: String,
@@ -121,14 +130,17 @@ impl Adapter for SlackAdapter {
             timing,
             stop_reading.clone(),
         ));
-        let sender = tasks.spawn(send::run(
+        let sender = tasks.spawn(bosun_chat::drive::drive(
+            "Slack",
             send::Sending {
                 api,
                 thread_replies,
                 timing,
+                failures: 0,
             },
             channels.outbound,
             shutdown,
+            timing.drain,
         ));
         tasks.close();
         let sent = sender.await;

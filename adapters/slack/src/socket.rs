@@ -1,4 +1,8 @@
-//! The Socket Mode connection: open it, acknowledge every envelope, hand typed messages to the core, replace it when Slack asks, reconnect with back-off when it is lost.
+//! The Socket Mode connection: open it, acknowledge every envelope, hand typed messages to the core, replace it when Slack asks, reconnect with back-off when it is lost or falls silent.
+//!
+//! Slack pings the client over the WebSocket; the client pings too, every `ping_interval`. A
+//! connection from which nothing at all (no frame, no ping, no pong) has come for `silence`
+//! is taken for dead although the socket looks open, and replaced.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::future::Future;
@@ -116,23 +120,44 @@ impl Reader {
     /// Serves connections until one is lost with no replacement on its way.
     async fn serve(&mut self, mut ws: Ws, shutdown: &CancellationToken) -> Served {
         let mut next: Option<Opening> = None;
+        let mut heard = tokio::time::Instant::now();
+        let mut pings = tokio::time::interval(self.timing.ping_interval);
+        pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     close(ws).await;
                     return Served::Shutdown;
                 }
+                _ = pings.tick() => {
+                    if heard.elapsed() >= self.timing.silence {
+                        tracing::warn!(
+                            "Slack Socket Mode: nothing heard for {:?} on an open connection; replacing it",
+                            self.timing.silence
+                        );
+                        drop(ws);
+                        return Served::Lost;
+                    }
+                    if ws.send(Message::Ping(Vec::new().into())).await.is_err() {
+                        tracing::warn!("Slack Socket Mode: cannot ping; the connection is lost");
+                        return Served::Lost;
+                    }
+                }
                 opened = async { next.as_mut().expect("guarded").await }, if next.is_some() => {
                     next = None;
                     match opened {
                         Ok(new) => {
                             close(std::mem::replace(&mut ws, new)).await;
+                            heard = tokio::time::Instant::now();
                             tracing::info!("Slack Socket Mode connection refreshed");
                         }
                         Err(e) => tracing::warn!("Slack Socket Mode: a new connection failed ({e}); keeping this one while it lasts"),
                     }
                 }
                 frame = ws.next() => {
+                    if matches!(frame, Some(Ok(_))) {
+                        heard = tokio::time::Instant::now();
+                    }
                     let text = match frame {
                         Some(Ok(Message::Text(text))) => text,
                         Some(Ok(Message::Close(_))) | Some(Err(_)) | None => {
@@ -143,7 +168,7 @@ impl Reader {
                                 _ = shutdown.cancelled() => return Served::Shutdown,
                             };
                             match opened {
-                                Ok(new) => { ws = new; continue; }
+                                Ok(new) => { ws = new; heard = tokio::time::Instant::now(); continue; }
                                 Err(e) => {
                                     tracing::warn!("Slack Socket Mode: the new connection failed: {e}");
                                     return Served::Lost;
@@ -186,15 +211,16 @@ impl Reader {
     /// Hands a message to the core; false when the core no longer listens.
     async fn deliver(&mut self, typed: Typed, shutdown: &CancellationToken) -> bool {
         let display = self.name_of(&typed.user).await;
-        let message = Inbound {
-            room: Room::new(typed.channel),
-            sender: Sender {
-                identity: Some(Identity::new(NETWORK, typed.user)),
-                display,
-            },
-            text: typed.text,
-            direct: typed.direct,
+        let mut room = Room::new(typed.channel);
+        if let Some(thread) = typed.thread {
+            room = room.in_thread(thread);
+        }
+        let sender = Sender {
+            identity: Some(Identity::new(NETWORK, typed.user)),
+            display,
         };
+        let mut message = Inbound::new(room, sender, typed.text, typed.direct);
+        message.edit_of = typed.edit_of;
         tokio::select! {
             sent = self.inbound.send(message) => sent.is_ok(),
             _ = shutdown.cancelled() => true,

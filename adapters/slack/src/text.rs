@@ -20,9 +20,38 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-/// What someone typed, as plain text: Slack sends `&`, `<`, `>` as entities.
+/// What someone typed, as plain text: links Slack made of domain-like words and e-mail
+/// addresses (`<http://shop.example.com|shop.example.com>`, `<mailto:a@b.org|a@b.org>`) are
+/// their text again, and `&`, `<`, `>` come back from entities. Mentions (`<@U…>`, `<#C…>`)
+/// stay as they are.
 pub(crate) fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<")
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('>') else {
+            out.push_str(&rest[open..]);
+            rest = "";
+            break;
+        };
+        let inner = &after[..close];
+        let is_link = ["http://", "https://", "mailto:"]
+            .iter()
+            .any(|scheme| inner.starts_with(scheme));
+        match (is_link, inner.split_once('|')) {
+            (true, Some((_, label))) => out.push_str(label),
+            (true, None) => out.push_str(inner.strip_prefix("mailto:").unwrap_or(inner)),
+            (false, _) => {
+                out.push('<');
+                out.push_str(inner);
+                out.push('>');
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    out.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
@@ -67,8 +96,20 @@ mod tests {
     }
 
     #[test]
-    fn entities_are_undone_on_the_way_in() {
+    fn entities_and_slacks_own_links_are_undone_on_the_way_in() {
         assert_eq!(unescape("a &lt;b&gt; &amp;amp;"), "a <b> &amp;");
+        assert_eq!(
+            unescape("deploy <http://shop.example.com|shop.example.com>/v1.2 to staging"),
+            "deploy shop.example.com/v1.2 to staging"
+        );
+        assert_eq!(
+            unescape("lock <mailto:ops@example.org|ops@example.org> <https://x.example/a>"),
+            "lock ops@example.org https://x.example/a"
+        );
+        assert_eq!(
+            unescape("<@U123> and <#C1|ops> <x"),
+            "<@U123> and <#C1|ops> <x"
+        );
     }
 
     #[test]

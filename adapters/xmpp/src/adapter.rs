@@ -21,8 +21,9 @@ use crate::tls::{StartTlsConnector, client_config};
 const OUTBOX_CAPACITY: usize = 256;
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_CAP: Duration = Duration::from_secs(60);
-/// A session that lasted this long resets the back-off.
-const STABLE_AFTER: Duration = Duration::from_secs(30);
+/// The longest wait between attempts while the server refuses connections (it is restarting):
+/// a refused connection costs it nothing, and the bot is back soon after it is.
+const REFUSED_CAP: Duration = Duration::from_secs(2);
 /// Connecting, TLS, login and binding together must not take longer.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -81,9 +82,13 @@ async fn run(
     };
     let mut backoff = Backoff::new(BACKOFF_BASE, BACKOFF_CAP);
     let mut first_attempt = true;
+    let mut refused = false;
     loop {
         if !std::mem::take(&mut first_attempt) {
-            let delay = backoff.next_delay();
+            let mut delay = backoff.next_delay();
+            if std::mem::take(&mut refused) {
+                delay = delay.min(REFUSED_CAP);
+            }
             tracing::info!(?delay, "reconnecting after a pause");
             if let Offline::Stop = link.offline(&mut engine, tokio::time::sleep(delay)).await {
                 return Ok(());
@@ -101,6 +106,7 @@ async fn run(
                 continue;
             }
             Offline::Done(Ok(Err(error))) => {
+                refused = error.is_refused();
                 tracing::warn!(%error, "cannot connect");
                 continue;
             }
@@ -110,15 +116,13 @@ async fn run(
             }
         };
         tracing::info!(jid = %session.jid(), "online");
-        let since = Instant::now();
+        // A session was established: the next loss starts the back-off over.
+        backoff.reset();
         match link.online(&mut engine, session).await {
             Online::Stop => return Ok(()),
             Online::Lost(error) => {
-                tracing::warn!(%error, "connection lost");
+                tracing::warn!(%error, "connection lost; reconnecting");
                 engine.on_lost();
-                if since.elapsed() >= STABLE_AFTER {
-                    backoff.reset();
-                }
             }
         }
     }

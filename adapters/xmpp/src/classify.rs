@@ -1,5 +1,7 @@
 //! Which received messages reach the core, and as what: live room and direct messages only —
-//! never the past (XEP-0203 delay), never the bot's own.
+//! never the past (XEP-0203 delay), never the bot's own. A XEP-0308 correction is marked as an
+//! edit of the message it replaces, and an answer about a room message's edit goes privately
+//! to its author.
 
 use std::collections::{HashSet, VecDeque};
 
@@ -11,8 +13,8 @@ use tokio_xmpp::parsers::ns;
 use crate::address::Target;
 use crate::muc::Rooms;
 
-/// The network name of XMPP identities.
-pub(crate) const NETWORK: &str = "xmpp";
+/// The network name XMPP identities carry (`xmpp = "alice@example.org"` in `[[people]]`).
+pub const NETWORK: &str = "xmpp";
 
 /// Stanza ids the bot used recently, so their reflections are recognised.
 #[derive(Debug)]
@@ -92,7 +94,13 @@ pub(crate) fn classify(
     };
     let bare = from.to_bare();
     let text = body.clone();
-    match message.type_ {
+    let corrects = message
+        .payloads
+        .iter()
+        .find(|el| el.is("replace", ns::MESSAGE_CORRECT))
+        .and_then(|el| el.attr("id"))
+        .map(str::to_string);
+    let inbound = match message.type_ {
         MessageType::Groupchat => {
             if !rooms.contains(&bare) {
                 return Err(Skip::UnknownRoom);
@@ -106,12 +114,12 @@ pub(crate) fn classify(
             if nick == own {
                 return Err(Skip::OwnOccupant);
             }
-            Ok(Inbound {
-                room: Room::new(bare.as_str()),
-                sender: occupant(rooms, &bare, nick),
-                text,
-                direct: false,
-            })
+            // An answer about an edit is for its author, not for the whole room.
+            let room = match &corrects {
+                Some(_) => Target::Direct(from.clone()).room(),
+                None => Room::new(bare.as_str()),
+            };
+            Inbound::new(room, occupant(rooms, &bare, nick), text, false)
         }
         MessageType::Chat | MessageType::Normal => {
             if &bare == own_account {
@@ -140,15 +148,14 @@ pub(crate) fn classify(
             } else {
                 bare.into()
             };
-            Ok(Inbound {
-                room: Target::Direct(reply_to).room(),
-                sender,
-                text,
-                direct: true,
-            })
+            Inbound::new(Target::Direct(reply_to).room(), sender, text, true)
         }
-        MessageType::Error | MessageType::Headline => Err(Skip::Type),
-    }
+        MessageType::Error | MessageType::Headline => return Err(Skip::Type),
+    };
+    Ok(match corrects {
+        Some(original) => inbound.edit_of(original),
+        None => inbound,
+    })
 }
 
 fn occupant(rooms: &Rooms, room: &BareJid, nick: &str) -> Sender {
@@ -308,6 +315,33 @@ mod tests {
             classify(&own, &rooms, &OwnIds::new(8), &bot()),
             Err(Skip::OwnAccount)
         );
+    }
+
+    #[test]
+    fn a_correction_is_an_edit_answered_privately() {
+        let rooms = joined_rooms();
+        let mut corrected = groupchat("alice", "deploy demo to staging");
+        corrected.payloads.push(
+            Element::builder("replace", ns::MESSAGE_CORRECT)
+                .attr(rxml("id"), "m1")
+                .build(),
+        );
+        let inbound = classify(&corrected, &rooms, &OwnIds::new(8), &bot()).expect("forwarded");
+        assert_eq!(inbound.edit_of.as_deref(), Some("m1"));
+        assert_eq!(
+            inbound.room.as_str(),
+            "xmpp:dm:ops@conference.example.org/alice"
+        );
+        assert_eq!(
+            inbound.sender.identity,
+            Some(Identity::new("xmpp", "alice@example.org"))
+        );
+        let plain = classify(&groupchat("alice", "hi"), &rooms, &OwnIds::new(8), &bot()).unwrap();
+        assert_eq!(plain.edit_of, None);
+    }
+
+    fn rxml(name: &str) -> tokio_xmpp::minidom::rxml::NcName {
+        name.try_into().expect("a valid attribute name")
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! messages in flight and corrections. Received stanzas become inbound messages and replies;
 //! queued messages become stanzas when their room is ready.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use bosun_chat::{Delivery, Inbound, Outbound};
@@ -9,6 +10,7 @@ use tokio_xmpp::jid::{BareJid, Jid};
 use tokio_xmpp::parsers::iq::Iq;
 use tokio_xmpp::parsers::message::MessageType;
 use tokio_xmpp::parsers::stanza::Stanza;
+use tokio_xmpp::parsers::stanza_error::DefinedCondition;
 
 use crate::address::Target;
 use crate::classify::{OwnIds, classify};
@@ -65,6 +67,15 @@ pub(crate) struct Engine {
     ids: Ids,
     online: bool,
     ack_timeout: Duration,
+    /// XEP-0410 self-pings, one per joined room: when the next is due, or the one awaited.
+    self_pings: HashMap<BareJid, SelfPing>,
+}
+
+/// Where a room's self-ping stands.
+#[derive(Debug)]
+enum SelfPing {
+    Next(Instant),
+    Awaiting { id: String, deadline: Instant },
 }
 
 impl Engine {
@@ -81,6 +92,7 @@ impl Engine {
             ids: Ids::new(),
             online: false,
             ack_timeout: settings.keepalive,
+            self_pings: HashMap::new(),
         }
     }
 
@@ -155,6 +167,7 @@ impl Engine {
     /// The session is gone: what was not confirmed is queued again, in order.
     pub(crate) fn on_lost(&mut self) {
         self.online = false;
+        self.self_pings.clear();
         self.rooms.end_session();
         self.corrections.clear();
         let unconfirmed = self.in_flight.take_all();
@@ -190,6 +203,13 @@ impl Engine {
                 }
             }
             Stanza::Iq(iq) => match &iq {
+                Iq::Result { id, .. } | Iq::Error { id, .. } if self.is_self_ping(id) => {
+                    let error = match &iq {
+                        Iq::Error { error, .. } => Some(error.defined_condition.clone()),
+                        _ => None,
+                    };
+                    self.on_self_ping_answer(id, error, now, &mut effects);
+                }
                 Iq::Result { id, .. } | Iq::Error { id, .. } => {
                     let confirmed = self.in_flight.answered(id);
                     tracing::trace!(%id, confirmed, "an IQ answer");
@@ -205,7 +225,11 @@ impl Engine {
     fn on_room_event(&mut self, event: RoomEvent, effects: &mut Effects) {
         match event {
             RoomEvent::Send(presence) => effects.send.push(presence.into()),
-            RoomEvent::Joined(room) => tracing::debug!(%room, "messages for the room may flow"),
+            RoomEvent::Joined(room) => {
+                tracing::debug!(%room, "messages for the room may flow");
+                self.self_pings
+                    .insert(room, SelfPing::Next(Instant::now() + self.ack_timeout));
+            }
             RoomEvent::Gone(room) => {
                 let in_room = |target: &Target| match target {
                     Target::Room(r) => r == &room,
@@ -273,16 +297,84 @@ impl Engine {
         }
     }
 
-    /// Rejoins that are due.
+    /// Rejoins that are due, self-pings that are due, and rejoins of rooms whose self-ping
+    /// went unanswered.
     pub(crate) fn on_timer(&mut self, now: Instant) -> Vec<Stanza> {
-        self.rooms.due(now).into_iter().map(Stanza::from).collect()
+        let mut send: Vec<Stanza> = self.rooms.due(now).into_iter().map(Stanza::from).collect();
+        for (room, nick) in self.rooms.joined() {
+            match self.self_pings.get(&room) {
+                Some(SelfPing::Next(at)) if *at <= now => {
+                    let id = self.ids.next("self");
+                    if let Ok(occupant) = room.with_resource_str(&nick) {
+                        send.push(stanzas::ping(id.clone(), Jid::from(occupant)).into());
+                        let deadline = now + self.ack_timeout;
+                        self.self_pings
+                            .insert(room, SelfPing::Awaiting { id, deadline });
+                    }
+                }
+                Some(SelfPing::Awaiting { deadline, .. }) if *deadline <= now => {
+                    tracing::warn!(%room, "the room did not answer a self-ping (XEP-0410)");
+                    self.self_pings.remove(&room);
+                    send.extend(self.rooms.rejoin(&room).map(Stanza::from));
+                }
+                _ => {}
+            }
+        }
+        send
+    }
+
+    fn is_self_ping(&self, id: &str) -> bool {
+        self.self_pings
+            .values()
+            .any(|p| matches!(p, SelfPing::Awaiting { id: awaited, .. } if awaited == id))
+    }
+
+    /// XEP-0410 §3: a result, or an error saying the bot's own client did not understand the
+    /// ping, means it is still in the room; any other error means it is not: join again.
+    fn on_self_ping_answer(
+        &mut self,
+        id: &str,
+        error: Option<DefinedCondition>,
+        now: Instant,
+        effects: &mut Effects,
+    ) {
+        let Some(room) = self
+            .self_pings
+            .iter()
+            .find(|(_, p)| matches!(p, SelfPing::Awaiting { id: awaited, .. } if awaited == id))
+            .map(|(room, _)| room.clone())
+        else {
+            return;
+        };
+        let joined = matches!(
+            error,
+            None | Some(
+                DefinedCondition::ServiceUnavailable | DefinedCondition::FeatureNotImplemented
+            )
+        );
+        if joined {
+            tracing::debug!(%room, "a self-ping says the bot is still in the room");
+            self.self_pings
+                .insert(room, SelfPing::Next(now + self.ack_timeout));
+        } else {
+            tracing::warn!(%room, ?error, "a self-ping says the bot is not in the room (XEP-0410)");
+            self.self_pings.remove(&room);
+            effects
+                .send
+                .extend(self.rooms.rejoin(&room).map(Stanza::from));
+        }
     }
 
     /// When [`Engine::on_timer`] or [`Engine::ack_overdue`] next has something to say.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let pings = self.self_pings.values().map(|p| match p {
+            SelfPing::Next(at) => *at,
+            SelfPing::Awaiting { deadline, .. } => *deadline,
+        });
         [self.rooms.next_deadline(), self.in_flight.deadline()]
             .into_iter()
             .flatten()
+            .chain(pings)
             .min()
     }
 
@@ -465,6 +557,76 @@ mod tests {
         assert!(e.poll_send(now).is_some());
         assert!(e.can_accept(), "the held milestone moved into the queue");
         assert_eq!(bodies(&drain(&mut e, now)), ["m1", "m2"]);
+    }
+
+    #[test]
+    fn a_self_ping_that_says_the_bot_is_gone_rejoins_and_one_that_answers_keeps_the_room() {
+        let start = Instant::now();
+        let mut e = engine(8);
+        e.on_online();
+        e.on_stanza(self_presence(), start);
+        let later = Instant::now() + Duration::from_secs(10);
+        let ping_id = |stanzas: &[Stanza]| -> String {
+            stanzas
+                .iter()
+                .find_map(|s| match s {
+                    Stanza::Iq(iq @ Iq::Get { to: Some(to), .. })
+                        if to.as_str() == format!("{ROOM}/bosun") =>
+                    {
+                        Some(iq.id().to_string())
+                    }
+                    _ => None,
+                })
+                .expect("a self-ping to the bot's own occupant")
+        };
+        let id = ping_id(&e.on_timer(later));
+        let answered = e.on_stanza(
+            Iq::Result {
+                from: None,
+                to: None,
+                id,
+                payload: None,
+            }
+            .into(),
+            later,
+        );
+        assert!(answered.send.is_empty(), "still in the room");
+        assert!(e.rooms.is_joined(&BareJid::new(ROOM).unwrap()));
+
+        let id = ping_id(&e.on_timer(later + Duration::from_secs(10)));
+        let error = tokio_xmpp::parsers::stanza_error::StanzaError::new(
+            tokio_xmpp::parsers::stanza_error::ErrorType::Cancel,
+            DefinedCondition::NotAcceptable,
+            "en",
+            "not in the room",
+        );
+        let gone = e.on_stanza(
+            Iq::Error {
+                from: None,
+                to: None,
+                id,
+                error,
+                payload: None,
+            }
+            .into(),
+            later,
+        );
+        assert!(
+            matches!(gone.send.as_slice(), [Stanza::Presence(p)] if p.to.as_ref().map(|t| t.as_str()) == Some(&format!("{ROOM}/bosun"))),
+            "a join: {:?}",
+            gone.send
+        );
+        assert!(!e.rooms.is_joined(&BareJid::new(ROOM).unwrap()));
+
+        // No answer at all within the keep-alive time: joined again too.
+        e.on_stanza(self_presence(), later);
+        let at = later + Duration::from_secs(20);
+        ping_id(&e.on_timer(at));
+        let rejoin = e.on_timer(at + Duration::from_secs(10));
+        assert!(
+            matches!(rejoin.as_slice(), [Stanza::Presence(_)]),
+            "{rejoin:?}"
+        );
     }
 
     #[test]

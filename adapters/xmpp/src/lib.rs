@@ -41,7 +41,9 @@
 //! ([`StartTlsConnector`]) — and binds a resource itself. It never sends `<enable/>` or
 //! `<resume/>` (XEP-0198 is not used, even when the server offers it), so the server never sends
 //! `<failed/>`. Every connection is a fresh session with its own reconnect loop: exponential
-//! back-off with jitter, reset only after a session has stayed up for a while.
+//! back-off with jitter, started over as soon as a session is established (so back-to-back
+//! server restarts never stretch it), and at most two seconds while the server refuses
+//! connections (it is restarting). A lost connection is logged as a warning.
 //!
 //! Without stream management, delivery is confirmed in two ways: a room message is confirmed when
 //! the room reflects it back (same stanza id); and after sending messages the adapter sends a
@@ -56,13 +58,24 @@
 //!
 //! Keep-alive: when the stream has been silent for `keepalive`, the adapter pings the server, and
 //! a connection that stays silent for another `keepalive` (or leaves a delivery ping unanswered
-//! that long) is dropped and renewed. Pings from others are answered.
+//! that long) is dropped and renewed. Pings from others are answered. Every `keepalive` the
+//! adapter also pings its own occupant in each room (XEP-0410 self-ping): an error saying it
+//! is not there, or no answer, means the room (or its MUC service) forgot it, and it joins
+//! again.
+//!
+//! # Edits
+//!
+//! A XEP-0308 correction is handed to the core marked as an edit of the message it replaces
+//! ([`bosun_chat::Inbound::edit_of`]); the core never runs it, and its answer goes privately
+//! to the occupant who corrected.
 //!
 //! # TLS
 //!
 //! STARTTLS is required (a server that does not offer it is refused; there is no plaintext mode).
 //! Certificates are verified by rustls with the ring provider against the system roots plus an
-//! optional PEM CA file ([`XmppConfig::ca_file`]); nothing accepts an unverified certificate.
+//! optional PEM CA file ([`XmppConfig::ca_file`]); nothing accepts an unverified certificate. A
+//! server certificate that is exactly one of the CA file's is trusted as pinned even when it
+//! is marked CA:TRUE (a self-signed certificate), as long as it names the server.
 
 mod adapter;
 mod address;
@@ -74,6 +87,7 @@ mod delivery;
 mod engine;
 mod muc;
 mod outbox;
+mod section;
 mod session;
 mod stanzas;
 mod text;
@@ -81,6 +95,8 @@ mod tls;
 
 pub use adapter::XmppAdapter;
 pub use address::DIRECT_PREFIX;
+pub use classify::NETWORK;
 pub use config::{ConfigError, XmppConfig};
+pub use section::{KEYS, NEEDS, XmppSection};
 pub use text::MAX_OUTBOUND_CHARS;
 pub use tls::{StartTlsConnector, TlsError, client_config};

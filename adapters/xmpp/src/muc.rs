@@ -178,6 +178,31 @@ impl Rooms {
         }
     }
 
+    /// The rooms joined now, with the bot's nick in each.
+    pub(crate) fn joined(&self) -> Vec<(BareJid, String)> {
+        self.rooms
+            .iter()
+            .filter_map(|(room, state)| match &state.phase {
+                Phase::Joined { nick } => Some((room.clone(), nick.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The bot is not (or no longer surely) in `room` although it thinks so (XEP-0410 said
+    /// so): join it again now. Returns the join to send.
+    pub(crate) fn rejoin(&mut self, room: &BareJid) -> Option<Presence> {
+        let state = self.rooms.get_mut(room)?;
+        let join = stanzas::join(room, &self.nick)?;
+        tracing::warn!(%room, "no longer in the room; joining again");
+        state.occupants.clear();
+        state.phase = Phase::Joining {
+            nick: self.nick.clone(),
+            attempt: 0,
+        };
+        Some(join)
+    }
+
     /// Rejoins whose time has come.
     pub(crate) fn due(&mut self, now: Instant) -> Vec<Presence> {
         let mut joins = Vec::new();

@@ -49,6 +49,13 @@ pub(crate) enum SessionError {
     NoAnswer(&'static str),
 }
 
+impl SessionError {
+    /// The server refused the TCP connection (it is down or restarting).
+    pub(crate) fn is_refused(&self) -> bool {
+        matches!(self, SessionError::Connect(XmppError::Io(e)) if e.kind() == io::ErrorKind::ConnectionRefused)
+    }
+}
+
 /// What the stream produced.
 #[derive(Debug)]
 pub(crate) enum Incoming {

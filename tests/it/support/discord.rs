@@ -1,11 +1,16 @@
 //! A local Discord for tests: the REST routes bosun calls and a gateway WebSocket, speaking Discord's documented JSON and opcodes, recording what bosun sent and misbehaving on demand.
 //!
-//! REST (`/api/v10`): `GET /gateway`, `POST /channels/{id}/messages`,
-//! `PATCH /channels/{id}/messages/{id}`, with `X-RateLimit-*` headers from a per-channel bucket
-//! and 429 bodies (`retry_after`, `global`). Gateway: HELLO (10), IDENTIFY (2) → READY,
-//! HEARTBEAT (1) → ACK (11), RESUME (6) → missed dispatches replayed then RESUMED, and on demand
-//! MESSAGE_CREATE / MESSAGE_UPDATE dispatches, RECONNECT (7), INVALID_SESSION (9), a dropped
-//! socket, or refusing connections altogether.
+//! REST (`/api/v10`): `GET /gateway` (failing with 502 when told to), `GET /channels/{id}` (for
+//! threads), `POST /channels/{id}/messages` (an enforced `nonce` returns the message it already
+//! made; a slow answer when told to), `PATCH /channels/{id}/messages/{id}`, with
+//! `X-RateLimit-*` headers from a per-channel bucket and 429 bodies (`retry_after`, `global`);
+//! content past 2,000 characters is refused (50035).
+//! Gateway: HELLO (10), IDENTIFY (2) → READY, or close code 4004 for a wrong token and 4014 for
+//! a privileged intent the bot may not use; HEARTBEAT (1) → ACK (11), RESUME (6) → missed
+//! dispatches replayed then RESUMED; dispatches only what the session's intents ask for
+//! (message content empty without MESSAGE_CONTENT, as Discord does); the bot's own posts come
+//! back as MESSAGE_CREATE; and on demand MESSAGE_CREATE / MESSAGE_UPDATE, RECONNECT (7),
+//! INVALID_SESSION (9), a dropped socket, or refusing connections altogether.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -30,8 +35,13 @@ pub const GUILD: u64 = 7000;
 /// How long a test waits for the stand-in to see something.
 pub const PATIENCE: Duration = Duration::from_secs(30);
 
-/// The intents bosun must ask for: GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT.
-const REQUIRED_INTENTS: u64 = (1 << 9) | (1 << 12) | (1 << 15);
+/// Discord refuses longer message content (Invalid Form Body, code 50035).
+const MAX_CONTENT: usize = 2000;
+
+/// Gateway intents, as Discord numbers them.
+const GUILD_MESSAGES: u64 = 1 << 9;
+const DIRECT_MESSAGES: u64 = 1 << 12;
+const MESSAGE_CONTENT: u64 = 1 << 15;
 
 /// One REST request as the stand-in received it.
 #[derive(Clone, Debug)]
@@ -59,13 +69,16 @@ impl Posted {
     }
 }
 
-/// What Discord shows for content: each backslash escape is the character itself.
+/// What Discord shows for content: a backslash before ASCII punctuation shows that character
+/// (markdown's escape); any other backslash shows as itself. Zero-width spaces show nothing.
 pub fn shown(content: &str) -> String {
     let mut out = String::new();
-    let mut chars = content.chars();
+    let mut chars = content.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => out.extend(chars.next()),
+            '\\' if chars.peek().is_some_and(|n| n.is_ascii_punctuation()) => {
+                out.extend(chars.next())
+            }
             '\u{200b}' => {}
             c => out.push(c),
         }
@@ -84,10 +97,13 @@ pub enum GatewayOp {
 enum Control {
     Send(Value),
     Kill,
+    /// Close with this close code.
+    Close(u16),
 }
 
 struct Session {
     id: String,
+    intents: u64,
     seq: u64,
     /// Every dispatch of the session, for replay after RESUME.
     sent: Vec<(u64, Value)>,
@@ -116,6 +132,54 @@ struct Inner {
     /// The current connection has identified or resumed.
     live: bool,
     refuse: bool,
+    /// The bot may not use the privileged MESSAGE_CONTENT intent (close code 4014).
+    content_disallowed: bool,
+    /// Answer this many more `GET /gateway` with 502.
+    gateway_failures: usize,
+    /// The next POST is made but answered this late.
+    slow_post: Option<Duration>,
+    /// (channel, nonce) → the message made with it.
+    nonces: HashMap<(u64, String), u64>,
+    /// Thread channel → the channel it is under.
+    threads: HashMap<u64, u64>,
+    /// Close codes the gateway closed with.
+    closed_with: Vec<u16>,
+    /// Channels that are direct conversations.
+    dm_channels: std::collections::HashSet<u64>,
+}
+
+impl Inner {
+    /// Numbers `kind`/`event` on the current session and sends it, if the session's intents
+    /// ask for it (message content emptied without MESSAGE_CONTENT, except in DMs and messages
+    /// that mention the bot). Without waiting: a dead connection misses it, RESUME replays it.
+    fn dispatch(&mut self, kind: &str, mut event: Value) -> Option<(Value, mpsc::Sender<Control>)> {
+        let session = self.sessions.last_mut()?;
+        if kind.starts_with("MESSAGE_") {
+            let direct = event["guild_id"].is_null();
+            let wanted = if direct {
+                DIRECT_MESSAGES
+            } else {
+                GUILD_MESSAGES
+            };
+            if session.intents & wanted == 0 {
+                return None;
+            }
+            let mentioned = event["content"]
+                .as_str()
+                .is_some_and(|c| c.contains(&format!("<@{BOT_USER}>")));
+            if session.intents & MESSAGE_CONTENT == 0
+                && !direct
+                && !mentioned
+                && event.get("content").is_some()
+            {
+                event["content"] = json!("");
+            }
+        }
+        session.seq += 1;
+        let payload = json!({"op": 0, "t": kind, "s": session.seq, "d": event});
+        session.sent.push((session.seq, payload.clone()));
+        Some((payload, self.current.as_ref()?.1.clone()))
+    }
 }
 
 struct Shared {
@@ -158,6 +222,7 @@ impl DiscordStandIn {
         });
         let app = Router::new()
             .route("/api/v10/gateway", get(gateway_url))
+            .route("/api/v10/channels/{channel}", get(channel))
             .route("/api/v10/channels/{channel}/messages", post(create))
             .route(
                 "/api/v10/channels/{channel}/messages/{message}",
@@ -215,6 +280,7 @@ impl DiscordStandIn {
             ops: inner.ops.clone(),
             connections: inner.connections,
             ready: inner.current.is_some() && inner.live,
+            closed_with: inner.closed_with.clone(),
         }
     }
 
@@ -227,17 +293,50 @@ impl DiscordStandIn {
     /// Dispatches `event` of type `kind` on the current session (numbered, kept for replay).
     pub async fn dispatch(&self, kind: &str, event: Value) {
         self.wait_ready().await;
-        let (payload, control) = self.shared.update(|inner| {
-            let session = inner.sessions.last_mut().expect("a session");
-            session.seq += 1;
-            let payload = json!({"op": 0, "t": kind, "s": session.seq, "d": event});
-            session.sent.push((session.seq, payload.clone()));
-            (payload, inner.current.as_ref().map(|(_, c)| c.clone()))
-        });
-        if let Some(control) = control {
+        if let Some((payload, control)) = self.shared.update(|inner| inner.dispatch(kind, event)) {
             // A connection that just died misses it; RESUME replays it.
             let _ = control.send(Control::Send(payload)).await;
         }
+    }
+
+    /// `user` edits their message `id` in `channel` to `content`: a MESSAGE_UPDATE as Discord
+    /// sends it.
+    pub async fn edit(
+        &self,
+        channel: u64,
+        guild: Option<u64>,
+        user: u64,
+        name: &str,
+        id: u64,
+        content: &str,
+    ) {
+        let mut message = Self::message(channel, guild, Self::user(user, name), content, id);
+        message["edited_timestamp"] = json!("2026-11-23T10:05:00.000000+00:00");
+        self.dispatch("MESSAGE_UPDATE", message).await;
+    }
+
+    /// `channel` is a public thread under `parent`.
+    pub fn add_thread(&self, channel: u64, parent: u64) {
+        self.shared.update(|inner| {
+            inner.threads.insert(channel, parent);
+        });
+    }
+
+    /// From now on IDENTIFY with MESSAGE_CONTENT is closed with 4014, as for a bot whose
+    /// Message Content intent is not turned on.
+    pub fn disallow_message_content(&self) {
+        self.shared.update(|inner| inner.content_disallowed = true);
+    }
+
+    /// The next `failures` `GET /gateway` answer 502.
+    pub fn fail_gateway_url(&self, failures: usize) {
+        self.shared
+            .update(|inner| inner.gateway_failures = failures);
+    }
+
+    /// The next POST is made at once but answered only after `delay`.
+    pub fn slow_next_post(&self, delay: Duration) {
+        self.shared.update(|inner| inner.slow_post = Some(delay));
     }
 
     /// A MESSAGE_CREATE as Discord documents it. `guild` None makes it a direct message.
@@ -266,7 +365,8 @@ impl DiscordStandIn {
         json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": name, "avatar": null})
     }
 
-    /// `user` types `content` in `channel` of the guild (or, with `guild` None, in a DM).
+    /// `user` types `content` in `channel` of the guild (or, with `guild` None, in a DM);
+    /// returns the message's id.
     pub async fn say(
         &self,
         channel: u64,
@@ -274,13 +374,17 @@ impl DiscordStandIn {
         user: u64,
         name: &str,
         content: &str,
-    ) {
+    ) -> u64 {
         let id = self.shared.update(|inner| {
+            if guild.is_none() {
+                inner.dm_channels.insert(channel);
+            }
             inner.next_id += 1;
             inner.next_id
         });
         let message = Self::message(channel, guild, Self::user(user, name), content, id);
         self.dispatch("MESSAGE_CREATE", message).await;
+        id
     }
 
     /// Sends a raw gateway payload (RECONNECT, INVALID_SESSION) on the current connection.
@@ -353,6 +457,7 @@ pub struct StandInView {
     pub ops: Vec<GatewayOp>,
     pub connections: usize,
     pub ready: bool,
+    pub closed_with: Vec<u16>,
 }
 
 impl StandInView {
@@ -400,8 +505,29 @@ impl StandInView {
 }
 
 async fn gateway_url(State(shared): State<Arc<Shared>>) -> Response {
+    let failing = shared.update(|inner| {
+        let failing = inner.gateway_failures > 0;
+        inner.gateway_failures = inner.gateway_failures.saturating_sub(1);
+        failing
+    });
+    if failing {
+        return StatusCode::BAD_GATEWAY.into_response();
+    }
     let url = shared.base.replace("http://", "ws://") + "/gateway";
     axum::Json(json!({"url": url})).into_response()
+}
+
+async fn channel(State(shared): State<Arc<Shared>>, Path(channel): Path<u64>) -> Response {
+    let parent = shared.inner.lock().unwrap().threads.get(&channel).copied();
+    match parent {
+        Some(parent) => axum::Json(json!({
+            "id": channel.to_string(), "type": 11, "guild_id": GUILD.to_string(),
+            "parent_id": parent.to_string(), "name": "a thread", "owner_id": "501",
+            "thread_metadata": {"archived": false, "auto_archive_duration": 1440, "locked": false},
+        }))
+        .into_response(),
+        None => status_json(404, json!({"message": "Unknown Channel", "code": 10003})),
+    }
 }
 
 async fn create(
@@ -410,7 +536,13 @@ async fn create(
     headers: HeaderMap,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    message_request(&shared, "POST", channel, None, &headers, body)
+    let response = message_request(&shared, "POST", channel, None, &headers, body);
+    let slow = shared.update(|inner| inner.slow_post.take());
+    if let Some(delay) = slow {
+        // The message is made; only its answer is late (a client may give up waiting).
+        tokio::time::sleep(delay).await; // allow-sleep: the stand-in answers late on purpose
+    }
+    response
 }
 
 async fn edit(
@@ -450,6 +582,14 @@ fn message_request(
             inner.requests.push(record(401));
             return status_json(401, json!({"message": "401: Unauthorized", "code": 0}));
         }
+        if body["content"].as_str().is_some_and(|c| c.chars().count() > MAX_CONTENT) {
+            inner.requests.push(record(400));
+            return status_json(
+                400,
+                json!({"message": "Invalid Form Body", "code": 50035, "errors": {"content": {"_errors": [
+                    {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 2000 or fewer in length."}]}}}),
+            );
+        }
         if let Some(until) = inner.limited_until
             && now < until
         {
@@ -477,9 +617,17 @@ fn message_request(
         }
         bucket.push_back(now);
         let remaining = limit - bucket.len();
+        let nonce = body["nonce"].as_str().map(str::to_string);
+        let enforced = body["enforce_nonce"] == json!(true);
         let reset_after = window - now.duration_since(*bucket.front().unwrap());
         let content = body["content"].as_str().unwrap_or_default().to_string();
+        let known = nonce
+            .as_ref()
+            .filter(|_| enforced && message.is_none())
+            .and_then(|n| inner.nonces.get(&(channel, n.clone())).copied());
         let answer = match message {
+            // Discord returns the message the same author made with the same nonce.
+            None if known.is_some() => known,
             None => {
                 inner.next_id += 1;
                 let id = inner.next_id;
@@ -488,6 +636,9 @@ fn message_request(
                     id,
                     versions: vec![content.clone()],
                 });
+                if let Some(nonce) = &nonce {
+                    inner.nonces.insert((channel, nonce.clone()), id);
+                }
                 Some(id)
             }
             Some(m) => match inner.posted.iter_mut().find(|p| p.channel == channel && p.id == m) {
@@ -503,15 +654,29 @@ fn message_request(
             return status_json(404, json!({"message": "Unknown Message", "code": 10008}));
         };
         inner.requests.push(record(200));
-        let mut response = axum::Json(json!({
+        let mut made = json!({
             "id": id.to_string(), "channel_id": channel.to_string(),
             "author": {"id": BOT_USER.to_string(), "username": "bosun", "discriminator": "0", "avatar": null, "bot": true},
             "content": content, "timestamp": "2026-11-23T10:00:00.000000+00:00",
             "edited_timestamp": message.map(|_| "2026-11-23T10:00:01.000000+00:00"),
             "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
             "attachments": [], "embeds": [], "pinned": false, "type": 0,
-        }))
-        .into_response();
+            "flags": body["flags"].as_u64().unwrap_or(0),
+        });
+        if let Some(nonce) = &nonce {
+            made["nonce"] = json!(nonce);
+        }
+        if message.is_none() && known.is_none() {
+            // The bot's own message comes back over the gateway, as to every client.
+            let mut created = made.clone();
+            if !inner.dm_channels.contains(&channel) {
+                created["guild_id"] = json!(GUILD.to_string());
+            }
+            if let Some((payload, control)) = inner.dispatch("MESSAGE_CREATE", created) {
+                let _ = control.try_send(Control::Send(payload));
+            }
+        }
+        let mut response = axum::Json(made).into_response();
         let h = response.headers_mut();
         h.insert("x-ratelimit-limit", limit.to_string().parse().unwrap());
         h.insert("x-ratelimit-remaining", remaining.to_string().parse().unwrap());
@@ -579,13 +744,26 @@ async fn connection(shared: Arc<Shared>, mut socket: WebSocket) {
                 Some(Control::Send(payload)) => {
                     alive = socket.send(Message::Text(payload.to_string().into())).await.is_ok();
                 }
+                Some(Control::Close(code)) => {
+                    let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame { code, reason: "closed by the stand-in".into() }))).await;
+                    break;
+                }
                 Some(Control::Kill) | None => break,
             },
             frame = socket.recv() => match frame {
                 Some(Ok(Message::Text(text))) => {
                     let payload: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
                     for answer in answer(&shared, &payload) {
-                        alive = alive && socket.send(Message::Text(answer.to_string().into())).await.is_ok();
+                        match answer {
+                            Answer::Send(answer) => {
+                                alive = alive && socket.send(Message::Text(answer.to_string().into())).await.is_ok();
+                            }
+                            Answer::Close(code) => {
+                                shared.update(|inner| inner.closed_with.push(code));
+                                let _ = socket.send(Message::Close(Some(axum::extract::ws::CloseFrame { code, reason: "closed by the stand-in".into() }))).await;
+                                alive = false;
+                            }
+                        }
                     }
                 }
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
@@ -600,10 +778,16 @@ async fn connection(shared: Arc<Shared>, mut socket: WebSocket) {
     });
 }
 
+/// What the gateway does about a client's payload.
+enum Answer {
+    Send(Value),
+    Close(u16),
+}
+
 /// What the gateway says to a client's payload.
-fn answer(shared: &Shared, payload: &Value) -> Vec<Value> {
+fn answer(shared: &Shared, payload: &Value) -> Vec<Answer> {
     let base = shared.base.replace("http://", "ws://") + "/gateway";
-    shared.update(|inner| match payload["op"].as_u64() {
+    let answers = shared.update(|inner| match payload["op"].as_u64() {
         Some(1) => {
             inner.ops.push(GatewayOp::Heartbeat);
             vec![json!({"op": 11, "d": null, "s": null, "t": null})]
@@ -612,8 +796,16 @@ fn answer(shared: &Shared, payload: &Value) -> Vec<Value> {
             let intents = payload["d"]["intents"].as_u64().unwrap_or(0);
             let token_ok = payload["d"]["token"].as_str().map(|t| t.trim_start_matches("Bot ")) == Some(TOKEN);
             inner.ops.push(GatewayOp::Identify { intents, token_ok });
-            if !token_ok || intents & REQUIRED_INTENTS != REQUIRED_INTENTS {
-                return vec![json!({"op": 9, "d": false, "s": null, "t": null})];
+            if !token_ok {
+                // Authentication failed.
+                return vec![json!({"close": 4004})];
+            }
+            if intents >= 1 << 26 {
+                return vec![json!({"close": 4013})];
+            }
+            if inner.content_disallowed && intents & MESSAGE_CONTENT != 0 {
+                // A privileged intent not turned on for the bot.
+                return vec![json!({"close": 4014})];
             }
             let id = format!("session-{}", inner.sessions.len() + 1);
             let ready = json!({"op": 0, "t": "READY", "s": 1, "d": {
@@ -625,7 +817,7 @@ fn answer(shared: &Shared, payload: &Value) -> Vec<Value> {
                 "shard": [0, 1],
                 "application": {"id": "4243", "flags": 0},
             }});
-            inner.sessions.push(Session { id, seq: 1, sent: vec![(1, ready.clone())] });
+            inner.sessions.push(Session { id, intents, seq: 1, sent: vec![(1, ready.clone())] });
             inner.live = true;
             vec![ready]
         }
@@ -654,5 +846,12 @@ fn answer(shared: &Shared, payload: &Value) -> Vec<Value> {
             out
         }
         _ => Vec::new(),
-    })
+    });
+    answers
+        .into_iter()
+        .map(|a| match a["close"].as_u64() {
+            Some(code) => Answer::Close(code as u16),
+            None => Answer::Send(a),
+        })
+        .collect()
 }

@@ -15,6 +15,9 @@ pub mod prosody;
 #[path = "../../../adapters/xmpp/tests/support/client.rs"]
 pub mod client;
 
+#[path = "../../../adapters/xmpp/tests/support/bot.rs"]
+pub mod bot;
+
 pub use client::{TestClient, body, is_groupchat, replaces};
 pub use prosody::{DOMAIN, MUC, PASSWORD, Prosody};
 
@@ -32,6 +35,7 @@ pub const USERS: &[&str] = &[
     "bot-nick",
     "bot-lines",
     "bot-text",
+    "bot-edits",
 ];
 
 /// The server shared by the tests running at the same time; it stops when the last of them

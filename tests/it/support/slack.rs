@@ -1,10 +1,13 @@
 //! A local Slack for tests: the Web API methods bosun calls and a Socket Mode WebSocket, speaking Slack's documented JSON, recording what bosun sent and misbehaving on demand.
 //!
 //! Web API: `POST /api/{method}` for `auth.test`, `apps.connections.open`, `chat.postMessage`,
-//! `chat.update`, `users.info`, answering `{"ok": true, …}` or `{"ok": false, "error": …}`, and
-//! HTTP 429 with `Retry-After` when told to. Socket Mode: `GET /link` upgrades to a WebSocket
-//! that says `hello`, carries event envelopes, expects `{"envelope_id"}` acks and can say
-//! `disconnect` or drop dead.
+//! `chat.update`, `users.info`, answering `{"ok": true, …}` or `{"ok": false, "error": …}`
+//! (`msg_too_long` past 40,000 characters, `cant_update_message` when told to), and HTTP 429
+//! with `Retry-After` when told to. Socket Mode: `GET /link` upgrades to a WebSocket that says
+//! `hello`, carries event envelopes (the bot's own posts and edits come back as `message`
+//! events with its `bot_id`, as Slack sends them to an app subscribed to its channels), pings
+//! the client and answers its pings, expects `{"envelope_id"}` acks, and can say `disconnect`,
+//! drop dead, or go silent with the socket open.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,7 +65,14 @@ enum Control {
     Send(String),
     /// Drop the connection without a close frame.
     Kill,
+    /// Keep the socket open but neither read nor write: no frames, no pings, no pongs.
+    Silence,
 }
+
+/// Slack's documented limit on a message's text.
+const MAX_TEXT: usize = 40_000;
+/// How often the stand-in pings a Socket Mode client.
+const PING_EVERY: Duration = Duration::from_millis(300);
 
 struct Connection {
     id: usize,
@@ -88,6 +98,66 @@ struct Inner {
     closed_by_client: usize,
     acks: Vec<String>,
     next_envelope: u64,
+    /// Answer `chat.update` with `cant_update_message`.
+    refuse_updates: bool,
+    /// Pings received from clients.
+    client_pings: usize,
+}
+
+impl Inner {
+    /// Puts `event` in an `events_api` envelope on the newest connection; returns its id.
+    fn envelope(&mut self, event: Value) -> Option<(String, mpsc::Sender<Control>, String)> {
+        self.next_envelope += 1;
+        let id = format!("env-{}", self.next_envelope);
+        let envelope = json!({
+            "envelope_id": id,
+            "type": "events_api",
+            "accepts_response_payload": false,
+            "retry_attempt": 0,
+            "retry_reason": "",
+            "payload": {
+                "token": "verification-token",
+                "team_id": "T1",
+                "api_app_id": "A1",
+                "type": "event_callback",
+                "event_id": format!("Ev{id}"),
+                "event_time": 1_700_000_000,
+                "event": event,
+            },
+        });
+        let control = self.connections.last()?.control.clone();
+        Some((id, control, envelope.to_string()))
+    }
+
+    /// Sends the bot's own message back as Slack does, without waiting (a full connection
+    /// misses it).
+    fn echo(&mut self, event: Value) {
+        if let Some((_, control, text)) = self.envelope(event) {
+            let _ = control.try_send(Control::Send(text));
+        }
+    }
+}
+
+/// A message event as Slack sends it for a message the bot posted with its token.
+fn bot_message(channel: &str, ts: &str, text: &str, thread_ts: Option<&str>) -> Value {
+    let mut message = json!({
+        "type": "message", "channel": channel, "channel_type": channel_type(channel),
+        "user": BOT_USER, "bot_id": "BBOSUN", "app_id": "A1", "text": text, "ts": ts,
+        "event_ts": ts, "team": "T1",
+        "bot_profile": {"id": "BBOSUN", "app_id": "A1", "name": "bosun", "team_id": "T1"},
+    });
+    if let Some(thread) = thread_ts {
+        message["thread_ts"] = json!(thread);
+    }
+    message
+}
+
+fn channel_type(channel: &str) -> &'static str {
+    match channel.chars().next() {
+        Some('D') => "im",
+        Some('G') => "group",
+        _ => "channel",
+    }
 }
 
 struct Shared {
@@ -183,6 +253,7 @@ impl SlackStandIn {
             open_now: inner.connections.len(),
             closed_by_client: inner.closed_by_client,
             acks: inner.acks.clone(),
+            client_pings: inner.client_pings,
         }
     }
 
@@ -193,51 +264,93 @@ impl SlackStandIn {
             (v.open_now > 0).then_some(())
         })
         .await;
-        let (id, control) = self.shared.update(|inner| {
-            inner.next_envelope += 1;
-            let id = format!("env-{}", inner.next_envelope);
-            (id, inner.connections.last().map(|c| c.control.clone()))
-        });
-        let envelope = json!({
-            "envelope_id": id,
-            "type": "events_api",
-            "accepts_response_payload": false,
-            "retry_attempt": 0,
-            "retry_reason": "",
-            "payload": {
-                "token": "verification-token",
-                "team_id": "T1",
-                "api_app_id": "A1",
-                "type": "event_callback",
-                "event_id": format!("Ev{id}"),
-                "event_time": 1_700_000_000,
-                "event": event,
-            },
-        });
+        let (id, control, envelope) = self
+            .shared
+            .update(|inner| inner.envelope(event))
+            .expect("a connection");
         control
-            .expect("a connection")
-            .send(Control::Send(envelope.to_string()))
+            .send(Control::Send(envelope))
             .await
             .expect("the connection is open");
         id
     }
 
-    /// `user` types `text` in `channel` (a `D…` channel is a direct message).
+    /// `user` types `text` in `channel` (a `D…` channel is a direct message); returns the
+    /// envelope id.
     pub async fn say(&self, channel: &str, user: &str, text: &str) -> String {
+        self.say_at(channel, user, text, None).await.0
+    }
+
+    /// `user` types `text` in `channel`, in the thread under `thread_ts` if given; returns the
+    /// envelope id and the message's `ts`.
+    pub async fn say_at(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+        thread_ts: Option<&str>,
+    ) -> (String, String) {
         let ts = self.shared.update(|inner| {
             inner.next_ts += 1;
             format!("1600000000.{:06}", inner.next_ts)
         });
-        self.send_event(json!({
+        let mut event = json!({
             "type": "message",
             "channel": channel,
             "user": user,
             "text": text,
             "ts": ts,
             "event_ts": ts,
-            "channel_type": if channel.starts_with('D') { "im" } else { "channel" },
+            "channel_type": channel_type(channel),
+        });
+        if let Some(thread) = thread_ts {
+            event["thread_ts"] = json!(thread);
+            event["parent_user_id"] = json!(BOT_USER);
+        }
+        (self.send_event(event).await, ts)
+    }
+
+    /// `user` edits their message `ts` in `channel` from `before` to `after`: a
+    /// `message_changed` event, as Slack sends it.
+    pub async fn edit(
+        &self,
+        channel: &str,
+        user: &str,
+        ts: &str,
+        before: &str,
+        after: &str,
+    ) -> String {
+        let now = self.shared.update(|inner| {
+            inner.next_ts += 1;
+            format!("1600000000.{:06}", inner.next_ts)
+        });
+        self.send_event(json!({
+            "type": "message",
+            "subtype": "message_changed",
+            "hidden": true,
+            "channel": channel,
+            "channel_type": channel_type(channel),
+            "ts": now,
+            "event_ts": now,
+            "message": {"type": "message", "user": user, "text": after, "ts": ts,
+                        "edited": {"user": user, "ts": now}},
+            "previous_message": {"type": "message", "user": user, "text": before, "ts": ts},
         }))
         .await
+    }
+
+    /// The newest connection goes silent with its socket open.
+    pub async fn go_silent(&self) {
+        let control = self.newest().await;
+        control
+            .send(Control::Silence)
+            .await
+            .expect("the connection is open");
+    }
+
+    /// From now on every `chat.update` is answered `cant_update_message`.
+    pub fn refuse_updates(&self) {
+        self.shared.update(|inner| inner.refuse_updates = true);
     }
 
     /// Sends `{"type": "disconnect", "reason": reason}` on the newest connection.
@@ -309,6 +422,8 @@ pub struct StandInView {
     pub open_now: usize,
     pub closed_by_client: usize,
     pub acks: Vec<String>,
+    /// Pings the stand-in received from clients.
+    pub client_pings: usize,
 }
 
 impl StandInView {
@@ -461,18 +576,31 @@ async fn web_api(
                 record(200, None);
                 error(&inner.broken_channels[&channel].clone())
             }
+            "chat.postMessage" | "chat.update"
+                if json_body["text"].as_str().unwrap_or_default().chars().count() > MAX_TEXT =>
+            {
+                record(200, None);
+                error("msg_too_long")
+            }
             "chat.postMessage" => {
                 inner.next_ts += 1;
                 let ts = format!("1700000000.{:06}", inner.next_ts);
                 record(200, Some(ts.clone()));
                 let text = json_body["text"].as_str().unwrap_or_default().to_string();
+                let thread_ts = json_body["thread_ts"].as_str().map(str::to_string);
                 inner.posted.push(Posted {
                     channel: channel.clone(),
                     ts: ts.clone(),
-                    thread_ts: json_body["thread_ts"].as_str().map(str::to_string),
+                    thread_ts: thread_ts.clone(),
                     versions: vec![text.clone()],
                 });
-                ok(json!({"channel": channel, "ts": ts, "message": {"type": "message", "text": text, "user": BOT_USER, "bot_id": "BBOSUN", "ts": ts}}))
+                let message = bot_message(&channel, &ts, &text, thread_ts.as_deref());
+                inner.echo(message.clone());
+                ok(json!({"channel": channel, "ts": ts, "message": message}))
+            }
+            "chat.update" if inner.refuse_updates => {
+                record(200, None);
+                error("cant_update_message")
             }
             "chat.update" => {
                 record(200, None);
@@ -480,7 +608,17 @@ async fn web_api(
                 let text = json_body["text"].as_str().unwrap_or_default().to_string();
                 match inner.posted.iter_mut().find(|p| p.channel == channel && p.ts == ts) {
                     Some(posted) => {
+                        let before = posted.text().to_string();
+                        let thread = posted.thread_ts.clone();
                         posted.versions.push(text.clone());
+                        let mut after = bot_message(&channel, &ts, &text, thread.as_deref());
+                        after["edited"] = json!({"user": BOT_USER, "ts": ts});
+                        inner.echo(json!({
+                            "type": "message", "subtype": "message_changed", "hidden": true,
+                            "channel": channel, "channel_type": channel_type(&channel),
+                            "ts": ts, "event_ts": ts, "message": after,
+                            "previous_message": bot_message(&channel, &ts, &before, thread.as_deref()),
+                        }));
                         ok(json!({"channel": channel, "ts": ts, "text": text}))
                     }
                     None => error("message_not_found"),
@@ -543,11 +681,28 @@ async fn connection(shared: Arc<Shared>, mut socket: WebSocket) {
         .send(Message::Text(hello.to_string().into()))
         .await
         .is_ok();
+    let mut pings = tokio::time::interval(PING_EVERY);
     while alive {
         tokio::select! {
             _ = shared.stop.cancelled() => break,
+            _ = pings.tick() => {
+                alive = socket.send(Message::Ping(Vec::new().into())).await.is_ok();
+            }
             command = commands.recv() => match command {
                 Some(Control::Send(text)) => alive = socket.send(Message::Text(text.into())).await.is_ok(),
+                Some(Control::Silence) => {
+                    // The socket stays open and nothing moves on it until the client gives up.
+                    loop {
+                        tokio::select! {
+                            _ = shared.stop.cancelled() => break,
+                            command = commands.recv() => match command {
+                                Some(Control::Kill) | None => break,
+                                Some(_) => {}
+                            },
+                        }
+                    }
+                    break;
+                }
                 Some(Control::Kill) | None => break,
             },
             frame = socket.recv() => match frame {
@@ -558,6 +713,7 @@ async fn connection(shared: Arc<Shared>, mut socket: WebSocket) {
                         shared.update(|inner| inner.acks.push(envelope));
                     }
                 }
+                Some(Ok(Message::Ping(_))) => shared.update(|inner| inner.client_pings += 1),
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
                     shared.update(|inner| inner.closed_by_client += 1);
                     break;

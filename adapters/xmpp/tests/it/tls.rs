@@ -1,12 +1,12 @@
-//! TLS: the server's certificate must chain to a trusted CA.
+//! TLS: the server's certificate must chain to a trusted CA, or be the very certificate the CA file holds (a self-signed one marked CA:TRUE included).
 
 use tokio_xmpp::connect::{DnsConfig, ServerConnector};
 use tokio_xmpp::jid::Jid;
 use tokio_xmpp::parsers::ns;
 use tokio_xmpp::xmlstream::Timeouts;
 
-use crate::support::prosody::unrelated_ca;
-use crate::support::{shared_prosody, together};
+use crate::support::prosody::{Certificate, unrelated_ca};
+use crate::support::{Bot, Prosody, TestClient, room, shared_prosody, together};
 
 #[tokio::test]
 async fn the_server_certificate_must_chain_to_a_trusted_ca() -> anyhow::Result<()> {
@@ -37,4 +37,57 @@ async fn the_server_certificate_must_chain_to_a_trusted_ca() -> anyhow::Result<(
         .await?
         .map_err(|e| anyhow::anyhow!("with the test CA: {e}"))?;
     Ok(())
+}
+
+#[tokio::test]
+async fn a_self_signed_ca_true_certificate_pinned_by_the_ca_file_connects() -> anyhow::Result<()> {
+    let _turn = together().await;
+    let server = Prosody::start_with(&["alice", "bosun"], Certificate::SelfSigned).await?;
+    let dir = tempfile::tempdir()?;
+    // The usual checks alone refuse it: a CA is no server certificate.
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    let cert = tokio_rustls::rustls::pki_types::CertificateDer::from_pem_file(server.ca_file())?;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.add(cert.clone())?;
+    let plain = tokio_rustls::rustls::client::WebPkiServerVerifier::builder_with_provider(
+        std::sync::Arc::new(roots),
+        std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider()),
+    )
+    .build()?;
+    let refused = tokio_rustls::rustls::client::danger::ServerCertVerifier::verify_server_cert(
+        plain.as_ref(),
+        &cert,
+        &[],
+        &tokio_rustls::rustls::pki_types::ServerName::try_from("localhost")?,
+        &[],
+        tokio_rustls::rustls::pki_types::UnixTime::now(),
+    )
+    .expect_err("webpki alone refuses a CA as a server certificate");
+    assert!(
+        format!("{refused:?}").contains("CaUsedAsEndEntity"),
+        "{refused:?}"
+    );
+
+    // bosun, pinning it with ca_file, connects and joins.
+    let room = room("pinned");
+    let mut alice = TestClient::connect(&server, "alice").await?;
+    alice.join(&room, "alice").await?;
+    let bot = Bot::start(Bot::config(&server, "bosun", &[&room]));
+    alice.sees_occupant(&room, "bosun").await?;
+    // Another self-signed certificate in the file is no pin for this server.
+    let other = unrelated_ca(dir.path()).await?;
+    let tls =
+        tokio::task::spawn_blocking(move || bosun_xmpp::client_config(Some(&other))).await??;
+    let connector = bosun_xmpp::StartTlsConnector::new(
+        DnsConfig::addr(&format!("127.0.0.1:{}", server.port())),
+        tls,
+    );
+    let jid = Jid::new("alice@localhost")?;
+    assert!(
+        connector
+            .connect(&jid, ns::JABBER_CLIENT, Timeouts::tight())
+            .await
+            .is_err()
+    );
+    bot.stop().await
 }

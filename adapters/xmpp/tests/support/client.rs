@@ -130,6 +130,50 @@ impl TestClient {
         Ok(id)
     }
 
+    /// Correct the message `id` this client said in `room` to `text` (XEP-0308); returns the
+    /// correction's own id.
+    pub async fn correct(&mut self, room: &str, id: &str, text: &str) -> anyhow::Result<String> {
+        let own = self.id();
+        let mut message =
+            Message::groupchat(Some(Jid::new(room)?)).with_body(Lang::new(), text.into());
+        message.id = Some(Id(own.clone()));
+        message.payloads.push(
+            Element::builder("replace", ns::MESSAGE_CORRECT)
+                .attr(rxml_name("id"), id)
+                .build(),
+        );
+        self.send(message).await?;
+        Ok(own)
+    }
+
+    /// The next private (`chat`) message from `from`, a full JID.
+    pub async fn private_from(&mut self, from: &str) -> anyhow::Result<Message> {
+        let from = Jid::new(from)?;
+        let stanza = self
+            .stanza(|s| {
+                matches!(s, Stanza::Message(m) if m.type_ == MessageType::Chat && body(m).is_some() && m.from.as_ref() == Some(&from))
+            })
+            .await
+            .with_context(|| format!("waiting for a private message from {from}"))?;
+        match stanza {
+            Stanza::Message(message) => Ok(message),
+            _ => unreachable!("matched a message"),
+        }
+    }
+
+    /// How many private (`chat`) messages from `from` (a full JID) arrived and were not asked
+    /// for yet.
+    pub fn unread_private_from(&self, from: &str) -> anyhow::Result<usize> {
+        let from = Jid::new(from)?;
+        Ok(self
+            .backlog
+            .iter()
+            .filter(|s| {
+                matches!(s, Stanza::Message(m) if m.type_ == MessageType::Chat && m.from.as_ref() == Some(&from))
+            })
+            .count())
+    }
+
     /// Send `text` privately to `to`.
     pub async fn tell(&mut self, to: &str, text: &str) -> anyhow::Result<()> {
         let message = Message::chat(Some(Jid::new(to)?)).with_body(Lang::new(), text.into());

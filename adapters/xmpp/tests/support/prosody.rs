@@ -35,13 +35,31 @@ pub struct Prosody {
     child: Option<Child>,
 }
 
+/// How the server's certificate is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Certificate {
+    /// An end-entity certificate signed by a test CA ([`Prosody::ca_file`] is the CA's).
+    SignedByCa,
+    /// One self-signed certificate marked CA:TRUE, as `openssl req -x509` and Prosody's own
+    /// certificate tool make them ([`Prosody::ca_file`] is that certificate).
+    SelfSigned,
+}
+
 impl Prosody {
     /// Start a server with the given accounts registered (all with [`PASSWORD`]).
     pub async fn start(users: &[&str]) -> anyhow::Result<Prosody> {
+        Prosody::start_with(users, Certificate::SignedByCa).await
+    }
+
+    /// Start a server whose certificate is made as `certificate` says.
+    pub async fn start_with(users: &[&str], certificate: Certificate) -> anyhow::Result<Prosody> {
         let dir = tempfile::Builder::new()
             .prefix("bosun-prosody-")
             .tempdir()?;
-        make_certificates(dir.path()).await?;
+        match certificate {
+            Certificate::SignedByCa => make_certificates(dir.path()).await?,
+            Certificate::SelfSigned => make_self_signed(dir.path()).await?,
+        }
         let mut prosody = Prosody {
             dir,
             port: free_port()?,
@@ -359,6 +377,40 @@ async fn make_certificates(dir: &Path) -> anyhow::Result<()> {
         ],
     )
     .await
+}
+
+/// One self-signed certificate for the server's names, marked CA:TRUE, written as both the
+/// server's certificate and the file clients trust.
+async fn make_self_signed(dir: &Path) -> anyhow::Result<()> {
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs)?;
+    openssl(
+        &certs,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            &format!("subjectAltName=DNS:{DOMAIN},DNS:{MUC},DNS:{ANON_MUC}"),
+            "-keyout",
+            "localhost.key",
+            "-out",
+            "localhost.crt",
+        ],
+    )
+    .await?;
+    std::fs::copy(certs.join("localhost.crt"), certs.join("ca.crt"))?;
+    Ok(())
 }
 
 /// A CA that signed nothing of this server's, as a PEM file in `dir`.

@@ -1,9 +1,17 @@
-//! Reading a `Secret` when it is needed, into a value that never prints itself.
+//! Secrets for the core and the adapters: where one comes from ([`Secret`], never its value), read on demand into a value that never prints itself.
 
 use std::fmt;
 use std::path::PathBuf;
 
-use super::model::Secret;
+/// Where a secret comes from: an environment variable or a file, never the config text.
+/// Its value is read only when needed and never printed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Secret {
+    /// `password_env = "NAME"`
+    Env(String),
+    /// `password_file = "path"` (resolved against the config file's directory)
+    File(PathBuf),
+}
 
 /// A secret's value. Its `Debug` shows no part of it and it has no `Display`: call
 /// [`SecretValue::expose`] at the one place that must hand it on.
@@ -93,7 +101,7 @@ mod tests {
         let value = Secret::Env("CARGO_PKG_NAME".into())
             .read()
             .expect("set by cargo");
-        assert_eq!(value.expose(), "bosun");
+        assert_eq!(value.expose(), "bosun-chat");
     }
 
     #[test]

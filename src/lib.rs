@@ -9,6 +9,7 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod journal;
+pub mod redact;
 pub mod source;
 pub mod tracker;
 pub mod transport;

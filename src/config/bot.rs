@@ -12,7 +12,8 @@ use super::model::{
 };
 use super::paths::resolve;
 use super::reader::{Item, Reader, Table};
-use super::{chat, keys, people, tracker, values};
+use super::model::{RedactSection, WebSection};
+use super::{chat, keys, people, tracker, values, web};
 
 /// bosun.toml, read: everything but the playbooks, which are only named.
 pub(super) struct ConfigFile {
@@ -22,6 +23,8 @@ pub(super) struct ConfigFile {
     pub journal: JournalSection,
     pub tracker: TrackerSection,
     pub announce: AnnounceSection,
+    pub web: Option<WebSection>,
+    pub redact: RedactSection,
     pub people: Vec<Person>,
     pub roles: BTreeMap<String, Role>,
 }
@@ -125,6 +128,14 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
         .opt(&announce, "show_email", Reader::boolean)
         .unwrap_or(false);
 
+    let web = reader
+        .opt(root, "web", Reader::table)
+        .map(|table| web::read(reader, &table, dir));
+    let redact = reader
+        .opt(root, "redact", Reader::table)
+        .map(|table| web::redact(reader, &table, dir))
+        .unwrap_or_default();
+
     let roles = reader.opt(root, "roles", people::roles).unwrap_or_default();
     let people = reader
         .opt(root, "people", |r, item| people::people(r, item, &roles))
@@ -150,6 +161,8 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
             show_email,
             alert,
         },
+        web,
+        redact,
         people,
         roles,
     }

@@ -7,7 +7,7 @@ use super::tracker::TrackerKind;
 
 // bosun.toml
 pub(super) const ROOT: &[&str] = &[
-    "bot", "chat", "journal", "tracker", "announce", "people", "roles",
+    "bot", "chat", "journal", "tracker", "announce", "web", "redact", "people", "roles",
 ];
 pub(super) const BOT: &[&str] = &["name", "state_dir", "playbooks"];
 pub(super) const CHAT: &[&str] = &["adapter", "console", "slack", "discord", "xmpp"];
@@ -45,6 +45,16 @@ pub(super) const TRACKER_TRAC: &[&str] = &[
     "timeout",
 ];
 pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email", "alert"];
+pub(super) const WEB: &[&str] = &[
+    "listen",
+    "public_url",
+    "token_env",
+    "token_file",
+    "user",
+    "password_env",
+    "password_file",
+];
+pub(super) const REDACT: &[&str] = &["env", "files"];
 /// The chat networks a person can have an identity on.
 pub(super) const NETWORKS: &[&str] = &["console", "xmpp", "slack", "discord"];
 pub(super) const PERSON: &[&str] = &["name", "roles", "console", "xmpp", "slack", "discord"];
@@ -195,6 +205,8 @@ pub(super) const ALL: &[(Documented, &str, &[&str])] = &[
         TRACKER_TRAC,
     ),
     (Documented::Config, "announce", ANNOUNCE),
+    (Documented::Config, "web", WEB),
+    (Documented::Config, "redact", REDACT),
     (Documented::Config, "people", PERSON),
     (Documented::Config, "roles.NAME", ROLE),
     (Documented::Playbook, "(top level)", PLAYBOOK),

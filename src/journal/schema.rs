@@ -75,6 +75,7 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.execute_batch(SCHEMA)?;
+    super::chat::create(conn)?;
     // Journals made before locks had leases.
     let has_lease: bool = conn
         .prepare("SELECT 1 FROM pragma_table_info('locks') WHERE name = 'heartbeat_at'")?

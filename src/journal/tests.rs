@@ -187,7 +187,7 @@ async fn export_writes_a_readable_archive() {
         .await
         .unwrap();
     let out = dir.path().join("export.tar.gz");
-    export(&j, id, &out).await.unwrap();
+    export(&j, id, &out, None).await.unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
         std::fs::File::open(&out).unwrap(),
     ));
@@ -204,6 +204,7 @@ async fn export_writes_a_readable_archive() {
             format!("deploy-{id}/README.txt"),
             format!("deploy-{id}/plan.json"),
             format!("deploy-{id}/steps.txt"),
+            format!("deploy-{id}/chat.txt"),
             format!("deploy-{id}/files.txt")
         ]
     );

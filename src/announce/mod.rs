@@ -2,6 +2,10 @@
 //!
 //! Nothing here knows a chat system: adapters escape this text for their own markup.
 
+mod record;
+
+pub use record::{QueuedLine, Status, page_link, releases_text, status_text};
+
 use bosun_chat::clip;
 
 use crate::clock::{format_utc, human_duration};

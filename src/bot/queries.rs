@@ -8,9 +8,10 @@ use crate::announce::{history_text, live_line, lock_line};
 use crate::auth::Action;
 use crate::engine::target;
 
-/// `status`: what is live where, what runs, what is locked.
+/// `status`: what is live where, what runs, what is locked or frozen, what waits in the queue,
+/// and which deploys need a look.
 pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
-    let mut lines = Vec::new();
+    let mut status = crate::announce::Status::default();
     for playbook in &ctx.config.playbooks {
         for env in &playbook.environments {
             match ctx
@@ -18,22 +19,62 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
                 .live(playbook.app.name.clone(), env.name.clone())
                 .await
             {
-                Ok(live) => lines.push(live_line(&playbook.app.name, &env.name, live.as_ref())),
-                Err(e) => lines.push(format!(
+                Ok(live) => {
+                    status
+                        .live
+                        .push(live_line(&playbook.app.name, &env.name, live.as_ref()))
+                }
+                Err(e) => status.live.push(format!(
                     "{} on {}: cannot read the journal: {e}",
                     playbook.app.name, env.name
                 )),
             }
         }
     }
+    let mut problems = Vec::new();
     match ctx.journal.locks().await {
-        Ok(locks) => lines.extend(locks.iter().map(lock_line)),
-        Err(e) => lines.push(format!("locks: cannot read the journal: {e}")),
+        Ok(locks) => status.locks = locks,
+        Err(e) => problems.push(format!("locks: cannot read the journal: {e}")),
     }
-    if state.running.is_empty() {
-        lines.push("nothing is running".into());
+    let now = crate::clock::now_ms();
+    match ctx.journal.freezes().await {
+        Ok(freezes) => status.freezes = freezes.into_iter().filter(|f| f.holds_at(now)).collect(),
+        Err(e) => problems.push(format!("freezes: cannot read the journal: {e}")),
     }
-    ctx.say(room, lines.join("\n")).await;
+    match ctx.journal.need_a_look().await {
+        Ok(failed) => status.need_a_look = failed,
+        Err(e) => problems.push(format!("failed deploys: cannot read the journal: {e}")),
+    }
+    status.queue = state
+        .queue
+        .iter()
+        .map(|q| crate::announce::QueuedLine {
+            kind: match q.job {
+                super::dispatch::Job::Deploy(_) => "deploy".into(),
+                super::dispatch::Job::Rollback { .. } => "rollback".into(),
+            },
+            app: q.key.0.clone(),
+            env: q.key.1.clone(),
+            who: super::dispatch::who_of(ctx, &q.ask.sender).name,
+        })
+        .collect();
+    let mut text = crate::announce::status_text(&status);
+    for p in problems {
+        text.push('\n');
+        text.push_str(&p);
+    }
+    ctx.say(room, text).await;
+}
+
+/// `releases APP [in ENV]`: asks the hosts what they keep, and the journal what each release is.
+pub(crate) async fn releases(ctx: &Context, room: &Room, app: &str, env: Option<&str>) {
+    match crate::engine::kept_releases(&ctx.connector, &ctx.config, &ctx.journal, app, env).await {
+        Ok(kept) => ctx.say(room, crate::announce::releases_text(&kept)).await,
+        Err(e) => {
+            ctx.say(room, format!("cannot list the releases of {app}: {e}"))
+                .await
+        }
+    }
 }
 
 /// `history APP [ENV]`

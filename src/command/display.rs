@@ -74,6 +74,11 @@ impl fmt::Display for Command {
                 app,
                 env: Some(env),
             } => write!(f, "history {app} {env}"),
+            Command::Releases { app, env: None } => write!(f, "releases {app}"),
+            Command::Releases {
+                app,
+                env: Some(env),
+            } => write!(f, "releases {app} in {env}"),
             Command::Diff { app, env: None } => write!(f, "diff {app}"),
             Command::Diff {
                 app,
@@ -110,6 +115,8 @@ mod tests {
             "unfreeze live",
             "history blog",
             "history blog live",
+            "releases blog",
+            "releases blog in live",
             "diff blog",
             "diff blog to live",
             "where can I deploy blog",

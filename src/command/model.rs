@@ -79,6 +79,8 @@ pub enum Command {
     Status,
     /// `history APP [ENV]`
     History { app: Name, env: Option<Name> },
+    /// `releases APP [in ENV]`: the releases kept on the hosts, any of which `rollback … to` takes.
+    Releases { app: Name, env: Option<Name> },
     /// `diff APP [to ENV]`
     Diff { app: Name, env: Option<Name> },
     /// `where can I deploy APP`
@@ -101,6 +103,7 @@ impl Command {
             Command::Unfreeze { .. } => "unfreeze",
             Command::Status => "status",
             Command::History { .. } => "history",
+            Command::Releases { .. } => "releases",
             Command::Diff { .. } => "diff",
             Command::Where { .. } => "where",
             Command::Help { .. } => "help",

@@ -10,9 +10,9 @@ use super::model::{
     AdapterKind, AnnounceSection, BotSection, ChatSection, ConsoleSection, JournalSection, Person,
     Role, TrackerSection,
 };
+use super::model::{RedactSection, WebSection};
 use super::paths::resolve;
 use super::reader::{Item, Reader, Table};
-use super::model::{RedactSection, WebSection};
 use super::{chat, keys, people, tracker, values, web};
 
 /// bosun.toml, read: everything but the playbooks, which are only named.

@@ -12,13 +12,22 @@ use super::reader::{Item, Reader, Table};
 /// `[web]`: a listen address is required; a non-loopback one needs a token or basic auth.
 pub(super) fn read(reader: &mut Reader<'_>, table: &Table<'_, '_>, dir: &Path) -> WebSection {
     reader.known_keys(table, keys::WEB);
-    let listen = reader.req(table, "listen", "an address like \"127.0.0.1:8080\"", address);
+    let listen = reader.req(
+        table,
+        "listen",
+        "an address like \"127.0.0.1:8080\"",
+        address,
+    );
     let public_url = reader.opt(table, "public_url", public_url);
     let token = one_secret(reader, table, dir, "token");
     let user = reader.opt(table, "user", Reader::text);
     let password = one_secret(reader, table, dir, "password");
     if password.is_some() != user.is_some() {
-        let key = if user.is_some() { "user" } else { "password_env" };
+        let key = if user.is_some() {
+            "user"
+        } else {
+            "password_env"
+        };
         let item = table.get(key).or_else(|| table.get("password_file"));
         if let Some(item) = item {
             reader.report(

@@ -6,6 +6,7 @@ mod fleet;
 mod plan;
 mod prepare;
 mod recover;
+mod releases;
 mod runner;
 mod tickets;
 
@@ -18,4 +19,7 @@ pub use prepare::{
     DeployRequest, PrepareError, Prepared, diff, prepare_deploy, prepare_rollback, target,
 };
 pub use recover::{Recovered, recover, recover_deploy};
+pub use releases::{
+    Applied, KeptRelease, KeptReleases, applied_migrations, kept_releases, migrations_to_undo,
+};
 pub use runner::Runner;

@@ -186,7 +186,7 @@ async fn reconcile(
             deploy_to: root.to_string(),
         },
     };
-    perform(host, &fix, layout_timeout)
+    perform(host, &fix, layout_timeout, None)
         .await
         .map_err(|e| e.reason)?;
     Ok(Some(format!(

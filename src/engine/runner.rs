@@ -12,7 +12,7 @@ use super::action::{Action, cleanup};
 use super::event::{Control, EngineEvent, Failure, RunOutcome};
 use super::plan::{Phase, Plan, Step};
 use crate::journal::{Journal, StepIntent, StepState};
-use crate::transport::{CommandOutput, Host, RemoteCommand};
+use crate::transport::{CommandOutput, Host, OutputLine, RemoteCommand};
 
 /// Everything the runner needs besides the plan.
 #[derive(Clone)]
@@ -26,6 +26,8 @@ pub struct Runner {
     pub layout_timeout: Duration,
     /// How many times a step that failed for a passing reason is tried again.
     pub retries: u32,
+    /// Where the hosts' output lines go as they are printed (the live log), if anywhere.
+    pub lines: Option<mpsc::Sender<OutputLine>>,
 }
 
 /// Why one action failed, and whether trying again might help.
@@ -318,14 +320,15 @@ impl Runner {
         if crash_at(step.seq, CrashAt::During) {
             // The action starts, and the bot dies while it runs.
             let (host, action, timeout) = (host.clone(), step.action.clone(), self.layout_timeout);
-            let _running = tokio::spawn(async move { perform(&host, &action, timeout).await });
+            let _running =
+                tokio::spawn(async move { perform(&host, &action, timeout, None).await });
             tokio::task::yield_now().await;
             tokio::time::sleep(Duration::from_millis(2)).await;
             crash_now();
         }
         let result = loop {
             tries += 1;
-            match perform(host, &step.action, self.layout_timeout).await {
+            match perform(host, &step.action, self.layout_timeout, self.lines.as_ref()).await {
                 Err(e) if e.transient && tries <= self.retries && !self.cancel.is_cancelled() => {
                     self.emit(EngineEvent::Warning(format!(
                         "{label} on {}: {} — trying again ({tries}/{})",
@@ -417,7 +420,7 @@ pub(crate) async fn undo_step(
             .intent(deploy_id, intent)
             .await
             .map_err(|e| e.to_string())?;
-        let result = perform(host, action, layout_timeout).await;
+        let result = perform(host, action, layout_timeout, None).await;
         let (state, output) = match &result {
             Ok(out) => (StepState::Reverted, out.clone()),
             Err(e) => (StepState::UndoFailed, format!("{}\n{}", e.reason, e.output)),
@@ -442,6 +445,7 @@ pub(crate) async fn perform(
     host: &Host,
     action: &Action,
     layout_timeout: Duration,
+    lines: Option<&mpsc::Sender<OutputLine>>,
 ) -> Result<String, StepError> {
     match action {
         Action::Health {
@@ -459,7 +463,7 @@ pub(crate) async fn perform(
                 if attempt > 0 {
                     tokio::time::sleep(Duration::from_millis(*interval_ms)).await;
                 }
-                match host.run(&cmd, None).await {
+                match host.run(&cmd, lines).await {
                     Ok(out) if out.success() => return Ok(out.output),
                     Ok(out) => last = failure_text(&out),
                     Err(e) => last = e.to_string(),
@@ -505,11 +509,11 @@ pub(crate) async fn perform(
         } => {
             // One round trip: the host lists, chooses (oldest first, never current or a
             // protected release) and removes.
-            checked(host.run(&cleanup(deploy_to, *keep, protect), None).await)
+            checked(host.run(&cleanup(deploy_to, *keep, protect), lines).await)
         }
         other => {
             let cmd = other.command(layout_timeout).expect("one-command action");
-            checked(host.run(&cmd, None).await)
+            checked(host.run(&cmd, lines).await)
         }
     }
 }

@@ -90,10 +90,8 @@ impl Journal {
 
     /// Deploys running now (by any bot sharing this journal), oldest first.
     pub async fn running(&self) -> Result<Vec<DeployRecord>, JournalError> {
-        self.with(|conn| {
-            query_deploys(conn, "WHERE state = 'running' ORDER BY id", params![])
-        })
-        .await
+        self.with(|conn| query_deploys(conn, "WHERE state = 'running' ORDER BY id", params![]))
+            .await
     }
 
     /// Deploys whose undo failed and that nothing has put right since (no later successful
@@ -114,7 +112,11 @@ impl Journal {
 
     /// Every successful deploy and rollback of `app` in `env`, oldest first (the releases they
     /// made live and the migrations they ran).
-    pub async fn succeeded(&self, app: String, env: String) -> Result<Vec<DeployRecord>, JournalError> {
+    pub async fn succeeded(
+        &self,
+        app: String,
+        env: String,
+    ) -> Result<Vec<DeployRecord>, JournalError> {
         self.with(move |conn| {
             query_deploys(
                 conn,

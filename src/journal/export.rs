@@ -152,7 +152,12 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
 fn chat_text(messages: &[MessageRecord]) -> String {
     let mut out = String::new();
     for m in messages {
-        out.push_str(&format!("[{}] {} ({}):\n", format_utc(m.at), m.room, m.kind));
+        out.push_str(&format!(
+            "[{}] {} ({}):\n",
+            format_utc(m.at),
+            m.room,
+            m.kind
+        ));
         for line in m.text.lines() {
             out.push_str("  ");
             out.push_str(line);

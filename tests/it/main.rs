@@ -17,4 +17,7 @@ mod ssh_canary;
 mod support;
 mod tidy;
 mod tracker;
+mod web;
+mod web_record;
+mod web_releases;
 mod xmpp;

@@ -204,6 +204,7 @@ pub async fn run<A: Adapter + 'static>(
         adapter_stop.clone(),
     ));
 
+    let said = said::Said::start(journal.clone(), &tasks);
     let connector = Connector::new();
     let tracker = Arc::new(Tracker::from_config(&config.tracker)?);
     let live = LiveLogs::default();
@@ -245,7 +246,7 @@ pub async fn run<A: Adapter + 'static>(
     {
         let text = crate::announce::recovery_text(&recovered);
         let message = Outbound::milestone(Room::new(recovered.deploy.room.clone()), text);
-        said::send(&journal, &outbound_tx, message).await;
+        said.send(&outbound_tx, message).await;
     }
 
     let mut ticks =
@@ -272,7 +273,7 @@ pub async fn run<A: Adapter + 'static>(
                 None => input_open = false,
             },
             Some(msg) = from_tasks.recv() => match msg {
-                WorkerMsg::Say(outbound) => said::send(&journal, &outbound_tx, outbound).await,
+                WorkerMsg::Say(outbound) => said.send(&outbound_tx, outbound).await,
                 WorkerMsg::Recovered { deploy_id } => {
                     state.recovering.remove(&deploy_id);
                     dispatch::start_queued(&ctx, &mut state).await;
@@ -280,7 +281,7 @@ pub async fn run<A: Adapter + 'static>(
                 WorkerMsg::Finished { key, ended, last } => {
                     state.running.remove(&key);
                     if let Some(last) = last {
-                        said::send(&journal, &outbound_tx, last).await;
+                        said.send(&outbound_tx, last).await;
                     }
                     dispatch::start_queued(&ctx, &mut state).await;
                     state.report.count(ended);
@@ -315,10 +316,11 @@ pub async fn run<A: Adapter + 'static>(
             ..
         } = msg
         {
-            said::send(&journal, &outbound_tx, outbound).await;
+            said.send(&outbound_tx, outbound).await;
         }
     }
     web_stop.cancel();
+    drop(said);
     drop(outbound_tx);
     adapter_stop.cancel();
     let adapter_result = adapter_task.await;

@@ -37,6 +37,17 @@ pub struct MessageRecord {
     pub text: String,
 }
 
+/// A message to keep, as the bot sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewMessage {
+    pub deploy_id: i64,
+    pub at: i64,
+    pub room: String,
+    /// `milestone` or `progress`.
+    pub kind: &'static str,
+    pub text: String,
+}
+
 impl Journal {
     /// This journal, hiding `redactor`'s secrets in the step output it keeps.
     pub fn with_redactor(mut self, redactor: Redactor) -> Journal {
@@ -49,21 +60,23 @@ impl Journal {
         &self.redactor
     }
 
-    /// Keeps a message the bot sent about deploy `deploy_id` (secrets hidden).
-    pub async fn record_message(
-        &self,
-        deploy_id: i64,
-        room: String,
-        kind: &'static str,
-        text: String,
-    ) -> Result<(), JournalError> {
-        let text = self.redactor.redact_owned(text);
+    /// Keeps messages the bot sent about deploys, in one transaction (secrets hidden). A message
+    /// about a deploy the journal does not have is dropped.
+    pub async fn record_messages(&self, messages: Vec<NewMessage>) -> Result<(), JournalError> {
+        let redactor = self.redactor.clone();
         self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO messages (deploy_id, at, room, kind, text)
-                 SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM deploys WHERE id = ?1)",
-                params![deploy_id, crate::clock::now_ms(), room, kind, text],
-            )?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            {
+                let mut insert = tx.prepare(
+                    "INSERT INTO messages (deploy_id, at, room, kind, text)
+                     SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM deploys WHERE id = ?1)",
+                )?;
+                for m in messages {
+                    let text = redactor.redact(&m.text);
+                    insert.execute(params![m.deploy_id, m.at, m.room, m.kind, text.as_ref()])?;
+                }
+            }
+            tx.commit()?;
             Ok(())
         })
         .await

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 
-pub use chat::MessageRecord;
+pub use chat::{MessageRecord, NewMessage};
 pub use export::{export, export_to};
 pub use freeze::FreezeRecord;
 pub use history::{HistoryFilter, HistoryPage};

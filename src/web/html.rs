@@ -114,9 +114,19 @@ document.addEventListener("DOMContentLoaded", () => {
     log.appendChild(row);
     if (status) status.textContent = "following the hosts' output";
   });
-  source.addEventListener("end", () => {
+  source.addEventListener("skipped", (event) => {
+    const row = document.createElement("div");
+    row.className = "line skipped";
+    row.textContent = "… " + event.data + " lines skipped (the whole output is kept in the journal)";
+    log.appendChild(row);
+  });
+  source.addEventListener("end", (event) => {
     source.close();
-    if (status) status.textContent = "the deploy has ended; reload for its whole record";
+    if (status) {
+      status.textContent = event.data === "end"
+        ? "the deploy has ended; reload for its whole record"
+        : "this bot is not running it; reload for its record";
+    }
     log.dataset.ended = "true";
   });
 });

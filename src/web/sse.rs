@@ -56,7 +56,10 @@ impl Feed {
             return Some((Ok(event(&e)), self));
         }
         let Some(rx) = self.rx.as_mut() else {
-            return self.end();
+            // Not running in this bot (it ended, or another bot sharing the journal runs it).
+            self.ended = true;
+            let end = Event::default().event("end").data("not running here");
+            return Some((Ok(end), self));
         };
         loop {
             let got = tokio::select! {

@@ -14,6 +14,7 @@ mod rolling;
 mod slack;
 mod ssh;
 mod ssh_canary;
+mod status;
 mod support;
 mod tidy;
 mod tracker;

@@ -21,6 +21,25 @@ pub fn web_section(extra: &str) -> (String, String) {
     )
 }
 
+/// Waits (polling, with a deadline) until the page at `url` holds `needle`: what the bot says
+/// is journaled a moment after it is said.
+pub async fn wait_for_page(url: &str, needle: &str) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let body = http.get(url).send().await.unwrap().text().await.unwrap();
+        if body.contains(needle) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{url} never showed {needle:?}:\n{body}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling the page for a journal write
+    }
+}
+
 /// Opens the FIFO the slow step reads, which lets that step end.
 async fn release_the_gate(fifo: std::path::PathBuf) {
     tokio::task::spawn_blocking(move || {
@@ -46,7 +65,10 @@ async fn the_page_streams_a_running_deploy_and_shows_history_and_the_record_as_t
     let shared = app.deploy_root("h1").join("shared");
     std::fs::create_dir_all(&shared).unwrap();
     let fifo = shared.join("gate");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
     assert!(made.success());
     app.commit("Mallory", XSS);
     let client = &browser.client;
@@ -70,7 +92,10 @@ async fn the_page_streams_a_running_deploy_and_shows_history_and_the_record_as_t
         ))
         .await
         .expect("the step's output appears while it runs");
-    assert!(line.text().await.unwrap().contains("h1"), "lines name their host");
+    assert!(
+        line.text().await.unwrap().contains("h1"),
+        "lines name their host"
+    );
     let live = client
         .find(Locator::Id("live"))
         .await
@@ -97,11 +122,12 @@ async fn the_page_streams_a_running_deploy_and_shows_history_and_the_record_as_t
         .expect("the live log says the deploy ended");
 
     // The whole record, read back from the journal.
+    wait_for_page(&format!("{base}/deploys/{id}"), "is live on 1 host").await;
     client.goto(&format!("{base}/deploys/{id}")).await.unwrap();
     let subject = client
-        .find(Locator::XPath(&format!(
-            "//table[@id='changesets']//td[@class='subject'][contains(., 'onerror')]"
-        )))
+        .find(Locator::XPath(
+            "//table[@id='changesets']//td[@class='subject'][contains(., 'onerror')]",
+        ))
         .await
         .expect("the hostile subject is listed")
         .text()
@@ -109,7 +135,11 @@ async fn the_page_streams_a_running_deploy_and_shows_history_and_the_record_as_t
         .unwrap();
     assert_eq!(subject, XSS, "it shows as the text it is");
     assert!(
-        client.find_all(Locator::Css("img")).await.unwrap().is_empty(),
+        client
+            .find_all(Locator::Css("img"))
+            .await
+            .unwrap()
+            .is_empty(),
         "no element was made from it"
     );
     assert!(
@@ -139,7 +169,9 @@ async fn the_page_streams_a_running_deploy_and_shows_history_and_the_record_as_t
 
     client.goto(&format!("{base}/history")).await.unwrap();
     let row = client
-        .find(Locator::XPath(&format!("//table[@id='history']//a[.='#{id}']/../..")))
+        .find(Locator::XPath(&format!(
+            "//table[@id='history']//a[.='#{id}']/../.."
+        )))
         .await
         .expect("the deploy is in the history")
         .text()

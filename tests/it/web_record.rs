@@ -57,7 +57,10 @@ async fn a_token_guards_the_page_and_a_configured_secret_appears_nowhere() {
     let failed = bot.expect("failed on h1").await;
     let bad = journal_id_in(&bot.expect("failed —").await);
     let chat = bot.since("alice is deploying demo");
-    assert!(chat.contains("[redacted]"), "the failing step's last lines reach the room: {chat}");
+    assert!(
+        chat.contains("[redacted]"),
+        "the failing step's last lines reach the room: {chat}"
+    );
     assert!(!chat.contains(SECRET), "{chat}");
     assert!(failed.contains("build"), "{failed}");
 
@@ -83,8 +86,14 @@ async fn a_token_guards_the_page_and_a_configured_secret_appears_nowhere() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
-    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("connecting with [redacted]"), "{html}");
     assert!(!html.contains(SECRET));
@@ -98,7 +107,10 @@ async fn a_token_guards_the_page_and_a_configured_secret_appears_nowhere() {
     assert_eq!(redirect.status(), 303);
     assert_eq!(redirect.headers()["location"], "/history?app=demo");
     let cookie = redirect.headers()["set-cookie"].to_str().unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let cookie = cookie.split(';').next().unwrap().to_string();
     let history = http
         .get(format!("{base}/history?app=demo&outcome=undone"))
@@ -110,7 +122,10 @@ async fn a_token_guards_the_page_and_a_configured_secret_appears_nowhere() {
         .await
         .unwrap();
     assert!(history.contains(&format!(">#{bad}<")), "{history}");
-    assert!(!history.contains(&format!(">#{good}<")), "filtered by outcome: {history}");
+    assert!(
+        !history.contains(&format!(">#{good}<")),
+        "filtered by outcome: {history}"
+    );
 
     // Read-only: nothing but GET.
     let post = http
@@ -142,25 +157,35 @@ async fn a_token_guards_the_page_and_a_configured_secret_appears_nowhere() {
     assert_eq!(export.status(), 200);
     let files = untar(&export.bytes().await.unwrap());
     let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
-    for name in ["README.txt", "plan.json", "steps.txt", "chat.txt", "files.txt", "archive.tar"] {
+    for name in [
+        "README.txt",
+        "plan.json",
+        "steps.txt",
+        "chat.txt",
+        "files.txt",
+        "archive.tar",
+    ] {
         assert!(
             names.contains(&format!("deploy-{good}/{name}").as_str()),
             "{name} in {names:?}"
         );
     }
     let text = |name: &str| {
-        let (_, body) = files
-            .iter()
-            .find(|(n, _)| n.ends_with(name))
-            .unwrap();
+        let (_, body) = files.iter().find(|(n, _)| n.ends_with(name)).unwrap();
         String::from_utf8_lossy(body).into_owned()
     };
     let said = text("chat.txt");
-    assert!(said.contains("alice is deploying demo") && said.contains("is live on 1 host"), "{said}");
+    assert!(
+        said.contains("alice is deploying demo") && said.contains("is live on 1 host"),
+        "{said}"
+    );
     assert!(text("steps.txt").contains("connecting with [redacted]"));
     assert!(text("files.txt").contains("index.html"));
     assert!(text("README.txt").contains("archive.tar"));
-    let shipped = files.iter().find(|(n, _)| n.ends_with("archive.tar")).unwrap();
+    let shipped = files
+        .iter()
+        .find(|(n, _)| n.ends_with("archive.tar"))
+        .unwrap();
     let inner: Vec<String> = tar::Archive::new(&shipped.1[..])
         .entries()
         .unwrap()

@@ -44,14 +44,19 @@ async fn rollback_to_a_kept_release_runs_the_later_downs_newest_first_on_every_h
     );
 
     bot.say("releases demo in staging").await;
-    let header = bot.expect("demo on staging keeps 3 releases on 2 hosts").await;
+    let header = bot
+        .expect("demo on staging keeps 3 releases on 2 hosts")
+        .await;
     let listed = [
         bot.expect(&format!("• {r3}")).await,
         bot.expect(&format!("• {r2}")).await,
         bot.expect(&format!("• {r1}")).await,
     ];
     assert!(header.contains("newest first"), "{header}");
-    assert!(listed[0].contains("LIVE") && listed[0].contains("by alice"), "{listed:?}");
+    assert!(
+        listed[0].contains("LIVE") && listed[0].contains("by alice"),
+        "{listed:?}"
+    );
     for line in &listed {
         assert!(line.contains("migrated: migrate up"), "{line}");
     }
@@ -69,17 +74,26 @@ async fn rollback_to_a_kept_release_runs_the_later_downs_newest_first_on_every_h
     );
     for host in ["h1", "h2"] {
         assert_eq!(app.current(host).as_ref(), Some(r1), "{host}");
-        assert_eq!(app.live_revision(host).as_ref(), Some(&revisions[0]), "{host}");
+        assert_eq!(
+            app.live_revision(host).as_ref(),
+            Some(&revisions[0]),
+            "{host}"
+        );
     }
 
     // Forward again to r3 by its commit: the migrations on the way (r2's first) were run down,
     // so that is refused with the reason, and nothing moves.
-    bot.say(&format!("rollback demo in staging to {}", &revisions[2][..10])).await;
+    bot.say(&format!(
+        "rollback demo in staging to {}",
+        &revisions[2][..10]
+    ))
+    .await;
     let refused = bot.expect("has been migrated down since").await;
     assert!(refused.contains(&format!("release {r2} ran")), "{refused}");
     // A ref no kept release holds.
     bot.say("rollback demo in staging to nosuchbranch").await;
-    bot.expect("cannot roll back demo in staging to nosuchbranch").await;
+    bot.expect("cannot roll back demo in staging to nosuchbranch")
+        .await;
     let (report, _) = bot.finish().await;
     assert_eq!(report.refused, 1, "{report:?}");
     assert_eq!(report.invalid, 1, "{report:?}");

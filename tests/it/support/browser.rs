@@ -71,13 +71,11 @@ impl Browser {
                 ],
             }),
         );
-        let client = ClientBuilder::new(
-            hyper_util::client::legacy::connect::HttpConnector::new(),
-        )
-        .capabilities(caps)
-        .connect(&url)
-        .await
-        .unwrap_or_else(|e| panic!("chromedriver on {url} starts a headless Chromium: {e}"));
+        let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver on {url} starts a headless Chromium: {e}"));
         let driver = guard.take();
         Browser {
             client,

@@ -45,7 +45,6 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
         Parsed::NotForMe => return false,
         Parsed::Invalid(error) => {
             tracing::info!(room = %message.room, sender = ?message.sender.identity, "not understood: {error}");
-            state.refused(Ended::Invalid);
             ctx.say(&message.room, error.to_string()).await;
             return false;
         }

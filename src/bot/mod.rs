@@ -58,7 +58,8 @@ pub struct BotReport {
     pub deploys_need_a_look: usize,
     /// Requests refused before anything ran (permissions, locks, checks, nothing to do).
     pub refused: usize,
-    /// Lines that were not a valid request (did not parse, named no app or environment or ref).
+    /// Requests that named no app, environment or ref there is (a line that does not parse at
+    /// all is answered with a suggestion, and not counted).
     pub invalid: usize,
 }
 
@@ -210,6 +211,8 @@ pub async fn run<A: Adapter + 'static>(
     let live = LiveLogs::default();
     let (board_tx, board_rx) = tokio::sync::watch::channel(board::Board::default());
     let web_stop = CancellationToken::new();
+    // The page stops with the bot, however `run` ends.
+    let web_guard = web_stop.clone().drop_guard();
     if let (Some(web), Some(listener)) = (&config.web, listener) {
         tracing::info!(address = %listener.local_addr()?, url = ?web.public_url, "serving the page");
         let page = crate::web::Page::new(
@@ -319,7 +322,7 @@ pub async fn run<A: Adapter + 'static>(
             said.send(&outbound_tx, outbound).await;
         }
     }
-    web_stop.cancel();
+    drop(web_guard);
     drop(said);
     drop(outbound_tx);
     adapter_stop.cancel();

@@ -135,3 +135,71 @@ fn public_url(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<String> {
     }
     Some(url.trim_end_matches('/').to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Secret, load};
+
+    const PLAYBOOK: &str = "[app]\nname = \"blog\"\nrepo = \"origin\"\ndeploy_to = \"/srv/blog\"\n\n[environments.live]\nhosts = [\"w1\"]\n";
+
+    fn load_with(web: &str) -> Result<crate::config::Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("blog.toml"), PLAYBOOK).unwrap();
+        let path = dir.path().join("bosun.toml");
+        std::fs::write(
+            &path,
+            format!("[bot]\nplaybooks = [\"blog.toml\"]\n\n{web}"),
+        )
+        .unwrap();
+        load(&path).map_err(|e| {
+            e.to_string()
+                .replace(&dir.path().display().to_string(), "DIR")
+        })
+    }
+
+    #[test]
+    fn the_page_is_off_unless_configured_and_loopback_unless_guarded() {
+        let config = load_with("").unwrap();
+        assert!(config.web.is_none());
+        assert!(config.redact.secrets.is_empty());
+
+        let config = load_with(
+            "[web]\nlisten = \"127.0.0.1:9000\"\npublic_url = \"https://bosun.example.org/\"\n\n[redact]\nenv = [\"DB_PASSWORD\"]\nfiles = [\"api-key\"]\n",
+        )
+        .unwrap();
+        let web = config.web.unwrap();
+        assert_eq!(web.listen.to_string(), "127.0.0.1:9000");
+        assert_eq!(web.public_url.as_deref(), Some("https://bosun.example.org"));
+        assert_eq!(config.redact.secrets[0], Secret::Env("DB_PASSWORD".into()));
+        assert!(matches!(&config.redact.secrets[1], Secret::File(p) if p.ends_with("api-key")));
+
+        let refused = load_with("[web]\nlisten = \"0.0.0.0:8080\"\n").unwrap_err();
+        assert!(
+            refused.contains("bosun.toml:5:10: web.listen: a page on an address other than loopback needs access control"),
+            "{refused}"
+        );
+        assert!(load_with("[web]\nlisten = \"0.0.0.0:8080\"\ntoken_env = \"T\"\n").is_ok());
+        assert!(
+            load_with("[web]\nlisten = \"[::]:8080\"\nuser = \"ops\"\npassword_file = \"pw\"\n")
+                .is_ok()
+        );
+        let both =
+            load_with("[web]\nlisten = \"127.0.0.1:1\"\ntoken_env = \"T\"\ntoken_file = \"t\"\n")
+                .unwrap_err();
+        assert!(
+            both.contains("give token_env or token_file, not both"),
+            "{both}"
+        );
+        let half = load_with("[web]\nlisten = \"127.0.0.1:1\"\nuser = \"ops\"\n").unwrap_err();
+        assert!(half.contains("basic auth needs both"), "{half}");
+        let bad =
+            load_with("[web]\nlisten = \"localhost\"\npublic_url = \"ftp://x\"\n").unwrap_err();
+        assert!(
+            bad.contains("web.listen: expected an IP address and port"),
+            "{bad}"
+        );
+        assert!(bad.contains("web.public_url: expected a URL"), "{bad}");
+        let missing = load_with("[web]\npublic_url = \"http://x\"\n").unwrap_err();
+        assert!(missing.contains("web.listen"), "{missing}");
+    }
+}

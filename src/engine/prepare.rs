@@ -376,7 +376,7 @@ pub async fn prepare_rollback(
                 }
             }
         }
-        Some(to) => super::releases::candidates(config, playbook, &records, to).await?,
+        Some(to) => super::releases::candidates(config, playbook, &env.name, &records, to).await?,
     };
     let live_sha = live.revision.clone().unwrap_or_default();
 

@@ -130,6 +130,7 @@ pub fn deploys_by_release(records: &[DeployRecord]) -> BTreeMap<String, &DeployR
 pub async fn candidates(
     config: &Arc<Config>,
     playbook: &Playbook,
+    env: &str,
     records: &[DeployRecord],
     to: &str,
 ) -> Result<Vec<String>, PrepareError> {

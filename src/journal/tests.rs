@@ -318,7 +318,13 @@ async fn history_pages_filter_and_never_repeat_or_skip_a_deploy() {
     j.finish(last, DeployState::Failed, String::new())
         .await
         .unwrap();
-    let look: Vec<i64> = j.need_a_look().await.unwrap().iter().map(|d| d.id).collect();
+    let look: Vec<i64> = j
+        .need_a_look()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
     assert_eq!(look, [last]);
 
     // Chat messages are kept in order, secrets hidden; one about no known deploy is dropped.

@@ -390,7 +390,7 @@ pub async fn deploy(State(page): State<Page>, Path(id): Path<i64>) -> Response {
          <tr><th>reference</th><td>{}</td></tr><tr><th>revision</th><td><code>{}</code></td></tr>\
          <tr><th>release</th><td><code>{}</code></td></tr><tr><th>replaced</th><td><code>{}</code> ({})</td></tr>\
          <tr><th>started</th><td>{}</td></tr><tr><th>finished</th><td>{}</td></tr><tr><th>took</th><td>{}</td></tr>\
-         <tr><th>outcome</th><td>{}</td></tr></table>",
+         <tr><th>summary</th><td>{}</td></tr></table>",
         page.text(&d.requested_by),
         page.text(&d.room),
         page.text(d.reference.as_deref().unwrap_or("-")),

@@ -141,8 +141,16 @@ fn exit_codes_tell_refused_invalid_and_undone_apart_and_logs_are_plain_or_json()
     let deploy = |target: &str, env: &[(&str, &str)], format: &str| {
         bosun_env(
             &[
-                "--log-format", format, "deploy", target, "--to", "staging", "--config", &config,
-                "--as", "alice",
+                "--log-format",
+                format,
+                "deploy",
+                target,
+                "--to",
+                "staging",
+                "--config",
+                &config,
+                "--as",
+                "alice",
             ],
             env,
         )
@@ -168,7 +176,10 @@ fn exit_codes_tell_refused_invalid_and_undone_apart_and_logs_are_plain_or_json()
     let live = app.history[2].clone();
     let (code, out, err) = deploy(&format!("demo/{live}"), &[("BOSUN_LOG", "info")], "text");
     assert_eq!(code, Some(3), "already live is refused: {out}{err}");
-    assert!(!err.contains('\u{1b}'), "no colour codes off a terminal: {err:?}");
+    assert!(
+        !err.contains('\u{1b}'),
+        "no colour codes off a terminal: {err:?}"
+    );
     assert!(err.contains("command received"), "{err}");
 
     let (code, out, err) = deploy("demo/no-such-branch", &[], "text");
@@ -186,7 +197,11 @@ fn exit_codes_tell_refused_invalid_and_undone_apart_and_logs_are_plain_or_json()
 
     let (code, help, _) = bosun_env(&["--help"], &[]);
     assert_eq!(code, Some(0));
-    for line in ["3  refused", "2  invalid", "4  failed, and everything it did was undone"] {
+    for line in [
+        "3  refused",
+        "2  invalid",
+        "4  failed, and everything it did was undone",
+    ] {
         assert!(help.contains(line), "{line:?} in {help}");
     }
     let (code, help, _) = bosun_env(&["help", "export"], &[]);
@@ -197,7 +212,14 @@ fn exit_codes_tell_refused_invalid_and_undone_apart_and_logs_are_plain_or_json()
 
     let archive = app.path().join("export.tar.gz");
     let (code, _, err) = bosun_env(
-        &["export", "1", "-o", archive.to_str().unwrap(), "--config", &config],
+        &[
+            "export",
+            "1",
+            "-o",
+            archive.to_str().unwrap(),
+            "--config",
+            &config,
+        ],
         &[],
     );
     assert_eq!(code, Some(0), "{err}");
@@ -214,6 +236,9 @@ fn exit_codes_tell_refused_invalid_and_undone_apart_and_logs_are_plain_or_json()
         }
         names.push(name);
     }
-    assert!(names.iter().any(|n| n.ends_with("/archive.tar")), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("/archive.tar")),
+        "{names:?}"
+    );
     assert!(chat.contains("is live on 1 host"), "{chat}");
 }

@@ -204,7 +204,7 @@ pub(crate) async fn run_job(
                 let _ = ctx.to_loop.send(WorkerMsg::CanaryWaiting { key }).await;
             }
             let (milestone, text) = event_text(&plan.env, &event);
-            tracing::info!(journal = id, "{text}");
+            tracing::info!(journal = id, "{}", ctx.journal.redactor().redact(&text));
             let message = if milestone {
                 Outbound::milestone(room.clone(), text).in_topic(thread.clone())
             } else {

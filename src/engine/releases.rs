@@ -161,15 +161,10 @@ pub async fn candidates(
         .collect();
     found.reverse();
     if found.is_empty() {
+        let app = &playbook.app.name;
         return Err(PrepareError::NothingToRollBack(format!(
-            "{} {to} ({}) was never deployed to {}; \"releases {} in {}\" lists what can be rolled back to",
-            playbook.app.name,
+            "{app} {to} ({}) was never deployed to {env}; \"releases {app} in {env}\" lists what can be rolled back to",
             revision.short,
-            records
-                .first()
-                .map_or("this environment", |r| r.env.as_str()),
-            playbook.app.name,
-            records.first().map_or("ENV", |r| r.env.as_str()),
         )));
     }
     Ok(found)

@@ -403,7 +403,11 @@ async fn scripted(
     let input = std::io::Cursor::new(format!("{line}\n").into_bytes());
     let adapter = ConsoleAdapter::new(user, input, tokio::io::stdout());
     let (shutdown, listener) = shutdown_on_signal();
-    let report = bot::run(loaded, adapter, BotOptions::default(), shutdown).await;
+    let options = BotOptions {
+        serve_page: false,
+        ..BotOptions::default()
+    };
+    let report = bot::run(loaded, adapter, options, shutdown).await;
     listener.abort();
     let report = report?;
     Ok(exit_code(&report))

@@ -35,12 +35,16 @@ use crate::transport::Connector;
 pub struct BotOptions {
     /// Timeout for layout commands (stage, switch, remove).
     pub layout_timeout: Duration,
+    /// Serve the page when `[web]` configures one. `bosun deploy` and `bosun rollback` from a
+    /// script do not: the running bot already serves it.
+    pub serve_page: bool,
 }
 
 impl Default for BotOptions {
     fn default() -> Self {
         BotOptions {
             layout_timeout: Duration::from_secs(600),
+            serve_page: true,
         }
     }
 }
@@ -189,8 +193,8 @@ pub async fn run<A: Adapter + 'static>(
         .with_redactor(redactor.clone());
     // The page's address is taken before anything starts, so a port in use stops the bot at once.
     let listener = match &config.web {
-        Some(web) => Some(crate::web::bind(web).await?),
-        None => None,
+        Some(web) if options.serve_page => Some(crate::web::bind(web).await?),
+        _ => None,
     };
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(64);
     let (outbound_tx, outbound_rx) = mpsc::channel::<Outbound>(256);

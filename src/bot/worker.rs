@@ -162,12 +162,12 @@ pub(crate) async fn run_job(
     let (events_tx, mut events_rx) = mpsc::channel::<EngineEvent>(64);
     // With a page, the hosts' output streams into the live log as it is printed.
     let (lines, lines_rx) = match ctx.config.web {
-        Some(_) => {
+        Some(_) if ctx.options.serve_page => {
             let (tx, rx) = mpsc::channel(crate::live::FEED);
             ctx.live.open(id);
             (Some(tx), Some(rx))
         }
-        None => (None, None),
+        _ => (None, None),
     };
     let pump = async {
         if let Some(rx) = lines_rx {

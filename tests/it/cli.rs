@@ -131,8 +131,14 @@ fn bosun_env(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, Strin
 
 #[test]
 fn exit_codes_tell_refused_invalid_and_undone_apart_and_logs_are_plain_or_json() {
+    // The page's port is taken (as by the running bot): a scripted deploy does not serve it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
     let mut app = DemoApp::new(AppOptions {
         hosts: vec!["h1"],
+        config_extra: format!(
+            "[web]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://bosun.test\"\n"
+        ),
         // Fails once `broken` exists beside bosun.toml (six levels up from the release).
         build_extra: vec![r#"["sh", "-c", "test ! -e ../../../../../../broken"]"#.into()],
         ..AppOptions::default()
@@ -157,6 +163,10 @@ fn exit_codes_tell_refused_invalid_and_undone_apart_and_logs_are_plain_or_json()
     };
     let (code, out, err) = deploy("demo", &[("BOSUN_LOG", "info")], "json");
     assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("http://bosun.test/deploys/1"),
+        "the announcement links its page: {out}"
+    );
     let logged: Vec<serde_json::Value> = err
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?} is not JSON: {e}")))

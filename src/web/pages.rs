@@ -303,8 +303,11 @@ pub async fn history(
     body.push_str("<button type=\"submit\">show</button></form>");
     let _ = write!(
         body,
-        "<p class=\"muted\" id=\"total\">{} deploys match</p>",
-        result.total
+        "<p class=\"muted\" id=\"total\">{}</p>",
+        match result.total {
+            1 => "1 deploy matches".to_string(),
+            n => format!("{n} deploys match"),
+        }
     );
     body.push_str("<table id=\"history\"><tr><th>journal</th><th>started</th><th>who</th><th>what</th><th>where</th><th>took</th><th>outcome</th></tr>");
     for d in &result.deploys {

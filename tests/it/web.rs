@@ -120,6 +120,17 @@ async fn the_page_streams_a_running_deploy_and_shows_history_and_the_record_as_t
         .for_element(Locator::Css("#live[data-ended='true']"))
         .await
         .expect("the live log says the deploy ended");
+    let streamed = client
+        .find(Locator::Id("live"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        streamed.contains("after the gate"),
+        "a line printed while the page was open arrived too: {streamed}"
+    );
 
     // The whole record, read back from the journal.
     wait_for_page(&format!("{base}/deploys/{id}"), "is live on 1 host").await;

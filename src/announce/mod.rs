@@ -4,7 +4,7 @@
 
 mod record;
 
-pub use record::{QueuedLine, Status, page_link, releases_text, status_text};
+pub use record::{QueuedLine, Status, export_text, page_link, releases_text, status_text};
 
 use bosun_chat::clip;
 

@@ -13,6 +13,28 @@ pub fn page_link(web: Option<&WebSection>, id: i64) -> Option<String> {
     Some(format!("{base}/deploys/{id}"))
 }
 
+/// `export ID`: where to download the deploy's whole record, and what is in it.
+pub fn export_text(d: &DeployRecord, web: Option<&WebSection>) -> String {
+    let whence = match web.and_then(|w| w.public_url.as_deref()) {
+        Some(base) => format!("download it from {base}/deploys/{}/export", d.id),
+        None => format!(
+            "on the bot's machine: bosun export {} -o deploy-{}.tar.gz",
+            d.id, d.id
+        ),
+    };
+    format!(
+        "The whole record of {} #{} ({} to {} by {}): {whence}. It holds README.txt (who, what, \
+         where, when, how it ended), plan.json, steps.txt (every step's command, outcome, timing \
+         and output, undos included), chat.txt (everything I said about it), files.txt (every \
+         file shipped with its SHA-256) and archive.tar (the archive shipped, while I keep it).",
+        d.kind.as_str(),
+        d.id,
+        d.app,
+        d.env,
+        d.requested_by
+    )
+}
+
 /// `releases APP in ENV`
 pub fn releases_text(kept: &KeptReleases) -> String {
     let mut out = format!(

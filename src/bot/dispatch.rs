@@ -208,6 +208,10 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             });
             true
         }
+        Command::Export { id } => {
+            queries::export(ctx, &room, id as i64).await;
+            false
+        }
         Command::Where { app } => {
             queries::where_can(ctx, &room, &who, app.as_str()).await;
             false

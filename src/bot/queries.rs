@@ -77,6 +77,17 @@ pub(crate) async fn releases(ctx: &Context, room: &Room, app: &str, env: Option<
     }
 }
 
+/// `export JOURNAL_ID`: where the whole record of that deploy can be had, and what it holds.
+pub(crate) async fn export(ctx: &Context, room: &Room, id: i64) {
+    let deploy = match ctx.journal.find(id).await {
+        Ok(Some(deploy)) => deploy,
+        Ok(None) => return ctx.say(room, format!("there is no journal #{id}")).await,
+        Err(e) => return ctx.say(room, format!("cannot read the journal: {e}")).await,
+    };
+    let text = crate::announce::export_text(&deploy, ctx.config.web.as_ref());
+    ctx.say(room, text).await
+}
+
 /// `history APP [ENV]`
 pub(crate) async fn history(ctx: &Context, room: &Room, app: &str, env: Option<&str>) {
     if let Err(e) = target(&ctx.config, app, env) {

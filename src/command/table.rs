@@ -152,6 +152,15 @@ pub static COMMANDS: &[CommandDoc] = &[
         parse: verbs::releases,
     },
     CommandDoc {
+        verb: "export",
+        usage: "export JOURNAL_ID",
+        summary: "where to download one deploy's whole record: README.txt (who, what, where, when, how it ended), plan.json, steps.txt (every step's command, outcome, timing and output, undos included), chat.txt (what the bot said), files.txt (every file shipped with its SHA-256) and archive.tar (the archive shipped)",
+        force: None,
+        flags: &[],
+        examples: &["export 12", "export #12"],
+        parse: verbs::export,
+    },
+    CommandDoc {
         verb: "diff",
         usage: "diff APP [to ENV]",
         summary: "what deploying APP to ENV would ship: changesets and who wrote them",

@@ -219,6 +219,25 @@ pub(crate) fn releases(a: &Args<'_>) -> Result<Command, Fail> {
     }
 }
 
+/// `export JOURNAL_ID` (`#12` or `12`)
+pub(crate) fn export(a: &Args<'_>) -> Result<Command, Fail> {
+    match a.words {
+        [] => Err(a.needs("a journal id")),
+        [id] => match id.text.trim_start_matches('#').parse::<u64>() {
+            Ok(id) if id > 0 => Ok(Command::Export { id }),
+            _ => Err(Fail::new(
+                ErrorKind::Usage,
+                format!(
+                    "{} is not a journal id (a number, like 12 or #12): {}",
+                    quoted(id.text),
+                    a.doc.usage
+                ),
+            )),
+        },
+        [_, extra, ..] => Err(a.unexpected(extra)),
+    }
+}
+
 /// `diff APP [to ENV]`
 pub(crate) fn diff(a: &Args<'_>) -> Result<Command, Fail> {
     match a.words {

@@ -63,6 +63,19 @@ async fn a_token_guards_the_page_and_a_configured_secret_appears_nowhere() {
     );
     assert!(!chat.contains(SECRET), "{chat}");
     assert!(failed.contains("build"), "{failed}");
+    bot.say("help export").await;
+    let help = bot.expect("export JOURNAL_ID").await;
+    let help = format!("{help}\n{}", bot.expect("chat.txt").await);
+    assert!(
+        help.contains("archive.tar"),
+        "help export says what is inside: {help}"
+    );
+    bot.say(&format!("export #{good}")).await;
+    let whence = bot.expect("The whole record of deploy").await;
+    assert!(
+        whence.contains(&format!("{base}/deploys/{good}/export")) && whence.contains("chat.txt"),
+        "{whence}"
+    );
 
     let http = client();
     // No token, a wrong one: refused.

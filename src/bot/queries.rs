@@ -68,6 +68,10 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room) {
 
 /// `releases APP [in ENV]`: asks the hosts what they keep, and the journal what each release is.
 pub(crate) async fn releases(ctx: &Context, room: &Room, app: &str, env: Option<&str>) {
+    // Like a rollback, only from the rooms the app may be rolled back from.
+    if let Err(refusal) = ctx.policy.room_allows(app, room.as_str()) {
+        return ctx.say(room, refusal).await;
+    }
     match crate::engine::kept_releases(&ctx.connector, &ctx.config, &ctx.journal, app, env).await {
         Ok(kept) => ctx.say(room, crate::announce::releases_text(&kept)).await,
         Err(e) => {

@@ -17,7 +17,11 @@ pub enum Access {
     /// Anyone who can reach the address (which is then loopback: the config refuses otherwise).
     #[default]
     Open,
-    Token(SecretValue),
+    Token {
+        token: SecretValue,
+        /// Mark the cookie `Secure`: the page is reached over https.
+        secure: bool,
+    },
     Basic {
         user: String,
         password: SecretValue,
@@ -27,7 +31,14 @@ pub enum Access {
 impl Access {
     pub fn from_config(web: &WebSection) -> Result<Access, crate::config::SecretError> {
         if let Some(token) = &web.token {
-            return Ok(Access::Token(token.read()?));
+            let secure = web
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"));
+            return Ok(Access::Token {
+                token: token.read()?,
+                secure,
+            });
         }
         if let (Some(user), Some(password)) = (&web.user, &web.password) {
             return Ok(Access::Basic {
@@ -43,7 +54,7 @@ impl Access {
     pub fn check(&self, request: &Request) -> Result<(), Response> {
         match self {
             Access::Open => Ok(()),
-            Access::Token(token) => check_token(token.expose(), request),
+            Access::Token { token, secure } => check_token(token.expose(), *secure, request),
             Access::Basic { user, password } => {
                 let given = header_value(request, header::AUTHORIZATION.as_str())
                     .and_then(|v| v.strip_prefix("Basic "))
@@ -75,7 +86,7 @@ impl Access {
 }
 
 #[allow(clippy::result_large_err)]
-fn check_token(token: &str, request: &Request) -> Result<(), Response> {
+fn check_token(token: &str, secure: bool, request: &Request) -> Result<(), Response> {
     let bearer = header_value(request, header::AUTHORIZATION.as_str())
         .and_then(|v| v.strip_prefix("Bearer "))
         .is_some_and(|t| same(t.trim().as_bytes(), token.as_bytes()));
@@ -112,7 +123,8 @@ fn check_token(token: &str, request: &Request) -> Result<(), Response> {
             );
         }
         let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
-        let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict");
+        let secure = if secure { "; Secure" } else { "" };
+        let cookie = format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}");
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, value);
         }

@@ -391,7 +391,7 @@ pub async fn deploy(State(page): State<Page>, Path(id): Path<i64>) -> Response {
         body,
         "<table id=\"summary\"><tr><th>asked by</th><td>{}</td></tr><tr><th>room</th><td>{}</td></tr>\
          <tr><th>reference</th><td>{}</td></tr><tr><th>revision</th><td><code>{}</code></td></tr>\
-         <tr><th>release</th><td><code>{}</code></td></tr><tr><th>replaced</th><td><code>{}</code> ({})</td></tr>\
+         <tr><th>release</th><td><code>{}</code></td></tr><tr><th>replaced</th><td>{}</td></tr>\
          <tr><th>started</th><td>{}</td></tr><tr><th>finished</th><td>{}</td></tr><tr><th>took</th><td>{}</td></tr>\
          <tr><th>summary</th><td>{}</td></tr></table>",
         page.text(&d.requested_by),
@@ -399,8 +399,14 @@ pub async fn deploy(State(page): State<Page>, Path(id): Path<i64>) -> Response {
         page.text(d.reference.as_deref().unwrap_or("-")),
         page.text(d.revision.as_deref().unwrap_or("-")),
         page.text(d.release.as_deref().unwrap_or("-")),
-        page.text(d.previous_release.as_deref().unwrap_or("-")),
-        page.text(d.previous_revision.as_deref().unwrap_or("-")),
+        match (&d.previous_release, &d.previous_revision) {
+            (Some(release), revision) => format!(
+                "<code>{}</code> (<code>{}</code>)",
+                page.text(release),
+                page.text(revision.as_deref().unwrap_or("-"))
+            ),
+            (None, _) => "nothing: the first deploy there".to_string(),
+        },
         when(Some(d.started_at)),
         when(d.finished_at),
         took(d.started_at, d.finished_at),
@@ -423,7 +429,7 @@ pub async fn deploy(State(page): State<Page>, Path(id): Path<i64>) -> Response {
         body.push_str(&changesets(&page, plan, d.kind));
         let _ = write!(
             body,
-            "<h2>Plan</h2><details><summary>{} steps on {} hosts</summary><pre id=\"plan\">{}</pre></details>",
+            "<h2>Plan</h2><details><summary>{} step(s) on {} host(s)</summary><pre id=\"plan\">{}</pre></details>",
             plan.steps.len(),
             plan.hosts.len(),
             page.text(&plan.render())

@@ -8,6 +8,9 @@ need_apt=()
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server openssh-client)
 command -v prosody >/dev/null || need_apt+=(prosody)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The page's tests drive a real headless Chromium through chromedriver.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null

@@ -1,10 +1,10 @@
 //! The `bosun` command line: run the bot, check a config, deploy or roll back from a script, read the journal.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use bosun::bot::{self, BotOptions};
 use bosun::chat::AnyAdapter;
 use bosun::config::{self, Config};
@@ -18,10 +18,40 @@ use tokio_util::sync::CancellationToken;
 /// they may, takes the environment's lock, tells the room what is about to roll, runs the
 /// playbook on the hosts, and undoes everything if a step fails.
 #[derive(Parser, Debug)]
-#[command(name = "bosun", version, about, long_about)]
+#[command(name = "bosun", version, about, long_about, after_help = EXIT_CODES)]
 struct Cli {
+    /// How log lines are written to stderr: `text` (coloured only on a terminal) or `json`
+    /// (one object per line). BOSUN_LOG sets the level (e.g. `debug`, `bosun=trace`); the
+    /// default is `info` for `bosun run`, `warn` for the other commands.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Cmd,
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What the exit status says (also in `bosun --help` and the README).
+const EXIT_CODES: &str = "Exit codes:
+  0  done (deployed, rolled back, checked, exported)
+  1  an error stopped bosun (the journal or a host could not be used, …)
+  2  invalid: the command line, the configuration or the request is wrong (no such app, ref, …)
+  3  refused: nothing was changed (permissions, a lock or freeze, a failed check, already live)
+  4  failed, and everything it did was undone: the hosts are where they were
+  5  failed, and an undo failed too: the hosts need a look";
+
+/// The exit codes, by name.
+mod exit {
+    pub const ERROR: u8 = 1;
+    pub const INVALID: u8 = 2;
+    pub const REFUSED: u8 = 3;
+    pub const UNDONE: u8 = 4;
+    pub const NEEDS_A_LOOK: u8 = 5;
 }
 
 #[derive(Subcommand, Debug)]
@@ -77,7 +107,14 @@ enum Cmd {
         #[arg(long, short, default_value = "bosun.toml", env = "BOSUN_CONFIG")]
         config: PathBuf,
     },
-    /// Export one deploy's whole record (plan, every command and its output, files shipped) as a tar.gz.
+    /// Export one deploy's whole record as a tar.gz.
+    ///
+    /// Inside `deploy-ID/`: README.txt (who, what, where, when, how it ended), plan.json (the
+    /// plan as journaled), steps.txt (every step with its command, outcome, timing and output,
+    /// undos included), chat.txt (every message the bot sent about the deploy), files.txt
+    /// (every file shipped with its SHA-256 and size) and archive.tar (the exact archive shipped,
+    /// while the bot still keeps it in its state directory). Configured secrets are hidden.
+    /// The page offers the same archive at /deploys/ID/export.
     Export {
         journal_id: i64,
         /// Where to write the archive.
@@ -88,15 +125,37 @@ enum Cmd {
     },
 }
 
+/// The bot's own crates log at `info` when it runs as a service.
+const RUN_LOG: &str = "warn,bosun=info,bosun_chat=info,bosun_console=info,bosun_xmpp=info,bosun_slack=info,bosun_discord=info";
+
+fn init_logging(format: LogFormat, default: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG").unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.use_stderr() {
+                true => ExitCode::from(exit::INVALID),
+                false => ExitCode::SUCCESS,
+            };
+        }
+    };
+    let default_log = match cli.command {
+        Cmd::Run { .. } => RUN_LOG,
+        _ => "warn",
+    };
+    init_logging(cli.log_format, default_log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -108,7 +167,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("bosun: {e:#}");
-            ExitCode::FAILURE
+            match e.downcast_ref::<Invalid>() {
+                Some(_) => ExitCode::from(exit::INVALID),
+                None => ExitCode::from(exit::ERROR),
+            }
         }
     };
     // A read blocked on stdin must not hold the process after the bot has stopped
@@ -117,11 +179,23 @@ fn main() -> ExitCode {
     code
 }
 
+/// An error that makes the exit status "invalid" (2): the configuration or the request is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Invalid(String);
+
 fn load(path: &Path) -> anyhow::Result<Arc<Config>> {
     match config::load(path) {
         Ok(config) => Ok(Arc::new(config)),
-        Err(e) => anyhow::bail!("the configuration has problems:\n{e}"),
+        Err(e) => Err(Invalid(format!("the configuration has problems:\n{e}")).into()),
     }
+}
+
+/// The journal of `config`, hiding its configured secrets.
+async fn open_journal(config: &Config) -> anyhow::Result<Journal> {
+    Ok(Journal::open(&config.journal.path)
+        .await?
+        .with_redactor(bosun::redact::Redactor::from_config(config)))
 }
 
 /// Cancels the returned token on Ctrl-C or SIGTERM. The caller owns the listening task and
@@ -197,7 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
         } => {
             let loaded = load(&config)?;
-            let journal = Journal::open(&loaded.journal.path).await?;
+            let journal = open_journal(&loaded).await?;
             let deploys = journal.history(app, env, limit).await?;
             if deploys.is_empty() {
                 println!("no deploys yet");
@@ -213,10 +287,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
         } => {
             let loaded = load(&config)?;
-            let journal = Journal::open(&loaded.journal.path).await?;
-            journal::export(&journal, journal_id, &output)
-                .await
-                .with_context(|| format!("exporting journal #{journal_id}"))?;
+            let journal = open_journal(&loaded).await?;
+            match journal::export(&journal, journal_id, &output, Some(&loaded.bot.state_dir)).await
+            {
+                Ok(()) => {}
+                Err(e @ journal::JournalError::NoSuchDeploy(_)) => {
+                    return Err(Invalid(format!("exporting journal #{journal_id}: {e}")).into());
+                }
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("exporting journal #{journal_id}"))
+                    );
+                }
+            }
             println!("wrote {}", output.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -224,24 +307,39 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs one chat line through the bot, as typed on this terminal, and exits non-zero unless it
-/// deployed or rolled back.
+/// deployed or rolled back: refused, invalid, undone and not fully undone each have their code.
 async fn scripted(
     config: &Path,
     as_user: Option<String>,
     line: String,
 ) -> anyhow::Result<ExitCode> {
-    bosun::command::parse(&line).map_err(|e| anyhow::anyhow!("{e}"))?;
+    bosun::command::parse(&line).map_err(|e| Invalid(e.to_string()))?;
     let loaded = load(config)?;
     let adapter = AnyAdapter::one_line(&loaded, as_user, &line);
     let (shutdown, listener) = shutdown_on_signal();
-    let report = bot::run(loaded, adapter, BotOptions::default(), shutdown).await;
+    let options = BotOptions {
+        serve_page: false,
+        ..BotOptions::default()
+    };
+    let report = bot::run(loaded, adapter, options, shutdown).await;
     listener.abort();
     let report = report?;
-    Ok(
-        if report.deploys_succeeded == 1 && report.deploys_failed == 0 {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        },
-    )
+    Ok(exit_code(&report))
+}
+
+/// The exit status of a scripted deploy or rollback.
+fn exit_code(report: &bot::BotReport) -> ExitCode {
+    if report.deploys_succeeded == 1 && report.deploys_failed == 0 {
+        ExitCode::SUCCESS
+    } else if report.invalid > 0 {
+        ExitCode::from(exit::INVALID)
+    } else if report.deploys_need_a_look > 0 {
+        ExitCode::from(exit::NEEDS_A_LOOK)
+    } else if report.deploys_undone > 0 {
+        ExitCode::from(exit::UNDONE)
+    } else if report.refused > 0 {
+        ExitCode::from(exit::REFUSED)
+    } else {
+        ExitCode::from(exit::ERROR)
+    }
 }

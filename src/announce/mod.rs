@@ -2,6 +2,10 @@
 //!
 //! Nothing here knows a chat system: adapters escape this text for their own markup.
 
+mod record;
+
+pub use record::{QueuedLine, Status, export_text, page_link, releases_text, status_text};
+
 use bosun_chat::clip;
 
 use crate::clock::{format_utc, human_duration};
@@ -429,19 +433,6 @@ pub fn live_line(app: &str, env: &str, live: Option<&DeployRecord>) -> String {
         ),
         None => format!("{app} on {env}: never deployed"),
     }
-}
-
-/// One line of `status` for a deploy whose undo did not finish.
-pub fn needs_look_line(d: &DeployRecord) -> String {
-    format!(
-        "needs a look: {} #{} of {} to {} by {} could not be fully undone; say \"repair {}\" once its hosts answer (I also try on my own)",
-        d.kind.as_str(),
-        d.id,
-        d.app,
-        d.env,
-        d.requested_by,
-        d.env
-    )
 }
 
 /// One line of `status` for a lock.

@@ -168,3 +168,68 @@ fn outcomes_repeat_what_is_live() {
         "live: deploy of blog v1.4.2 (3f2a9c1) failed — health: bin/check failed on web2: health check failed 3 times; undid 4 steps, blog is still on v1.4.1 (9be01d4). Journal #419."
     );
 }
+
+#[test]
+fn status_says_runs_locks_freezes_queue_and_what_needs_a_look() {
+    use crate::journal::{DeployKind, DeployRecord, DeployState, FreezeRecord, LockRecord};
+    let failed = DeployRecord {
+        id: 12,
+        kind: DeployKind::Deploy,
+        app: "blog".into(),
+        env: "live".into(),
+        reference: None,
+        revision: Some("3f2a9c1".repeat(5) + "aaaaa"),
+        tag: None,
+        release: None,
+        previous_release: None,
+        previous_revision: None,
+        requested_by: "bob".into(),
+        room: "ops".into(),
+        state: DeployState::Failed,
+        plan: None,
+        summary: None,
+        started_at: 1_795_421_702_000,
+        finished_at: None,
+        generation: None,
+    };
+    let status = Status {
+        live: vec!["blog on live: never deployed".into()],
+        locks: vec![LockRecord {
+            app: "*".into(),
+            env: "live".into(),
+            kind: "manual".into(),
+            holder: "carol".into(),
+            reason: "db upgrade".into(),
+            since: 1_795_421_702_000,
+            deploy_id: None,
+            owner_pid: None,
+            heartbeat_at: None,
+            generation: None,
+        }],
+        freezes: vec![FreezeRecord {
+            env: "live".into(),
+            holder: "dave".into(),
+            reason: "release week".into(),
+            since: 0,
+            until: None,
+        }],
+        queue: vec![QueuedLine {
+            kind: "deploy".into(),
+            app: "blog".into(),
+            env: "live".into(),
+            who: "erin".into(),
+        }],
+        need_a_look: vec![failed],
+        drift: vec!["blog on live: the hosts differ: web1 on r1, web2 on r2, while r1 is live".into()],
+    };
+    assert_eq!(
+        status_text(&status),
+        "blog on live: never deployed\n\
+         locked: live by carol since 2026-11-23 08:15:02 UTC: db upgrade\n\
+         nothing is running\n\
+         frozen: live by dave until someone unfreezes it: release week\n\
+         queued (1 in line): deploy blog to live for erin\n\
+         NEEDS A LOOK: #12 2026-11-23 08:15:02 UTC bob deployed 3f2a9c1 to live — FAILED, needs a look — say \"repair live\" once its hosts answer (I also try on my own)\n\
+         drift: blog on live: the hosts differ: web1 on r1, web2 on r2, while r1 is live"
+    );
+}

@@ -2,7 +2,7 @@
 
 use bosun_chat::{Done, Inbound, Room, Sender};
 
-use super::{Context, DeployKey, Running, State, WorkerMsg, queries, worker};
+use super::{Context, DeployKey, Ended, Running, State, WorkerMsg, queries, worker};
 use crate::announce::lock_refusal;
 use crate::auth::Action;
 use crate::command::{Command, Parsed, parse_message};
@@ -59,6 +59,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
     let command = match parsed {
         Parsed::NotForMe => return false,
         Parsed::Invalid(error) => {
+            tracing::info!(room = %message.room, sender = ?message.sender.identity, "not understood: {error}");
             ctx.say(&message.room, error.to_string()).await;
             return false;
         }
@@ -66,13 +67,22 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
     };
     let who = who_of(ctx, &message.sender);
     let room = message.room.clone();
+    tracing::info!(
+        room = %room,
+        sender = ?message.sender.identity,
+        who = who.name,
+        command = %command,
+        "command received"
+    );
     if who.person.is_none() && !matches!(command, Command::Help { .. }) {
         // Someone bosun does not know may ask for help, and nothing else.
         let action = match command {
             Command::Status
             | Command::History { .. }
             | Command::Diff { .. }
-            | Command::Where { .. } => Action::Read,
+            | Command::Where { .. }
+            | Command::Releases { .. }
+            | Command::Export { .. } => Action::Read,
             Command::Rollback { .. } | Command::Repair { .. } => Action::Rollback,
             Command::Lock { .. }
             | Command::Unlock { .. }
@@ -119,10 +129,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             to,
             force,
         } => {
-            if to.is_some() {
-                ctx.say(&room, "rolling back to a named revision is not supported yet; \"rollback\" goes to the release before the live one").await;
-                return false;
-            }
+            let to = to.map(|t| t.to_string());
             let (app, env) = match app {
                 Some(app) => (app.to_string(), env.map(|e| e.to_string())),
                 None => {
@@ -132,6 +139,7 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                             Some(env.map(|e| e.to_string()).unwrap_or(last.env)),
                         ),
                         Ok(None) => {
+                            state.refused(Ended::Invalid);
                             ctx.say(&room, "nothing was deployed from this room yet; say \"rollback APP in ENV\"").await;
                             return false;
                         }
@@ -149,7 +157,15 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 when_free: false,
                 done,
             };
-            start(ctx, state, &ask, &who, Job::Rollback { app, env }, force).await;
+            start(
+                ctx,
+                state,
+                &ask,
+                &who,
+                Job::Rollback { app, env, to },
+                force,
+            )
+            .await;
             false
         }
         Command::Cancel => {
@@ -246,6 +262,20 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
             .await;
             false
         }
+        Command::Releases { app, env } => {
+            let ctx2 = ctx.clone();
+            let app = app.to_string();
+            let env = env.map(|e| e.to_string());
+            ctx.tasks.spawn(async move {
+                queries::releases(&ctx2, &room, &app, env.as_deref()).await;
+                let _ = ctx2.to_loop.send(WorkerMsg::QueryDone).await;
+            });
+            true
+        }
+        Command::Export { id } => {
+            queries::export(ctx, &room, id as i64).await;
+            false
+        }
         Command::Where { app } => {
             queries::where_can(ctx, &room, &who, app.as_str()).await;
             false
@@ -277,7 +307,12 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
 #[derive(Clone, Debug)]
 pub(crate) enum Job {
     Deploy(DeployRequest),
-    Rollback { app: String, env: Option<String> },
+    Rollback {
+        app: String,
+        env: Option<String>,
+        /// A kept release, or the ref of one (`rollback … to v1.4.1`); `None`: the previous one.
+        to: Option<String>,
+    },
 }
 
 /// Checks the target, the permission and the locks, then starts the job's task.
@@ -311,24 +346,30 @@ pub(crate) async fn start(
     let room = &ask.room;
     let (app, env, action) = match &job {
         Job::Deploy(r) => (r.app.clone(), r.env.clone(), Action::Deploy),
-        Job::Rollback { app, env } => (app.clone(), env.clone(), Action::Rollback),
+        Job::Rollback { app, env, .. } => (app.clone(), env.clone(), Action::Rollback),
     };
     let (playbook, environment) = match target(&ctx.config, &app, env.as_deref()) {
         Ok(found) => found,
-        Err(e) => return ctx.say(room, e.to_string()).await,
+        Err(e) => {
+            tracing::info!(app, "invalid: {e}");
+            state.refused(Ended::Invalid);
+            return ctx.say(room, e.to_string()).await;
+        }
     };
     let (app, env) = (playbook.app.name.clone(), environment.name.clone());
-    if let Err(refusal) = ctx.policy.room_allows(&app, room.as_str()) {
-        return ctx.say(room, refusal).await;
-    }
-    if let Err(refusal) = ctx.policy.allows(who.person, &who.name, action, &app, &env) {
-        return ctx.say(room, refusal).await;
-    }
-    if force
-        && let Err(refusal) = ctx
-            .policy
-            .allows(who.person, &who.name, Action::Force, &app, &env)
-    {
+    let refusal = ctx
+        .policy
+        .room_allows(&app, room.as_str())
+        .and_then(|()| ctx.policy.allows(who.person, &who.name, action, &app, &env))
+        .and_then(|()| match force {
+            true => ctx
+                .policy
+                .allows(who.person, &who.name, Action::Force, &app, &env),
+            false => Ok(()),
+        });
+    if let Err(refusal) = refusal {
+        tracing::info!(app, env, who = who.name, "refused: {refusal}");
+        state.refused(Ended::Refused);
         return ctx.say(room, refusal).await;
     }
     let key = (app.clone(), env.clone());
@@ -347,7 +388,10 @@ pub(crate) async fn start(
     let busy = match (state.running.get(&key), busy_lock(ctx, &key).await) {
         (Some(_), _) => true,
         (None, Ok(lock)) => lock.is_some(),
-        (None, Err(e)) => return ctx.say(room, format!("cannot read the journal: {e}")).await,
+        (None, Err(e)) => {
+            state.refused(Ended::Refused);
+            return ctx.say(room, format!("cannot read the journal: {e}")).await;
+        }
     };
     if busy && ask.when_free {
         if !state
@@ -368,11 +412,14 @@ pub(crate) async fn start(
             .position(|q| q.key == key && q.ask.sender == ask.sender)
             .unwrap_or(0)
             + 1;
+        tracing::info!(app, env, who = who.name, place, "queued until free");
         return ctx
             .say(room, format!("{app} on {env} is busy; {} is queued, number {place} in line, and starts when it is free", who.name))
             .await;
     }
-    if let Some(running) = state.running.get(&key) {
+    if let Some(running) = state.running.get(&key).cloned() {
+        tracing::info!(app, env, who = who.name, "refused: busy");
+        state.refused(Ended::Refused);
         return ctx
             .say(
                 room,
@@ -386,6 +433,14 @@ pub(crate) async fn start(
             .await;
     }
     if let Ok(Some(lock)) = busy_lock(ctx, &key).await {
+        tracing::info!(
+            app,
+            env,
+            who = who.name,
+            holder = lock.holder,
+            "refused: locked"
+        );
+        state.refused(Ended::Refused);
         let mut refusal = lock_refusal(&app, &env, &lock);
         if lock.is_stale(
             crate::clock::now_ms(),
@@ -421,11 +476,13 @@ pub(crate) async fn start(
             r.env = Some(env.clone());
             Job::Deploy(r)
         }
-        Job::Rollback { app, .. } => Job::Rollback {
+        Job::Rollback { app, to, .. } => Job::Rollback {
             app,
             env: Some(env.clone()),
+            to,
         },
     };
+    tracing::info!(app, env, who = who.name, kind, force, "starting");
     let ctx2 = ctx.clone();
     let room = room.clone();
     let name = who.name.clone();
@@ -442,7 +499,7 @@ pub(crate) async fn start(
             .to_loop
             .send(WorkerMsg::Finished {
                 key,
-                ok: end.ok,
+                ended: end.ended,
                 last,
             })
             .await;

@@ -4,11 +4,15 @@
 //! deploy, rollback and query task live in one `TaskTracker` and stop on shutdown. Deploy tasks
 //! report by message; only the loop decides what runs.
 
+mod board;
 mod dispatch;
 mod freeze;
 mod queries;
 mod reconcile;
+mod said;
 mod worker;
+
+pub use board::{Board, QueuedEntry, RunningEntry};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +26,8 @@ use tokio_util::task::TaskTracker;
 use crate::auth::Policy;
 use crate::config::Config;
 use crate::journal::Journal;
+use crate::live::LiveLogs;
+use crate::redact::Redactor;
 use crate::tracker::Tracker;
 use crate::transport::Connector;
 
@@ -30,12 +36,16 @@ use crate::transport::Connector;
 pub struct BotOptions {
     /// Timeout for layout commands (stage, switch, remove).
     pub layout_timeout: Duration,
+    /// Serve the page when `[web]` configures one. `bosun deploy` and `bosun rollback` from a
+    /// script do not: the running bot already serves it.
+    pub serve_page: bool,
 }
 
 impl Default for BotOptions {
     fn default() -> Self {
         BotOptions {
             layout_timeout: Duration::from_secs(600),
+            serve_page: true,
         }
     }
 }
@@ -44,17 +54,53 @@ impl Default for BotOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BotReport {
     pub deploys_succeeded: usize,
+    /// Deploys and rollbacks that did not reach their goal, for whatever reason (the ones below
+    /// included).
     pub deploys_failed: usize,
+    /// Of those: a step failed and everything done was undone.
+    pub deploys_undone: usize,
+    /// Of those: a step failed and an undo failed too; the fleet needs a look.
+    pub deploys_need_a_look: usize,
+    /// Requests refused before anything ran (permissions, locks, checks, nothing to do).
+    pub refused: usize,
+    /// Requests that named no app, environment or ref there is (a line that does not parse at
+    /// all is answered with a suggestion, and not counted).
+    pub invalid: usize,
+}
+
+/// How one request ended, as the report counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ended {
+    Succeeded,
+    Undone,
+    NeedsALook,
+    Refused,
+    Invalid,
+}
+
+impl BotReport {
+    fn count(&mut self, ended: Ended) {
+        match ended {
+            Ended::Succeeded => self.deploys_succeeded += 1,
+            Ended::Undone => self.deploys_undone += 1,
+            Ended::NeedsALook => self.deploys_need_a_look += 1,
+            Ended::Refused => self.refused += 1,
+            Ended::Invalid => self.invalid += 1,
+        }
+        if ended != Ended::Succeeded && ended != Ended::Invalid {
+            self.deploys_failed += 1;
+        }
+    }
 }
 
 /// A report from a task to the loop.
 #[derive(Debug)]
 pub(crate) enum WorkerMsg {
     Say(Outbound),
-    /// A deploy or rollback task ended; `ok` says whether it reached its goal.
+    /// A deploy or rollback task ended; `ended` says whether it reached its goal.
     Finished {
         key: DeployKey,
-        ok: bool,
+        ended: Ended,
         /// What the room is told once the environment is free again.
         last: Option<Outbound>,
     },
@@ -109,6 +155,8 @@ pub(crate) struct Context {
     pub tracker: Arc<Tracker>,
     /// The chat's own room, for what the bot finds on its own when nothing else names a room.
     pub home: Option<Room>,
+    /// The output of the deploys running now, for the page.
+    pub live: LiveLogs,
 }
 
 impl Context {
@@ -142,6 +190,13 @@ pub(crate) struct State {
     pub edits: dispatch::AnsweredEdits,
 }
 
+impl State {
+    /// Counts a request that was refused or invalid before any task started.
+    pub(crate) fn refused(&mut self, ended: Ended) {
+        self.report.count(ended);
+    }
+}
+
 /// Runs the bot until `shutdown` is cancelled, or until the adapter's input ends and all
 /// running work has finished.
 pub async fn run<A: Adapter + 'static>(
@@ -150,7 +205,15 @@ pub async fn run<A: Adapter + 'static>(
     options: BotOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<BotReport> {
-    let journal = Journal::open(&config.journal.path).await?;
+    let redactor = Redactor::from_config(&config);
+    let journal = Journal::open(&config.journal.path)
+        .await?
+        .with_redactor(redactor.clone());
+    // The page's address is taken before anything starts, so a port in use stops the bot at once.
+    let listener = match &config.web {
+        Some(web) if options.serve_page => Some(crate::web::bind(web).await?),
+        _ => None,
+    };
     let (inbound_tx, mut inbound_rx) = mpsc::channel::<Inbound>(64);
     let (outbound_tx, outbound_rx) = mpsc::channel::<Outbound>(256);
     let (to_loop, mut from_tasks) = mpsc::channel::<WorkerMsg>(256);
@@ -165,9 +228,28 @@ pub async fn run<A: Adapter + 'static>(
         adapter_stop.clone(),
     ));
 
+    let said = said::Said::start(journal.clone(), &tasks);
     let connector = Connector::new();
     let tracker = Arc::new(Tracker::from_config(&config.tracker)?);
+    let live = LiveLogs::default();
+    let (board_tx, board_rx) = tokio::sync::watch::channel(board::Board::default());
+    let web_stop = CancellationToken::new();
+    // The page stops with the bot, however `run` ends.
+    let web_guard = web_stop.clone().drop_guard();
+    if let (Some(web), Some(listener)) = (&config.web, listener) {
+        tracing::info!(address = %listener.local_addr()?, url = ?web.public_url, "serving the page");
+        let page = crate::web::Page::new(
+            config.clone(),
+            journal.clone(),
+            live.clone(),
+            board_rx,
+            tracker.clone(),
+            web_stop.clone(),
+        )?;
+        tasks.spawn(crate::web::serve(listener, page, web_stop.clone()));
+    }
     let ctx = Context {
+        live,
         connector: connector.clone(),
         tracker,
         policy: Arc::new(Policy::new(&config)),
@@ -228,22 +310,20 @@ pub async fn run<A: Adapter + 'static>(
                 None => input_open = false,
             },
             Some(msg) = from_tasks.recv() => match msg {
-                WorkerMsg::Say(outbound) => {
-                    let _ = outbound_tx.send(outbound).await;
-                }
+                WorkerMsg::Say(outbound) => said.send(&outbound_tx, outbound).await,
                 WorkerMsg::Recovered { deploy_id } => {
                     state.recovering.remove(&deploy_id);
                     dispatch::start_queued(&ctx, &mut state).await;
                 }
-                WorkerMsg::Finished { key, ok, last } => {
+                WorkerMsg::Finished { key, ended, last } => {
                     let finished = state.running.remove(&key);
                     if let Some(last) = last {
-                        let _ = outbound_tx.send(last).await;
+                        said.send(&outbound_tx, last).await;
                     }
                     // The environment is free and its last word said: a script reads on.
                     drop(finished);
                     dispatch::start_queued(&ctx, &mut state).await;
-                    if ok { state.report.deploys_succeeded += 1 } else { state.report.deploys_failed += 1 }
+                    state.report.count(ended);
                 }
                 WorkerMsg::CanaryWaiting { key } => {
                     if let Some(running) = state.running.get_mut(&key) {
@@ -272,6 +352,7 @@ pub async fn run<A: Adapter + 'static>(
                 break;
             }
         }
+        board::publish(&board_tx, &state);
     }
 
     // Let tasks reach a safe point, forwarding what they still say.
@@ -284,9 +365,11 @@ pub async fn run<A: Adapter + 'static>(
             ..
         } = msg
         {
-            let _ = outbound_tx.send(outbound).await;
+            said.send(&outbound_tx, outbound).await;
         }
     }
+    drop(web_guard);
+    drop(said);
     drop(outbound_tx);
     adapter_stop.cancel();
     let adapter_result = adapter_task.await;

@@ -7,7 +7,6 @@ use super::{Context, State};
 use crate::announce::{history_text, live_line, lock_line};
 use crate::auth::Action;
 use crate::engine::target;
-use crate::journal::DeployState;
 
 /// Whether `who` may read `app` in `env`, or in the environment a query names by default.
 pub(crate) fn may_read(
@@ -31,56 +30,114 @@ fn reads(ctx: &Context, who: &Who<'_>, app: &str, env: &str) -> bool {
         .is_ok()
 }
 
-/// `status`: what is live where, what runs, what is locked — where `who` may read.
+/// `status`: what is live where, what runs, what is locked or frozen, what waits in the queue,
+/// which deploys need a look and what drifted — where `who` may read.
 pub(crate) async fn status(ctx: &Context, state: &State, room: &Room, who: &Who<'_>) {
-    let mut lines = Vec::new();
-    let mut readable_envs = std::collections::BTreeSet::new();
-    let mut looks = Vec::new();
+    let mut status = crate::announce::Status::default();
+    let mut readable = std::collections::BTreeSet::new();
     for playbook in &ctx.config.playbooks {
         for env in &playbook.environments {
-            if !reads(ctx, who, &playbook.app.name, &env.name) {
+            let (app, env) = (playbook.app.name.clone(), env.name.clone());
+            if !reads(ctx, who, &app, &env) {
                 continue;
             }
-            readable_envs.insert(env.name.clone());
-            let (app, env) = (playbook.app.name.clone(), env.name.clone());
             match ctx.journal.live(app.clone(), env.clone()).await {
-                Ok(live) => lines.push(live_line(&app, &env, live.as_ref())),
-                Err(e) => lines.push(format!("{app} on {env}: cannot read the journal: {e}")),
+                Ok(live) => status.live.push(live_line(&app, &env, live.as_ref())),
+                Err(e) => status
+                    .live
+                    .push(format!("{app} on {env}: cannot read the journal: {e}")),
             }
-            // Deploys since the last one that went live whose undo did not finish.
-            if let Ok(history) = ctx.journal.history(Some(app), Some(env), 20).await {
-                looks.extend(
-                    history
-                        .iter()
-                        .take_while(|d| d.state != DeployState::Succeeded)
-                        .filter(|d| d.state == DeployState::Failed)
-                        .map(crate::announce::needs_look_line),
-                );
-            }
+            readable.insert((app, env));
         }
     }
-    if readable_envs.is_empty() {
+    if readable.is_empty() {
         return ctx
             .say(room, format!("{} may not read anything here", who.name))
             .await;
     }
-    lines.extend(looks);
+    let reads_env = |env: &str| readable.iter().any(|(_, e)| e == env);
+    let reads_key = |app: &str, env: &str| readable.iter().any(|(a, e)| a == app && e == env);
+    let mut problems = Vec::new();
     match ctx.journal.locks().await {
-        Ok(locks) => lines.extend(
-            locks
-                .iter()
-                .filter(|l| readable_envs.contains(&l.env))
-                .map(lock_line),
-        ),
-        Err(e) => lines.push(format!("locks: cannot read the journal: {e}")),
+        Ok(locks) => {
+            status.locks = locks
+                .into_iter()
+                .filter(|l| reads_env(&l.env) && (l.app == "*" || reads_key(&l.app, &l.env)))
+                .collect()
+        }
+        Err(e) => problems.push(format!("locks: cannot read the journal: {e}")),
     }
-    for drift in state.drift.values() {
-        lines.push(format!("drift: {drift}"));
+    let now = crate::clock::now_ms();
+    match ctx.journal.freezes().await {
+        Ok(freezes) => {
+            status.freezes = freezes
+                .into_iter()
+                .filter(|f| f.holds_at(now) && reads_env(&f.env))
+                .collect()
+        }
+        Err(e) => problems.push(format!("freezes: cannot read the journal: {e}")),
     }
-    if state.running.is_empty() {
-        lines.push("nothing is running".into());
+    match ctx.journal.need_a_look().await {
+        Ok(failed) => {
+            status.need_a_look = failed
+                .into_iter()
+                .filter(|d| reads_key(&d.app, &d.env))
+                .collect()
+        }
+        Err(e) => problems.push(format!("failed deploys: cannot read the journal: {e}")),
     }
-    ctx.say(room, lines.join("\n")).await;
+    status.queue = state
+        .queue
+        .iter()
+        .filter(|q| reads_key(&q.key.0, &q.key.1))
+        .map(|q| crate::announce::QueuedLine {
+            kind: match q.job {
+                super::dispatch::Job::Deploy(_) => "deploy".into(),
+                super::dispatch::Job::Rollback { .. } => "rollback".into(),
+            },
+            app: q.key.0.clone(),
+            env: q.key.1.clone(),
+            who: super::dispatch::who_of(ctx, &q.ask.sender).name,
+        })
+        .collect();
+    status.drift = state
+        .drift
+        .iter()
+        .filter(|((app, env), _)| reads_key(app, env))
+        .map(|(_, drift)| drift.clone())
+        .collect();
+    let mut text = crate::announce::status_text(&status);
+    for p in problems {
+        text.push('\n');
+        text.push_str(&p);
+    }
+    ctx.say(room, text).await;
+}
+
+/// `releases APP [in ENV]`: asks the hosts what they keep, and the journal what each release is.
+pub(crate) async fn releases(ctx: &Context, room: &Room, app: &str, env: Option<&str>) {
+    // Like a rollback, only from the rooms the app may be rolled back from.
+    if let Err(refusal) = ctx.policy.room_allows(app, room.as_str()) {
+        return ctx.say(room, refusal).await;
+    }
+    match crate::engine::kept_releases(&ctx.connector, &ctx.config, &ctx.journal, app, env).await {
+        Ok(kept) => ctx.say(room, crate::announce::releases_text(&kept)).await,
+        Err(e) => {
+            ctx.say(room, format!("cannot list the releases of {app}: {e}"))
+                .await
+        }
+    }
+}
+
+/// `export JOURNAL_ID`: where the whole record of that deploy can be had, and what it holds.
+pub(crate) async fn export(ctx: &Context, room: &Room, id: i64) {
+    let deploy = match ctx.journal.find(id).await {
+        Ok(Some(deploy)) => deploy,
+        Ok(None) => return ctx.say(room, format!("there is no journal #{id}")).await,
+        Err(e) => return ctx.say(room, format!("cannot read the journal: {e}")).await,
+    };
+    let text = crate::announce::export_text(&deploy, ctx.config.web.as_ref());
+    ctx.say(room, text).await
 }
 
 /// `history APP [ENV]`: the deploys of the environments `who` may read.

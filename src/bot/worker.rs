@@ -4,7 +4,7 @@ use bosun_chat::{Outbound, Room};
 use tokio::sync::mpsc;
 
 use super::dispatch::Job;
-use super::{Context, WorkerMsg};
+use super::{Context, Ended, WorkerMsg};
 use crate::announce::{event_text, lock_refusal, outcome_text, plan_announcement};
 use crate::engine::guard::Fence;
 use crate::engine::{
@@ -25,10 +25,11 @@ pub(crate) async fn run_job(
 ) -> JobEnd {
     let (app, env) = match &job {
         Job::Deploy(r) => (r.app.clone(), r.env.clone().unwrap_or_default()),
-        Job::Rollback { app, env } => (app.clone(), env.clone().unwrap_or_default()),
+        Job::Rollback { app, env, .. } => (app.clone(), env.clone().unwrap_or_default()),
     };
     let doing = match &job {
         Job::Deploy(_) => format!("deploy {app} to {env}"),
+        Job::Rollback { to: Some(to), .. } => format!("roll back {app} in {env} to {to}"),
         Job::Rollback { .. } => format!("roll back {app} in {env}"),
     };
     let prepared = match job {
@@ -42,7 +43,7 @@ pub(crate) async fn run_job(
             )
             .await
         }
-        Job::Rollback { app, env } => {
+        Job::Rollback { app, env, to } => {
             prepare_rollback(
                 &ctx.connector,
                 &ctx.tracker,
@@ -50,6 +51,7 @@ pub(crate) async fn run_job(
                 &ctx.journal,
                 &app,
                 env.as_deref(),
+                to.as_deref(),
                 force,
             )
             .await
@@ -63,9 +65,14 @@ pub(crate) async fn run_job(
     } = match prepared {
         Ok(prepared) => prepared,
         Err(e) => {
+            tracing::info!(app, env, "refused to {doing}: {e}");
             ctx.say(room, format!("cannot {doing}: {e}")).await;
             return JobEnd {
-                ok: false,
+                ended: if e.is_invalid_request() {
+                    Ended::Invalid
+                } else {
+                    Ended::Refused
+                },
                 last: None,
                 topic: None,
             };
@@ -92,19 +99,26 @@ pub(crate) async fn run_job(
     let id = match ctx.journal.begin(record).await {
         Ok(Ok(id)) => id,
         Ok(Err(lock)) => {
+            tracing::info!(
+                app,
+                env,
+                holder = lock.holder,
+                "refused: the environment is held"
+            );
             ctx.say(room, lock_refusal(&plan.app, &plan.env, &lock))
                 .await;
             return JobEnd {
-                ok: false,
+                ended: Ended::Refused,
                 last: None,
                 topic: None,
             };
         }
         Err(e) => {
+            tracing::error!(app, env, "cannot write the journal: {e}");
             ctx.say(room, format!("cannot write the journal: {e}"))
                 .await;
             return JobEnd {
-                ok: false,
+                ended: Ended::Refused,
                 last: None,
                 topic: None,
             };
@@ -119,7 +133,7 @@ pub(crate) async fn run_job(
                 .finish(id, DeployState::Undone, format!("not started: {e}"))
                 .await;
             return JobEnd {
-                ok: false,
+                ended: Ended::Undone,
                 last: None,
                 topic: None,
             };
@@ -133,12 +147,22 @@ pub(crate) async fn run_job(
     // Every message of this deploy shares one topic: chat systems with threads can keep the
     // deploy's story under its announcement.
     let thread = format!("deploy-{id}");
-    ctx.say_in(
-        room,
-        &thread,
-        plan_announcement(who, &plan, &ctx.config.announce, id, force),
-    )
-    .await;
+    tracing::info!(
+        journal = id,
+        kind = kind.as_str(),
+        app = plan.app,
+        env = plan.env,
+        revision = plan.revision.sha,
+        release = plan.release,
+        who,
+        "started"
+    );
+    let page = crate::announce::page_link(ctx.config.web.as_ref(), id);
+    let mut announcement = plan_announcement(who, &plan, &ctx.config.announce, id, force);
+    if let Some(page) = &page {
+        announcement.push_str(&format!("\n{page}"));
+    }
+    ctx.say_in(room, &thread, announcement).await;
 
     for (host, why) in &skipped {
         ctx.say_in(
@@ -152,7 +176,22 @@ pub(crate) async fn run_job(
         .await;
     }
     let (events_tx, mut events_rx) = mpsc::channel::<EngineEvent>(64);
+    // With a page, the hosts' output streams into the live log as it is printed.
+    let (lines, lines_rx) = match ctx.config.web {
+        Some(_) if ctx.options.serve_page => {
+            let (tx, rx) = mpsc::channel(crate::live::FEED);
+            ctx.live.open(id);
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
+    let pump = async {
+        if let Some(rx) = lines_rx {
+            ctx.live.pump(id, rx, ctx.journal.redactor().clone()).await;
+        }
+    };
     let runner = Runner {
+        lines,
         journal: ctx.journal.clone(),
         hosts,
         events: events_tx,
@@ -182,6 +221,7 @@ pub(crate) async fn run_job(
                 let _ = ctx.to_loop.send(WorkerMsg::CanaryWaiting { key }).await;
             }
             let (milestone, text) = event_text(&plan.env, &event);
+            tracing::info!(journal = id, "{}", ctx.journal.redactor().redact(&text));
             let message = if milestone {
                 Outbound::milestone(room.clone(), text).in_topic(thread.clone())
             } else {
@@ -190,9 +230,12 @@ pub(crate) async fn run_job(
             let _ = ctx.to_loop.send(WorkerMsg::Say(message)).await;
         }
     };
-    let (outcome, ()) = tokio::join!(run, forward);
+    let (outcome, (), ()) = tokio::join!(run, forward, pump);
 
     let mut text = outcome_text(&plan, &outcome, id);
+    if let (Some(page), false) = (&page, matches!(outcome, RunOutcome::Succeeded { .. })) {
+        text.push_str(&format!("\nthe whole output: {page}"));
+    }
     let alert = &ctx.config.announce.alert;
     if let RunOutcome::Undone { failure, .. } | RunOutcome::UndoFailed { failure, .. } = &outcome
         && failure.retries_spent
@@ -211,7 +254,7 @@ pub(crate) async fn run_job(
         RunOutcome::Fenced { .. } => {
             // Another bot owns this deploy now: it records how it ends.
             return JobEnd {
-                ok: false,
+                ended: Ended::Undone,
                 last: Some(text),
                 topic: Some(thread),
             };
@@ -220,10 +263,15 @@ pub(crate) async fn run_job(
     if let Err(e) = ctx.journal.finish(id, state, text.clone()).await {
         tracing::error!("journal #{id}: outcome not recorded: {e}");
     }
+    tracing::info!(journal = id, state = state.as_str(), "finished");
     // The last word goes out with the end of the job, so that the loop frees the environment
     // before anyone can read that it is live and ask again.
     JobEnd {
-        ok: state == DeployState::Succeeded,
+        ended: match state {
+            DeployState::Succeeded => Ended::Succeeded,
+            DeployState::Undone => Ended::Undone,
+            _ => Ended::NeedsALook,
+        },
         last: Some(text),
         topic: Some(thread),
     }
@@ -242,7 +290,7 @@ async fn fence_of(ctx: &Context, id: i64) -> Result<Fence, crate::journal::Journ
 
 /// How a job ended, and what the room is told last.
 pub(crate) struct JobEnd {
-    pub ok: bool,
+    pub ended: Ended,
     /// The deploy's topic, for the last message.
     pub topic: Option<String>,
     pub last: Option<String>,

@@ -79,6 +79,12 @@ impl fmt::Display for Command {
                 app,
                 env: Some(env),
             } => write!(f, "history {app} {env}"),
+            Command::Releases { app, env: None } => write!(f, "releases {app}"),
+            Command::Releases {
+                app,
+                env: Some(env),
+            } => write!(f, "releases {app} in {env}"),
+            Command::Export { id } => write!(f, "export {id}"),
             Command::Diff { app, env: None } => write!(f, "diff {app}"),
             Command::Diff {
                 app,
@@ -117,6 +123,9 @@ mod tests {
             "unfreeze live",
             "history blog",
             "history blog live",
+            "releases blog",
+            "releases blog in live",
+            "export 12",
             "diff blog",
             "diff blog to live",
             "where can I deploy blog",

@@ -82,6 +82,10 @@ pub enum Command {
     Repair { app: Option<Name>, env: Name },
     /// `history APP [ENV]`
     History { app: Name, env: Option<Name> },
+    /// `releases APP [in ENV]`: the releases kept on the hosts, any of which `rollback … to` takes.
+    Releases { app: Name, env: Option<Name> },
+    /// `export JOURNAL_ID`: where to get one deploy's whole record.
+    Export { id: u64 },
     /// `diff APP [to ENV]`
     Diff { app: Name, env: Option<Name> },
     /// `where can I deploy APP`
@@ -105,6 +109,8 @@ impl Command {
             Command::Status => "status",
             Command::Repair { .. } => "repair",
             Command::History { .. } => "history",
+            Command::Releases { .. } => "releases",
+            Command::Export { .. } => "export",
             Command::Diff { .. } => "diff",
             Command::Where { .. } => "where",
             Command::Help { .. } => "help",

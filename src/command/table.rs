@@ -56,7 +56,7 @@ pub static COMMANDS: &[CommandDoc] = &[
     CommandDoc {
         verb: "rollback",
         usage: "rollback [APP] [in ENV] [to REF]",
-        summary: "switch APP in ENV back to its previous release (or REF); alone, what this room last deployed",
+        summary: "switch APP in ENV back to its previous release, or to a kept one (REF: a tag, commit or release name; see \"releases\"); alone, what this room last deployed",
         force: Some("roll back even though a check fails (only roles that may force)"),
         flags: &[],
         examples: &[
@@ -150,6 +150,24 @@ pub static COMMANDS: &[CommandDoc] = &[
         flags: &[],
         examples: &["history blog", "history blog live"],
         parse: verbs::history,
+    },
+    CommandDoc {
+        verb: "releases",
+        usage: "releases APP [in ENV]",
+        summary: "the releases kept on the hosts of APP in ENV, with revision, when, by whom and migrations",
+        force: None,
+        flags: &[],
+        examples: &["releases blog", "releases blog in live"],
+        parse: verbs::releases,
+    },
+    CommandDoc {
+        verb: "export",
+        usage: "export JOURNAL_ID",
+        summary: "where to download one deploy's whole record: README.txt (who, what, where, when, how it ended), plan.json, steps.txt (every step's command, outcome, timing and output, undos included), chat.txt (what the bot said), files.txt (every file shipped with its SHA-256) and archive.tar (the archive shipped)",
+        force: None,
+        flags: &[],
+        examples: &["export 12", "export #12"],
+        parse: verbs::export,
     },
     CommandDoc {
         verb: "diff",

@@ -217,6 +217,46 @@ pub(crate) fn history(a: &Args<'_>) -> Result<Command, Fail> {
     }
 }
 
+/// `releases APP [in ENV]`
+pub(crate) fn releases(a: &Args<'_>) -> Result<Command, Fail> {
+    match a.words {
+        [] => Err(a.needs("an app")),
+        [app] => Ok(Command::Releases {
+            app: a.app(app)?,
+            env: None,
+        }),
+        [_, word] if word.is("in") => Err(a.needs_after(word, "an environment")),
+        [app, word, env] if word.is("in") || word.is("on") => Ok(Command::Releases {
+            app: a.app(app)?,
+            env: Some(a.env(env)?),
+        }),
+        [app, env] => Err(a
+            .unexpected(env)
+            .fix(a.line_from(&[app.text, "in"], &a.words[1..]))),
+        [_, _, _, extra, ..] => Err(a.unexpected(extra)),
+        [_, extra, ..] => Err(a.unexpected(extra)),
+    }
+}
+
+/// `export JOURNAL_ID` (`#12` or `12`)
+pub(crate) fn export(a: &Args<'_>) -> Result<Command, Fail> {
+    match a.words {
+        [] => Err(a.needs("a journal id")),
+        [id] => match id.text.trim_start_matches('#').parse::<u64>() {
+            Ok(id) if id > 0 => Ok(Command::Export { id }),
+            _ => Err(Fail::new(
+                ErrorKind::Usage,
+                format!(
+                    "{} is not a journal id (a number, like 12 or #12): {}",
+                    quoted(id.text),
+                    a.doc.usage
+                ),
+            )),
+        },
+        [_, extra, ..] => Err(a.unexpected(extra)),
+    }
+}
+
 /// `diff APP [to ENV]`
 pub(crate) fn diff(a: &Args<'_>) -> Result<Command, Fail> {
     match a.words {

@@ -7,9 +7,10 @@ use std::path::Path;
 use toml::de::DeTable;
 
 use super::model::{AnnounceSection, BotSection, JournalSection, Person, Role, TrackerSection};
+use super::model::{RedactSection, WebSection};
 use super::paths::resolve;
 use super::reader::{Item, Reader, Table};
-use super::{chat, keys, people, tracker, values};
+use super::{chat, keys, people, tracker, values, web};
 use crate::chat::ChatSection;
 
 /// bosun.toml, read: everything but the playbooks, which are only named.
@@ -20,6 +21,8 @@ pub(super) struct ConfigFile {
     pub journal: JournalSection,
     pub tracker: TrackerSection,
     pub announce: AnnounceSection,
+    pub web: Option<WebSection>,
+    pub redact: RedactSection,
     pub people: Vec<Person>,
     pub roles: BTreeMap<String, Role>,
 }
@@ -98,6 +101,14 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
         .unwrap_or(false);
     let room = reader.opt(&announce, "room", Reader::text);
 
+    let web = reader
+        .opt(root, "web", Reader::table)
+        .map(|table| web::read(reader, &table, dir));
+    let redact = reader
+        .opt(root, "redact", Reader::table)
+        .map(|table| web::redact(reader, &table, dir))
+        .unwrap_or_default();
+
     let roles = reader.opt(root, "roles", people::roles).unwrap_or_default();
     let people = reader
         .opt(root, "people", |r, item| people::people(r, item, &roles))
@@ -119,6 +130,8 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
             alert,
             room,
         },
+        web,
+        redact,
         people,
         roles,
     }

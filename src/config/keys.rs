@@ -7,7 +7,7 @@ use super::tracker::TrackerKind;
 
 // bosun.toml
 pub(super) const ROOT: &[&str] = &[
-    "bot", "chat", "journal", "tracker", "announce", "people", "roles",
+    "bot", "chat", "journal", "tracker", "announce", "web", "redact", "people", "roles",
 ];
 pub(super) const BOT: &[&str] = &["name", "state_dir", "playbooks"];
 pub(super) const JOURNAL: &[&str] = &["path", "lease", "reconcile_every"];
@@ -22,6 +22,16 @@ pub(super) const TRACKER_TRAC: &[&str] = &[
     "timeout",
 ];
 pub(super) const ANNOUNCE: &[&str] = &["max_changesets", "show_email", "alert", "room"];
+pub(super) const WEB: &[&str] = &[
+    "listen",
+    "public_url",
+    "token_env",
+    "token_file",
+    "user",
+    "password_env",
+    "password_file",
+];
+pub(super) const REDACT: &[&str] = &["env", "files"];
 /// The keys of a `[[people]]` entry besides one identity per chat network
 /// (`crate::chat::NAMES`).
 pub(super) const PERSON: &[&str] = &["name", "roles"];
@@ -192,6 +202,8 @@ const ALL: &[(Documented, &str, &[&str])] = &[
         TRACKER_TRAC,
     ),
     (Documented::Config, "announce", ANNOUNCE),
+    (Documented::Config, "web", WEB),
+    (Documented::Config, "redact", REDACT),
     (Documented::Config, "roles.NAME", ROLE),
     (Documented::Playbook, "(top level)", PLAYBOOK),
     (Documented::Playbook, "app", APP),

@@ -47,6 +47,8 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         journal: file.journal,
         tracker: file.tracker,
         announce: file.announce,
+        web: file.web,
+        redact: file.redact,
         people: file.people,
         roles: file.roles,
         playbooks: playbooks.loaded,

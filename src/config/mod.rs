@@ -23,6 +23,7 @@ mod ssh;
 mod suggest;
 mod tracker;
 mod values;
+mod web;
 mod words;
 
 #[cfg(test)]

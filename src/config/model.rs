@@ -19,6 +19,10 @@ pub struct Config {
     pub journal: JournalSection,
     pub tracker: TrackerSection,
     pub announce: AnnounceSection,
+    /// `[web]`: the bot's read-only page; `None` (no section): no page.
+    pub web: Option<WebSection>,
+    /// `[redact]`: secrets kept out of stored and shown output, besides those named above.
+    pub redact: RedactSection,
     pub people: Vec<Person>,
     pub roles: BTreeMap<String, Role>,
     pub playbooks: Vec<Playbook>,
@@ -90,6 +94,26 @@ pub struct AnnounceSection {
     /// Where the bot says what it finds on its own (drift, a journal older than the hosts)
     /// when no deploy of that environment names a room. Default: the chat's first room.
     pub room: Option<String>,
+}
+
+/// `[web]`: the read-only page the bot serves.
+#[derive(Clone, Debug)]
+pub struct WebSection {
+    /// Where the page listens. Loopback unless access control is configured.
+    pub listen: std::net::SocketAddr,
+    /// The URL people reach the page at (announcements link to it), without a trailing `/`.
+    pub public_url: Option<String>,
+    /// A token readers must present (`Authorization: Bearer`, or `?token=` once, then a cookie).
+    pub token: Option<Secret>,
+    /// Basic auth: this user name with `password`.
+    pub user: Option<String>,
+    pub password: Option<Secret>,
+}
+
+/// `[redact]`: more secrets whose values never reach the journal, the page, exports or chat.
+#[derive(Clone, Debug, Default)]
+pub struct RedactSection {
+    pub secrets: Vec<Secret>,
 }
 
 /// `[[people]]`: a person, the identities that are theirs in each chat system, and their roles.

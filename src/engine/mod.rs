@@ -9,6 +9,7 @@ mod plan;
 mod prepare;
 pub mod reconcile;
 mod recover;
+mod releases;
 mod runner;
 mod tickets;
 mod undo;
@@ -22,4 +23,7 @@ pub use prepare::{
     DeployRequest, PrepareError, Prepared, diff, prepare_deploy, prepare_rollback, target,
 };
 pub use recover::{Recovered, orphaned, recover, recover_deploy, recover_one};
+pub use releases::{
+    Applied, KeptRelease, KeptReleases, applied_migrations, kept_releases, migrations_to_undo,
+};
 pub use runner::Runner;

@@ -2,11 +2,12 @@
 
 use std::time::Duration;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::action::{Action, cleanup};
 use super::guard::{self, Fence, Refusal};
-use crate::transport::{CommandOutput, Host, RemoteCommand, TransportError};
+use crate::transport::{CommandOutput, Host, OutputLine, RemoteCommand, TransportError};
 
 /// How one action failed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub(crate) struct Acting<'a> {
     pub guard: Option<(&'a Fence, &'a str, i64)>,
     /// Stops the running command (through the guard) when cancelled.
     pub stop: &'a CancellationToken,
+    /// Where the output lines go as the host prints them (the live log), if anywhere.
+    pub lines: Option<&'a mpsc::Sender<OutputLine>>,
 }
 
 /// Performs one action on one host. Ok: its output; Err: how and why it failed, and its output.
@@ -76,7 +79,7 @@ pub(crate) async fn perform(
                 if attempt > 0 {
                     pause(Duration::from_millis(*interval_ms), acting.stop).await?;
                 }
-                match host.run_until(&cmd, None, acting.stop).await {
+                match host.run_until(&cmd, acting.lines, acting.stop).await {
                     Ok(out) if out.success() => return Ok(out.output),
                     Ok(out) if out.stopped => return Err(interrupted(out.output)),
                     Ok(out) => last = failure_text(&out),
@@ -151,7 +154,7 @@ async fn run_guarded(
         Some((fence, root, step)) => guard::guarded(fence, root, step, cmd),
         None => cmd,
     };
-    let out = host.run_until(&cmd, None, acting.stop).await?;
+    let out = host.run_until(&cmd, acting.lines, acting.stop).await?;
     if out.success() {
         return Ok(out.output);
     }

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::action::{Action, Observed};
+use super::action::Observed;
 use super::fleet::{Reached, needed_commands, reach};
-use super::plan::{BOT_HOST, ChangesetLine, Phase, Plan, PlanInput, PlanKind, RevisionInfo, plan};
+use super::plan::{BOT_HOST, ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
 use super::tickets::{annotate, from_tracker_log};
 use crate::config::{ChangesetSource, Config, Environment, Playbook};
 use crate::journal::{DeployRecord, FileRecord, Journal, JournalError};
@@ -43,9 +43,13 @@ pub enum PrepareError {
     #[error("the playbook requires ticket details (tracker_required = true), and {0}")]
     TrackerRequired(String),
     #[error(
-        "the live release migrated with \"{up}\" and has no down migration recorded, so the database cannot follow; say \"rollback!\" to switch back anyway"
+        "release {release} migrated with \"{up}\" and has no down migration recorded, so the database cannot follow; say \"rollback!\" to switch back anyway"
     )]
-    NoDownMigration { up: String },
+    NoDownMigration { release: String, up: String },
+    #[error(
+        "release {release} ran \"{up}\", which has been migrated down since; deploy it again instead, or say \"rollback!\" to switch to it without migrating"
+    )]
+    MigratedDownSince { release: String, up: String },
     #[error("a check failed:\n{0}")]
     Checks(String),
     #[error("nothing to roll back: {0}")]
@@ -62,6 +66,22 @@ pub enum PrepareError {
     ReleaseMissing { host: String, release: String },
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl PrepareError {
+    /// The request itself was wrong (no such app, environment or ref), as opposed to refused.
+    pub fn is_invalid_request(&self) -> bool {
+        matches!(
+            self,
+            PrepareError::UnknownApp { .. }
+                | PrepareError::UnknownEnv { .. }
+                | PrepareError::Source(
+                    SourceError::NotFound { .. }
+                        | SourceError::Ambiguous { .. }
+                        | SourceError::NotACommit { .. }
+                )
+        )
+    }
 }
 
 /// A plan ready to run, with the hosts it runs on.
@@ -401,7 +421,10 @@ pub(crate) async fn hosts_vs_journal(
     }])
 }
 
-/// Plans a rollback of what is live in `env` to the release before it.
+/// Plans a rollback of what is live in `env` to the release before it, or to `to` (a kept
+/// release, or a ref whose commit a kept release holds). The migrations of every later release
+/// still applied run down first, newest first.
+#[allow(clippy::too_many_arguments)]
 pub async fn prepare_rollback(
     connector: &Connector,
     tracker: &Tracker,
@@ -409,6 +432,7 @@ pub async fn prepare_rollback(
     journal: &Journal,
     app: &str,
     env: Option<&str>,
+    to: Option<&str>,
     force: bool,
 ) -> Result<Prepared, PrepareError> {
     let (playbook, env) = target(config, app, env)?;
@@ -425,54 +449,38 @@ pub async fn prepare_rollback(
         .release
         .clone()
         .ok_or_else(|| PrepareError::Internal("live deploy without a release".into()))?;
-    let introduced: DeployRecord = journal
-        .introduced(
-            playbook.app.name.clone(),
-            env.name.clone(),
-            live_release.clone(),
-        )
-        .await?
-        .unwrap_or_else(|| live.clone());
-    let (Some(target_release), Some(target_sha)) = (
-        introduced.previous_release.clone(),
-        introduced.previous_revision.clone(),
-    ) else {
-        return Err(PrepareError::NothingToRollBack(
-            if introduced.kind == crate::journal::DeployKind::Repair {
-                format!(
-                    "release {live_release} was found on the hosts, not deployed through my journal, so I do not know which release ran before it on {}",
-                    env.name
+    let records = journal
+        .succeeded(playbook.app.name.clone(), env.name.clone())
+        .await?;
+    let candidates: Vec<String> = match to {
+        None => {
+            let introduced: DeployRecord = journal
+                .introduced(
+                    playbook.app.name.clone(),
+                    env.name.clone(),
+                    live_release.clone(),
                 )
-            } else {
-                format!(
-                    "release {live_release} was the first deploy of {} to {}",
-                    playbook.app.name, env.name
-                )
-            },
-        ));
+                .await?
+                .unwrap_or_else(|| live.clone());
+            match introduced.previous_release.clone() {
+                Some(release) if introduced.previous_revision.is_some() => vec![release],
+                _ if introduced.kind == crate::journal::DeployKind::Repair => {
+                    return Err(PrepareError::NothingToRollBack(format!(
+                        "release {live_release} was found on the hosts, not deployed through my journal, so I do not know which release ran before it on {}; say \"releases {} in {}\" and \"rollback {} in {} to RELEASE\"",
+                        env.name, playbook.app.name, env.name, playbook.app.name, env.name
+                    )));
+                }
+                _ => {
+                    return Err(PrepareError::NothingToRollBack(format!(
+                        "release {live_release} was the first deploy of {} to {}",
+                        playbook.app.name, env.name
+                    )));
+                }
+            }
+        }
+        Some(to) => super::releases::candidates(config, playbook, &env.name, &records, to).await?,
     };
     let live_sha = live.revision.clone().unwrap_or_default();
-    let migrations_down = recorded_migrations(&introduced, force)?;
-
-    let (revision, previous, changesets) = {
-        let config = config.clone();
-        let app = playbook.app.name.clone();
-        blocking(move || {
-            let playbook = config.playbook(&app).expect("checked above");
-            let mirror = mirror(&config, playbook)?;
-            let revision = revision_info(&mirror, &target_sha).unwrap_or_else(|| RevisionInfo {
-                short: target_sha.chars().take(7).collect(),
-                sha: target_sha.clone(),
-                tag: None,
-            });
-            let previous = revision_info(&mirror, &live_sha);
-            let out = mirror
-                .changesets(Some(&target_sha), &live_sha)
-                .unwrap_or_default();
-            Ok((revision, previous, out))
-        })
-        .await?
-    };
 
     let reached = reach(connector, config, playbook, env, &[]).await;
     let skipped = reached.not_ready.clone();
@@ -512,14 +520,64 @@ pub async fn prepare_rollback(
             hosts: elsewhere.join(", "),
         });
     }
-    for (host, o) in &observed {
-        if !o.releases.contains(&target_release) {
-            return Err(PrepareError::ReleaseMissing {
-                host: host.clone(),
-                release: target_release,
-            });
+    // The newest candidate every host still keeps.
+    let kept_everywhere =
+        |release: &String| observed.values().all(|o| o.releases.contains(release));
+    let target_release = match candidates.iter().find(|r| kept_everywhere(r)) {
+        Some(release) => release.clone(),
+        None => {
+            let release = candidates[0].clone();
+            let host = observed
+                .iter()
+                .find(|(_, o)| !o.releases.contains(&release))
+                .map(|(h, _)| h.clone())
+                .unwrap_or_default();
+            return Err(PrepareError::ReleaseMissing { host, release });
         }
+    };
+    if target_release == live_release {
+        return Err(PrepareError::NothingToRollBack(format!(
+            "release {live_release} is the live one"
+        )));
     }
+    let target_sha = super::releases::deploys_by_release(&records)
+        .get(&target_release)
+        .and_then(|d| d.revision.clone())
+        .or_else(|| journal_previous_revision(&records, &target_release))
+        .ok_or_else(|| {
+            PrepareError::NothingToRollBack(format!(
+                "the journal does not say which commit release {target_release} holds"
+            ))
+        })?;
+    let applied = super::releases::applied_migrations(&records);
+    let migrations_down = super::releases::migrations_to_undo(&applied, &target_release, force)?;
+    if target_release > live_release
+        && !force
+        && let Some((release, up)) =
+            super::releases::forward_gap(&records, &live_release, &target_release)
+    {
+        return Err(PrepareError::MigratedDownSince { release, up });
+    }
+    let (revision, previous, changesets) = {
+        let config = config.clone();
+        let app = playbook.app.name.clone();
+        let target_sha = target_sha.clone();
+        blocking(move || {
+            let playbook = config.playbook(&app).expect("checked above");
+            let mirror = mirror(&config, playbook)?;
+            let revision = revision_info(&mirror, &target_sha).unwrap_or_else(|| RevisionInfo {
+                short: target_sha.chars().take(7).collect(),
+                sha: target_sha.clone(),
+                tag: None,
+            });
+            let previous = revision_info(&mirror, &live_sha);
+            let out = mirror
+                .changesets(Some(&target_sha), &live_sha)
+                .unwrap_or_default();
+            Ok((revision, previous, out))
+        })
+        .await?
+    };
     // A partial rollback switches the hosts that answered; the others are named to the room.
     let reachable_env = Environment {
         groups: env
@@ -658,32 +716,13 @@ async fn changeset_lines(
     }
 }
 
-/// The migrations the deploy that introduced the live release ran, with the downs it recorded.
-/// A migration without a down stops a rollback unless it is forced (then it is skipped).
-fn recorded_migrations(
-    deploy: &DeployRecord,
-    force: bool,
-) -> Result<Vec<(String, Action, Vec<Action>)>, PrepareError> {
-    let Some(plan) = deploy
-        .plan
-        .as_deref()
-        .and_then(|p| serde_json::from_str::<Plan>(p).ok())
-    else {
-        return Ok(Vec::new());
-    };
-    let mut out = Vec::new();
-    for step in plan.steps.into_iter().filter(|s| s.phase == Phase::Migrate) {
-        if step.undo.is_empty() {
-            if force {
-                continue;
-            }
-            return Err(PrepareError::NoDownMigration {
-                up: step.action.label(),
-            });
-        }
-        out.push((step.host, step.action, step.undo));
-    }
-    Ok(out)
+/// The commit of a release the journal knows only as some deploy's previous release.
+fn journal_previous_revision(records: &[DeployRecord], release: &str) -> Option<String> {
+    records
+        .iter()
+        .rev()
+        .find(|r| r.previous_release.as_deref() == Some(release))
+        .and_then(|r| r.previous_revision.clone())
 }
 
 /// This machine, where smoke tests run, as a plan's host.

@@ -640,6 +640,7 @@ async fn switch_back(
         layout_timeout,
         retries: playbook.pipeline.retries,
         fence: fence.clone(),
+        lines: None,
     };
     let drain = async { while heard.recv().await.is_some() {} };
     let run = async {

@@ -13,7 +13,7 @@ use super::perform::{Acting, ErrorKind, perform};
 use super::plan::{Phase, Plan, Step};
 use super::undo::{ToUndo, Undoer, undo_for};
 use crate::journal::{Journal, StepIntent, StepState};
-use crate::transport::Host;
+use crate::transport::{Host, OutputLine};
 
 /// Everything the runner needs besides the plan.
 #[derive(Clone)]
@@ -30,6 +30,8 @@ pub struct Runner {
     pub retries: u32,
     /// The journal, the deploy, and the fencing generation it runs under.
     pub fence: Fence,
+    /// Where the hosts' output lines go as they are printed (the live log), if anywhere.
+    pub lines: Option<mpsc::Sender<OutputLine>>,
 }
 
 /// A step that was started, with its journal id, its wave, and how it ended.
@@ -404,6 +406,7 @@ impl Runner {
                 .get(&step.host)
                 .map(|root| (&self.fence, root.as_str(), journal_id)),
             stop: self.stop.token(),
+            lines: self.lines.as_ref(),
         };
         if crash_at(step.seq, CrashAt::During) {
             // The action starts, and the bot dies while it runs.
@@ -416,6 +419,7 @@ impl Runner {
                     layout_timeout: timeout,
                     guard: root.as_deref().map(|r| (&fence, r, journal_id)),
                     stop: &never,
+                    lines: None,
                 };
                 perform(&host, &action, &acting).await
             });

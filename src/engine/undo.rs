@@ -169,6 +169,7 @@ impl Undoer {
                 .get(host_name)
                 .map(|root| (&self.fence, root.as_str(), id)),
             stop: &never,
+            lines: None,
         };
         let result = perform(host, action, &acting).await;
         let (state, output) = match &result {

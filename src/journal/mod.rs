@@ -4,8 +4,10 @@
 //! the disk. A step's intent is committed before the step runs and its outcome after, so after a
 //! crash the journal says exactly what may have happened and how to undo it.
 
+mod chat;
 mod export;
 mod freeze;
+mod history;
 mod records;
 mod schema;
 
@@ -14,8 +16,10 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-pub use export::export;
+pub use chat::{MessageRecord, NewMessage};
+pub use export::{export, export_to};
 pub use freeze::FreezeRecord;
+pub use history::{HistoryFilter, HistoryPage};
 pub use records::*;
 
 /// Why the journal could not do what was asked.
@@ -43,6 +47,8 @@ pub enum JournalError {
 pub struct Journal {
     conn: Arc<Mutex<Connection>>,
     path: PathBuf,
+    /// Hides configured secrets in step output before it is kept (`chat.rs`).
+    redactor: crate::redact::Redactor,
 }
 
 impl Journal {
@@ -70,6 +76,7 @@ impl Journal {
         Ok(Journal {
             conn: Arc::new(Mutex::new(conn)),
             path: path.to_path_buf(),
+            redactor: Default::default(),
         })
     }
 
@@ -194,6 +201,7 @@ impl Journal {
         state: StepState,
         output: String,
     ) -> Result<(), JournalError> {
+        let output = self.redactor.redact_owned(output);
         self.with(move |conn| {
             conn.execute(
                 "UPDATE steps SET state = ?2, output = ?3, finished_at = ?4 WHERE id = ?1",

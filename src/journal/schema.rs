@@ -82,7 +82,7 @@ ALTER TABLE locks ADD COLUMN generation INTEGER;
 ";
 
 /// The schema's versions, oldest first; `user_version` says how many have run.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 /// Sets the pragmas and brings the schema up to `VERSION`, one migration at a time, each in
 /// its own transaction.
@@ -119,6 +119,8 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
                     [new_journal_id()],
                 )?;
             }
+            // Version 3: the chat messages said about each deploy, and the page's indexes.
+            2 => super::chat::create(&tx)?,
             _ => unreachable!("every version below VERSION has a migration"),
         }
         tx.pragma_update(None, "user_version", version + 1)?;

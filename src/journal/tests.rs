@@ -187,7 +187,7 @@ async fn export_writes_a_readable_archive() {
         .await
         .unwrap();
     let out = dir.path().join("export.tar.gz");
-    export(&j, id, &out).await.unwrap();
+    export(&j, id, &out, None).await.unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
         std::fs::File::open(&out).unwrap(),
     ));
@@ -204,6 +204,7 @@ async fn export_writes_a_readable_archive() {
             format!("deploy-{id}/README.txt"),
             format!("deploy-{id}/plan.json"),
             format!("deploy-{id}/steps.txt"),
+            format!("deploy-{id}/chat.txt"),
             format!("deploy-{id}/files.txt")
         ]
     );
@@ -245,4 +246,117 @@ async fn two_deploys_asked_at_once_from_two_bots_exactly_one_runs() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::test]
+async fn history_pages_filter_and_never_repeat_or_skip_a_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let j = Journal::open(&dir.path().join("j.sqlite"))
+        .await
+        .unwrap()
+        .with_redactor(crate::redact::Redactor::new(["s3cret-pw".to_string()]));
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let by = if i % 2 == 0 { "alice" } else { "bob" };
+        let id = j
+            .begin(new_deploy("demo", "staging", by))
+            .await
+            .unwrap()
+            .unwrap();
+        let state = if i == 3 {
+            DeployState::Failed
+        } else {
+            DeployState::Succeeded
+        };
+        j.finish(id, state, String::new()).await.unwrap();
+        ids.push(id);
+    }
+    let mut seen = Vec::new();
+    let mut before = None;
+    loop {
+        let page = j
+            .history_page(HistoryFilter {
+                before,
+                limit: 3,
+                ..HistoryFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, 7);
+        seen.extend(page.deploys.iter().map(|d| d.id));
+        match page.next_before {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    let newest_first: Vec<i64> = ids.iter().rev().copied().collect();
+    assert_eq!(seen, newest_first);
+
+    let bob = j
+        .history_page(HistoryFilter {
+            person: Some("bob".into()),
+            state: Some(DeployState::Succeeded),
+            limit: 50,
+            ..HistoryFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        bob.deploys.iter().map(|d| d.id).collect::<Vec<_>>(),
+        [ids[5], ids[1]]
+    );
+    assert_eq!((bob.total, bob.next_before), (2, None));
+
+    // The failed one needs a look only until a later deploy of the same place succeeds; here
+    // later ones did.
+    assert!(j.need_a_look().await.unwrap().is_empty());
+    let last = j
+        .begin(new_deploy("demo", "staging", "carol"))
+        .await
+        .unwrap()
+        .unwrap();
+    j.finish(last, DeployState::Failed, String::new())
+        .await
+        .unwrap();
+    let look: Vec<i64> = j
+        .need_a_look()
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(look, [last]);
+
+    // Chat messages are kept in order, secrets hidden; one about no known deploy is dropped.
+    let said = |deploy_id, text: &str| NewMessage {
+        deploy_id,
+        at: 1,
+        room: "ops".into(),
+        kind: "milestone",
+        text: text.into(),
+    };
+    j.record_messages(vec![
+        said(last, "first"),
+        said(9999, "lost"),
+        said(last, "pw s3cret-pw"),
+    ])
+    .await
+    .unwrap();
+    let texts: Vec<String> = j
+        .messages(last)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["first", "pw [redacted]"]);
+    // Step output is kept with secrets hidden too.
+    let step_id = j.intent(last, step(1)).await.unwrap();
+    j.outcome(step_id, StepState::Failed, "using s3cret-pw".into())
+        .await
+        .unwrap();
+    assert_eq!(
+        j.steps(last).await.unwrap()[0].output.as_deref(),
+        Some("using [redacted]")
+    );
 }

@@ -121,7 +121,7 @@ async fn deploy_then_rollback_switches_every_host_and_the_room_reads_what_rolled
 
     // The export is a readable archive of the whole record.
     let out = app.path().join("deploy.tar.gz");
-    bosun::journal::export(&journal, first_id, &out)
+    bosun::journal::export(&journal, first_id, &out, None)
         .await
         .unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(

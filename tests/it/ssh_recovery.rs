@@ -82,7 +82,7 @@ async fn a_host_whose_sshd_dies_mid_switch_is_brought_back_when_it_returns() {
     assert!(
         !said[from..=last_status]
             .iter()
-            .any(|l| l.starts_with("needs a look") || l.starts_with("drift")),
+            .any(|l| l.starts_with("NEEDS A LOOK") || l.starts_with("drift")),
         "{said:#?}"
     );
 }

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod bot;
+pub mod browser;
 pub mod discord;
 pub mod process;
 pub mod prosody;

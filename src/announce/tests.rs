@@ -220,7 +220,9 @@ fn status_says_runs_locks_freezes_queue_and_what_needs_a_look() {
             who: "erin".into(),
         }],
         need_a_look: vec![failed],
-        drift: vec!["blog on live: the hosts differ: web1 on r1, web2 on r2, while r1 is live".into()],
+        drift: vec![
+            "blog on live: the hosts differ: web1 on r1, web2 on r2, while r1 is live".into(),
+        ],
     };
     assert_eq!(
         status_text(&status),

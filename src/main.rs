@@ -126,7 +126,12 @@ enum Cmd {
 }
 
 /// The bot's own crates log at `info` when it runs as a service.
-const RUN_LOG: &str = "warn,bosun=info,bosun_chat=info,bosun_console=info,bosun_xmpp=info,bosun_slack=info,bosun_discord=info";
+fn run_log() -> String {
+    format!(
+        "warn,bosun=info,bosun_chat=info,{}",
+        bosun::chat::LOG_TARGETS
+    )
+}
 
 fn init_logging(format: LogFormat, default: &str) {
     let filter =
@@ -152,10 +157,10 @@ fn main() -> ExitCode {
         }
     };
     let default_log = match cli.command {
-        Cmd::Run { .. } => RUN_LOG,
-        _ => "warn",
+        Cmd::Run { .. } => run_log(),
+        _ => "warn".to_string(),
     };
-    init_logging(cli.log_format, default_log);
+    init_logging(cli.log_format, &default_log);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

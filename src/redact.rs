@@ -85,17 +85,7 @@ impl fmt::Debug for Redactor {
 
 /// Where every secret of the configuration comes from.
 fn configured_secrets(config: &Config) -> Vec<Secret> {
-    let mut out = Vec::new();
-    if let Some(slack) = &config.chat.slack {
-        out.push(slack.bot_token.clone());
-        out.push(slack.app_token.clone());
-    }
-    if let Some(discord) = &config.chat.discord {
-        out.push(discord.token.clone());
-    }
-    if let Some(xmpp) = &config.chat.xmpp {
-        out.push(xmpp.password.clone());
-    }
+    let mut out = config.chat.secrets();
     if let TrackerSection::Trac {
         password: Some(p), ..
     } = &config.tracker

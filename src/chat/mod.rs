@@ -52,7 +52,27 @@ pub struct ChatSection {
     pub discord: Option<DiscordSection>,
 }
 
+/// The adapters' crates, as log filter targets at `info` (for `bosun run`).
+pub const LOG_TARGETS: &str =
+    "bosun_console=info,bosun_xmpp=info,bosun_slack=info,bosun_discord=info";
+
 impl ChatSection {
+    /// Every secret the chat sections name (tokens, passwords), for the redactor.
+    pub fn secrets(&self) -> Vec<crate::config::Secret> {
+        let mut out = Vec::new();
+        if let Some(slack) = &self.slack {
+            out.push(slack.bot_token.clone());
+            out.push(slack.app_token.clone());
+        }
+        if let Some(discord) = &self.discord {
+            out.push(discord.token.clone());
+        }
+        if let Some(xmpp) = &self.xmpp {
+            out.push(xmpp.password.clone());
+        }
+        out
+    }
+
     /// `adapter` chosen, no section read yet.
     pub fn new(adapter: &'static str) -> ChatSection {
         ChatSection {

@@ -339,16 +339,38 @@ pub async fn repair(
         ));
     }
     let a = &survey.assessment;
-    // Undos that wait for a host that does not answer yet: nothing can be done until it does.
-    if !survey.unreachable.is_empty()
+    // Undos owed to hosts that do not answer (or are gone from the playbook): nothing can be
+    // done about them until they do, so nothing is recorded either.
+    let mut owed_to = std::collections::BTreeSet::new();
+    for failed in &survey.needs_look {
+        for step in journal.steps(failed.id).await? {
+            if step.undo_of.is_none()
+                && step.undo.is_some()
+                && !matches!(
+                    step.state,
+                    crate::journal::StepState::Undone | crate::journal::StepState::Reverted
+                )
+                && let Some(host) = step.host
+            {
+                owed_to.insert(host);
+            }
+        }
+    }
+    let waiting: Vec<String> = owed_to
+        .into_iter()
+        .filter(|h| {
+            survey.unreachable.iter().any(|(u, _)| u == h)
+                || !env.groups.iter().any(|g| g.hosts.contains(h))
+        })
+        .collect();
+    if !waiting.is_empty()
         && a.drifted.is_empty()
         && a.stray_migrations.is_empty()
         && !a.adopt
         && a.blocked.is_none()
     {
-        let waiting: Vec<&str> = survey.unreachable.iter().map(|(h, _)| h.as_str()).collect();
         problems.push(format!(
-            "waiting for {} to answer; I try again when it does",
+            "its undo waits for {}, which cannot be reached; I try again when it answers",
             waiting.join(", ")
         ));
         return Ok(Some(Repaired {
@@ -457,8 +479,9 @@ pub async fn repair(
     let after = assess(trusted, &reached.observed, None);
     let outcome_state;
     if let Some(why) = &after.blocked {
+        // Nothing was changed: nothing of this repair is left half-done.
         problems.push(why.clone());
-        outcome_state = DeployState::Failed;
+        outcome_state = DeployState::Undone;
     } else if after.drifted.is_empty() && after.stray_migrations.is_empty() {
         if let Some(release) = &after.release {
             done.push(if after.adopt {
@@ -506,6 +529,11 @@ pub async fn repair(
                 format!(" (done: {})", done.join("; "))
             }
         )
+    };
+    // A repair that could not do everything it set out to is not a clean one.
+    let outcome_state = match outcome_state {
+        DeployState::Repaired if !problems.is_empty() => DeployState::Undone,
+        other => other,
     };
     journal.finish(id, outcome_state, summary).await?;
     Ok(Some(Repaired {

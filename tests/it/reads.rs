@@ -62,6 +62,8 @@ async fn an_unknown_sender_may_ask_for_help_only_and_a_reader_reads_but_deploys_
     let refusal = dora.expect("may not").await;
     assert_eq!(refusal, "dora may not deploy demo");
     let (report, _) = dora.finish().await;
-    assert_eq!(report.deploys_succeeded + report.deploys_failed, 0);
+    assert_eq!(report.deploys_succeeded, 0);
+    assert_eq!(report.refused, 1, "{report:?}");
+    assert_eq!(report.deploys_undone + report.deploys_need_a_look, 0);
     assert_eq!(app.current("h1"), None);
 }

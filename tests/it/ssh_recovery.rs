@@ -56,9 +56,7 @@ async fn a_host_whose_sshd_dies_mid_switch_is_brought_back_when_it_returns() {
     }
     assert_eq!(ssh.current("h4").as_deref(), Some(new.as_str()));
     bot.say("status").await;
-    let status = bot
-        .expect("needs a look: deploy #2 of demo to staging")
-        .await;
+    let status = bot.expect("NEEDS A LOOK: #2").await;
     assert!(status.contains("repair staging"), "{status}");
 
     ssh.fleet.restart("h4");

@@ -1,7 +1,8 @@
 //! `status` says everything: what runs, what waits in the `when free` queue, freezes, locks,
 //! and the deploys that failed and need a look (until a later deploy puts them right).
 
-use bosun::journal::{DeployKind, DeployState, Journal, NewDeploy};
+use bosun::engine::action::Action;
+use bosun::journal::{DeployKind, DeployState, Journal, NewDeploy, StepIntent, StepState};
 
 use crate::support::app::{AppOptions, DemoApp};
 use crate::support::bot::ConsoleBot;
@@ -43,13 +44,40 @@ async fn status_names_the_running_deploy_the_queue_freezes_and_what_needs_a_look
         .await
         .unwrap()
         .unwrap();
+    // Its undo is owed to a host that is gone from the playbook: no repair can finish it.
+    let switch = |release: &str| Action::Switch {
+        deploy_to: "/srv/demo".into(),
+        release: release.into(),
+    };
+    let step = journal
+        .intent(
+            broken,
+            StepIntent {
+                seq: 1,
+                host: Some("gone".into()),
+                phase: "switch".into(),
+                label: "switch to 20260101000000-0000000".into(),
+                action: serde_json::to_string(&switch("20260101000000-0000000")).unwrap(),
+                undo: Some(serde_json::to_string(&vec![switch("20251231000000-0000000")]).unwrap()),
+                undo_of: None,
+            },
+        )
+        .await
+        .unwrap();
     journal
-        .finish(broken, DeployState::Failed, "undo failed on h1".into())
+        .outcome(step, StepState::UndoFailed, "cannot reach gone".into())
+        .await
+        .unwrap();
+    journal
+        .finish(broken, DeployState::Failed, "undo failed on gone".into())
         .await
         .unwrap();
     drop(journal);
 
     let mut bot = ConsoleBot::start(app.config(), "alice");
+    // On start the bot tries to finish that undo, and says it cannot.
+    let tried = bot.expect("I found that demo on staging").await;
+    assert!(tried.contains("waits for gone"), "{tried}");
     bot.say("deploy demo to staging").await;
     bot.expect("alice is deploying demo").await;
     bot.say("deploy demo to staging when free").await;

@@ -3,6 +3,8 @@
 use std::path::Path;
 use std::time::Duration;
 
+use bosun::journal::{DeployState, Journal};
+
 use crate::support::app::{AppOptions, DemoApp};
 use crate::support::bot::{ConsoleBot, PATIENCE};
 use crate::support::process::{BotProcess, wait_for_file};
@@ -278,6 +280,96 @@ async fn sigterm_during_a_deploy_undoes_it_and_tells_the_room_why() {
         .unwrap();
     assert!(status.code().is_some(), "bosun ended by itself: {status:?}");
     assert!(running(&marker).is_empty(), "{:?}", running(&marker));
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_deref(), Some(good.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn hosts_ahead_of_their_journal_with_a_migration_are_brought_back_and_migrated_down() {
+    let marks = tempfile::tempdir().unwrap();
+    let stack = marks.path().join("stack");
+    std::fs::write(&stack, "").unwrap();
+    let mut app = DemoApp::new(AppOptions {
+        pipeline_extra: format!(
+            r#"migrate = {{ up = ["sh", "-c", "echo \"$0\" >> \"$1\"", "{{revision}}", "{s}"], down = ["sh", "-c", "sed -i \"/^$0\\$/d\" \"$1\"", "{{revision}}", "{s}"], once = true }}"#,
+            s = stack.display()
+        ),
+        ..AppOptions::default()
+    });
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    let first = app.current("h1").unwrap();
+    let second_sha = app.commit("Bob", "Second");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    bot.finish().await;
+    assert_eq!(
+        std::fs::read_to_string(&stack).unwrap(),
+        format!("{}\n{second_sha}\n", app.history[2])
+    );
+    // The journal says the second deploy was undone, yet the hosts run it, migrated.
+    let journal = Journal::open(&app.journal_path()).await.unwrap();
+    journal
+        .finish(2, DeployState::Undone, "undone".into())
+        .await
+        .unwrap();
+    drop(journal);
+
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    let repaired = bot.expect("I found that demo on staging").await;
+    assert!(
+        repaired.contains("has migrated for") && repaired.contains("switched h1, h2 back"),
+        "{repaired}"
+    );
+    bot.finish().await;
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_deref(), Some(first.as_str()));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&stack).unwrap(),
+        format!("{}\n", app.history[2]),
+        "the second release's migration was run down"
+    );
+}
+
+#[tokio::test]
+async fn the_bot_answers_while_it_recovers_a_dead_bots_deploy() {
+    let marks = tempfile::tempdir().unwrap();
+    let reached = marks.path().join("restarting");
+    let app = DemoApp::new(AppOptions {
+        // The second release hangs in its restart (the bot is killed there) and takes 3 s to
+        // migrate down.
+        restart: format!(
+            r#"sh -c 'if [ -e HANG ]; then touch {}; sleep 30; fi' sh"#,
+            reached.display()
+        ),
+        pipeline_extra: r#"migrate = { up = "true", down = "sleep 3", once = true }"#.into(),
+        ..AppOptions::default()
+    });
+    let mut bot = BotProcess::start(&app.config_path, "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    let good = app.current("h1").unwrap();
+    app.repo
+        .commit("Bob Builder", "bob@example.org", "Hang", &[("HANG", "1")]);
+    bot.say("deploy demo to staging").await;
+    wait_for_file(&reached).await;
+    bot.child.kill().await.unwrap();
+
+    let mut bot = BotProcess::start(&app.config_path, "alice");
+    bot.say("status").await;
+    let running = bot.expect("running: demo on staging").await;
+    assert!(running.contains("journal #2"), "{running}");
+    assert!(
+        !bot.transcript.iter().any(|l| l.contains("I was restarted")),
+        "status was answered while the deploy was still being recovered: {:#?}",
+        bot.transcript
+    );
+    bot.expect("I was restarted while deploy #2").await;
+    drop(bot.stdin.take());
+    let _ = tokio::time::timeout(PATIENCE, bot.child.wait()).await;
     for host in ["h1", "h2"] {
         assert_eq!(app.current(host).as_deref(), Some(good.as_str()));
     }

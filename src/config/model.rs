@@ -231,6 +231,25 @@ pub struct Environment {
     pub groups: Vec<HostGroup>,
 }
 
+impl Environment {
+    /// The same environment with only the hosts `keep` keeps (groups left empty dropped), in
+    /// the same order: a partial rollback's reachable hosts, a repair's drifted ones.
+    pub fn only(&self, keep: impl Fn(&str) -> bool) -> Environment {
+        Environment {
+            groups: self
+                .groups
+                .iter()
+                .map(|g| HostGroup {
+                    hosts: g.hosts.iter().filter(|h| keep(h)).cloned().collect(),
+                    ..g.clone()
+                })
+                .filter(|g| !g.hosts.is_empty())
+                .collect(),
+            ..self.clone()
+        }
+    }
+}
+
 /// `[[environments.NAME.groups]]`
 #[derive(Clone, Debug)]
 pub struct HostGroup {

@@ -355,6 +355,18 @@ mod tests {
             .collect()
     }
 
+    /// Runs a guarded command with its stdin a pipe this test holds, as bosun would: dropping
+    /// the child's stdin is bosun going away.
+    fn as_bosun_would_leave_it(cmd: &RemoteCommand) -> tokio::process::Child {
+        tokio::process::Command::new(&cmd.argv[0])
+            .args(&cmd.argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
     async fn wait_for(path: &std::path::Path) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while !path.exists() {
@@ -476,14 +488,7 @@ mod tests {
             [started.display().to_string(), marker.clone()],
         );
         let cmd = guarded(&fence(1), &root, 6, inner);
-        // Run the guard as a dead bot would have left it: stdin a pipe whose writer goes away.
-        let mut child = tokio::process::Command::new(&cmd.argv[0])
-            .args(&cmd.argv[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = as_bosun_would_leave_it(&cmd);
         wait_for(&started).await;
         drop(child.stdin.take());
         let status = child.wait().await.unwrap();
@@ -506,13 +511,7 @@ mod tests {
             [started.display().to_string(), marker.clone()],
         );
         let cmd = guarded(&fence(1), &root, 8, inner);
-        let mut child = tokio::process::Command::new(&cmd.argv[0])
-            .args(&cmd.argv[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = as_bosun_would_leave_it(&cmd);
         wait_for(&started).await;
         // The guard dies without a word (SIGKILL); its command runs on, without the lock.
         child.kill().await.unwrap();

@@ -579,23 +579,7 @@ pub async fn prepare_rollback(
         .await?
     };
     // A partial rollback switches the hosts that answered; the others are named to the room.
-    let reachable_env = Environment {
-        groups: env
-            .groups
-            .iter()
-            .map(|g| crate::config::HostGroup {
-                hosts: g
-                    .hosts
-                    .iter()
-                    .filter(|h| hosts.contains_key(*h))
-                    .cloned()
-                    .collect(),
-                ..g.clone()
-            })
-            .filter(|g| !g.hosts.is_empty())
-            .collect(),
-        ..env.clone()
-    };
+    let reachable_env = env.only(|h| hosts.contains_key(h));
     let mut plan = plan(PlanInput {
         kind: PlanKind::Rollback,
         playbook,

@@ -24,7 +24,7 @@ use super::prepare::{PrepareError, target};
 use super::recover::{look, pending_undos};
 use super::runner::Runner;
 use super::undo::Undoer;
-use crate::config::{Config, Environment};
+use crate::config::Config;
 use crate::journal::{DeployKind, DeployRecord, DeployState, Journal, NewDeploy};
 use crate::transport::{Connector, Host};
 
@@ -606,23 +606,7 @@ async fn switch_back(
     targets.extend(a.stray_migrations.keys().cloned());
     targets.sort();
     targets.dedup();
-    let only: Environment = Environment {
-        groups: env
-            .groups
-            .iter()
-            .map(|g| crate::config::HostGroup {
-                hosts: g
-                    .hosts
-                    .iter()
-                    .filter(|h| targets.contains(h))
-                    .cloned()
-                    .collect(),
-                ..g.clone()
-            })
-            .filter(|g| !g.hosts.is_empty())
-            .collect(),
-        ..env.clone()
-    };
+    let only = env.only(|h| targets.iter().any(|t| t == h));
     let observed: BTreeMap<String, Observed> = reached
         .observed
         .iter()

@@ -131,19 +131,14 @@ impl Journal {
                 ],
             )?;
             let id = tx.last_insert_rowid();
-            tx.execute(
-                "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation)
-                 VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6, ?7, ?5, ?8)",
-                params![
-                    new.app,
-                    new.env,
-                    new.requested_by,
-                    format!("{} #{id}", new.kind.as_str()),
-                    now,
-                    id,
-                    std::process::id(),
-                    generation
-                ],
+            records::insert_deploy_lock(
+                &tx,
+                &new.app,
+                &new.env,
+                &new.requested_by,
+                &format!("{} #{id}", new.kind.as_str()),
+                id,
+                generation,
             )?;
             tx.commit()?;
             Ok(Ok(id))
@@ -489,18 +484,17 @@ impl Journal {
                 None => {
                     let generation = records::next_generation(&tx)?;
                     tx.execute(
-                        "INSERT OR REPLACE INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation)
-                         VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6, ?7, ?5, ?8)",
-                        params![
-                            deploy.app,
-                            deploy.env,
-                            deploy.requested_by,
-                            format!("{} #{id}", deploy.kind.as_str()),
-                            now,
-                            id,
-                            std::process::id(),
-                            generation
-                        ],
+                        "DELETE FROM locks WHERE app = ?1 AND env = ?2",
+                        params![deploy.app, deploy.env],
+                    )?;
+                    records::insert_deploy_lock(
+                        &tx,
+                        &deploy.app,
+                        &deploy.env,
+                        &deploy.requested_by,
+                        &format!("{} #{id}", deploy.kind.as_str()),
+                        id,
+                        generation,
                     )?;
                     generation
                 }

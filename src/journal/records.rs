@@ -348,6 +348,33 @@ pub(super) fn locks_on_env(conn: &Connection, env: &str) -> Result<Vec<LockRecor
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
+/// Records a deploy's lock, held by this process from now (inside the caller's transaction).
+pub(super) fn insert_deploy_lock(
+    conn: &Connection,
+    app: &str,
+    env: &str,
+    holder: &str,
+    reason: &str,
+    deploy_id: i64,
+    generation: i64,
+) -> Result<(), JournalError> {
+    conn.execute(
+        "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation)
+         VALUES (?1, ?2, 'deploy', ?3, ?4, ?5, ?6, ?7, ?5, ?8)",
+        params![
+            app,
+            env,
+            holder,
+            reason,
+            crate::clock::now_ms(),
+            deploy_id,
+            std::process::id(),
+            generation
+        ],
+    )?;
+    Ok(())
+}
+
 /// Issues the next fencing generation (inside the caller's write transaction).
 pub(super) fn next_generation(conn: &Connection) -> Result<i64, JournalError> {
     let generation: i64 = conn.query_row(

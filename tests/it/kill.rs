@@ -8,7 +8,7 @@ use bosun::journal::{DeployState, Journal};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::bot::PATIENCE;
-use crate::support::process::BotProcess;
+use crate::support::process::{BotProcess, processes_mentioning};
 use crate::support::ssh_app::{SshApp, SshOptions};
 
 /// Runs one bot process to the end of `lines`, returning everything it said and whether it
@@ -60,19 +60,6 @@ async fn restart(config: &Path) -> Vec<(Duration, String)> {
         .unwrap();
     assert!(status.success(), "{said:?}");
     said
-}
-
-/// Processes whose command line mentions `marker`.
-fn running(marker: &str) -> Vec<String> {
-    let ps = std::process::Command::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(marker))
-        .map(str::to_string)
-        .collect()
 }
 
 /// An 8-host SSH fleet whose pipeline takes realistic time; every slow command carries `tag`
@@ -146,7 +133,7 @@ async fn kill_round(
     // finds the host fenced by the recovery and ends at once. Give such stragglers a moment,
     // then check the hosts, so that anything a straggler did would show.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !running(&fleet.tag).is_empty() && Instant::now() < deadline {
+    while !processes_mentioning(&fleet.tag).is_empty() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await; // allow-sleep: polling ps, with a deadline
     }
     let journal = Journal::open(&fleet.ssh.app.journal_path()).await.unwrap();
@@ -213,7 +200,7 @@ async fn kill_round(
             unfinished.len()
         ));
     }
-    let left = running(&fleet.tag);
+    let left = processes_mentioning(&fleet.tag);
     if !left.is_empty() {
         problems.push(format!("processes left running: {left:?}"));
     }
@@ -270,7 +257,7 @@ async fn campaign(
 }
 
 #[tokio::test]
-async fn a_deploy_killed_inside_slow_steps_leaves_one_release_matching_migrations_and_nothing_running()
+async fn a_deploy_killed_inside_slow_steps_leaves_one_release_matching_migrations_and_nothing_processes_mentioning()
  {
     const POINTS: usize = 102;
     let (a, b, c) = tokio::join!(

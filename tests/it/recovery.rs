@@ -7,7 +7,7 @@ use bosun::journal::{DeployState, Journal};
 
 use crate::support::app::{AppOptions, DemoApp};
 use crate::support::bot::{ConsoleBot, PATIENCE};
-use crate::support::process::{BotProcess, wait_for_file};
+use crate::support::process::{BotProcess, processes_mentioning, wait_for_file};
 
 /// Copies the journal's files (the database and, if any, its write-ahead log) to `to`.
 fn copy_journal(app: &DemoApp, to: &Path) {
@@ -38,24 +38,11 @@ fn replace_journal(app: &DemoApp, copy: Option<&Path>) {
     }
 }
 
-/// Processes whose command line mentions `marker`.
-fn running(marker: &str) -> Vec<String> {
-    let ps = std::process::Command::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(marker))
-        .map(str::to_string)
-        .collect()
-}
-
 /// Waits (bounded by `within`) until no process mentions `marker`.
 async fn gone_within(marker: &str, within: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        if running(marker).is_empty() {
+        if processes_mentioning(marker).is_empty() {
             return true;
         }
         if tokio::time::Instant::now() > deadline {
@@ -222,13 +209,13 @@ async fn cancel_stops_a_30_second_build_at_once_and_undoes_the_deploy() {
     );
     bot.say("deploy demo to staging").await;
     wait_for_file(&marks.path().join("build-started")).await;
-    assert!(!running(&marker).is_empty(), "the build runs");
+    assert!(!processes_mentioning(&marker).is_empty(), "the build runs");
     bot.say("cancel").await;
     bot.expect("cancelling").await;
     assert!(
         gone_within(&marker, Duration::from_secs(2)).await,
         "the build was still running 2 s after cancel: {:?}",
-        running(&marker)
+        processes_mentioning(&marker)
     );
     let stopped = bot.expect("was stopped").await;
     assert!(
@@ -279,7 +266,11 @@ async fn sigterm_during_a_deploy_undoes_it_and_tells_the_room_why() {
         .expect("bosun ends after SIGTERM")
         .unwrap();
     assert!(status.code().is_some(), "bosun ended by itself: {status:?}");
-    assert!(running(&marker).is_empty(), "{:?}", running(&marker));
+    assert!(
+        processes_mentioning(&marker).is_empty(),
+        "{:?}",
+        processes_mentioning(&marker)
+    );
     for host in ["h1", "h2"] {
         assert_eq!(app.current(host).as_deref(), Some(good.as_str()));
     }

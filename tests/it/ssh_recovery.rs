@@ -1,21 +1,8 @@
 //! Recovery over SSH: a host whose sshd dies with its sessions mid-switch is brought back to the fleet's release when it returns, and a rollback killed during a 4 s migration down leaves the fleet and the database as they were.
 
 use crate::support::bot::{ConsoleBot, PATIENCE};
-use crate::support::process::{BotProcess, wait_for_file};
+use crate::support::process::{BotProcess, processes_mentioning, wait_for_file};
 use crate::support::ssh_app::{SshApp, SshOptions};
-
-/// Processes whose command line mentions `marker`.
-fn running(marker: &str) -> Vec<String> {
-    let ps = std::process::Command::new("ps")
-        .args(["-eo", "args"])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(marker))
-        .map(str::to_string)
-        .collect()
-}
 
 #[tokio::test]
 async fn a_host_whose_sshd_dies_mid_switch_is_brought_back_when_it_returns() {
@@ -139,7 +126,11 @@ async fn a_rollback_killed_during_a_4_second_down_leaves_fleet_and_database_as_t
         format!("{first}\n{second}\n"),
         "the stopped down changed nothing, and no up ran again"
     );
-    assert!(running(&tag).is_empty(), "{:?}", running(&tag));
+    assert!(
+        processes_mentioning(&tag).is_empty(),
+        "{:?}",
+        processes_mentioning(&tag)
+    );
     let journal = bosun::journal::Journal::open(&app.app.journal_path())
         .await
         .unwrap();

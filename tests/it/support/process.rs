@@ -94,3 +94,17 @@ pub async fn wait_for_file(path: &Path) {
         tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling for a file another process creates
     }
 }
+
+/// The command lines of the processes running on this machine (every test host's too) that
+/// mention `marker`: what a test looks for to know that nothing it started is left.
+pub fn processes_mentioning(marker: &str) -> Vec<String> {
+    let ps = std::process::Command::new("ps")
+        .args(["-eo", "args"])
+        .output()
+        .expect("ps runs");
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(marker))
+        .map(str::to_string)
+        .collect()
+}

@@ -324,6 +324,7 @@ async fn scripted(
     let (shutdown, listener) = shutdown_on_signal();
     let options = BotOptions {
         serve_page: false,
+        reconcile: false,
         ..BotOptions::default()
     };
     let report = bot::run(loaded, adapter, options, shutdown).await;

@@ -39,6 +39,10 @@ pub struct BotOptions {
     /// Serve the page when `[web]` configures one. `bosun deploy` and `bosun rollback` from a
     /// script do not: the running bot already serves it.
     pub serve_page: bool,
+    /// Compare every environment's hosts with the journal at start and on a schedule. `bosun
+    /// deploy` and `bosun rollback` from a script do not: they act on one environment, and the
+    /// running bot keeps the others.
+    pub reconcile: bool,
 }
 
 impl Default for BotOptions {
@@ -46,6 +50,7 @@ impl Default for BotOptions {
         BotOptions {
             layout_timeout: Duration::from_secs(600),
             serve_page: true,
+            reconcile: true,
         }
     }
 }
@@ -278,7 +283,9 @@ pub async fn run<A: Adapter + 'static>(
     }
     // Then every environment's hosts are compared with the journal (an environment still
     // being recovered is skipped: its lock is held, and the next round looks again).
-    dispatch::reconcile_all(&ctx, &mut state);
+    if options.reconcile {
+        dispatch::reconcile_all(&ctx, &mut state);
+    }
     let mut reconcile_ticks = tokio::time::interval_at(
         tokio::time::Instant::now() + config.journal.reconcile_every,
         config.journal.reconcile_every,
@@ -343,7 +350,9 @@ pub async fn run<A: Adapter + 'static>(
                     dispatch::start_queued(&ctx, &mut state).await;
                 }
             },
-            _ = reconcile_ticks.tick(), if input_open => dispatch::reconcile_all(&ctx, &mut state),
+            _ = reconcile_ticks.tick(), if input_open && options.reconcile => {
+                dispatch::reconcile_all(&ctx, &mut state)
+            }
             _ = ticks.tick() => dispatch::tick(&ctx, &mut state).await,
             _ = shutdown.cancelled() => {
                 for running in state.running.values() {

@@ -1,5 +1,8 @@
 //! bosun: a chat-ops bot that deploys and announces. The library behind the `bosun` binary.
 
+#[cfg(test)]
+extern crate self as bosun;
+
 pub mod announce;
 pub mod auth;
 pub mod bot;

@@ -69,6 +69,27 @@ enum Cmd {
         #[arg(long, short, default_value = "bosun.toml", env = "BOSUN_CONFIG")]
         config: PathBuf,
     },
+    /// Copy a SQLite journal into an empty PostgreSQL one, then compare every row of both.
+    ///
+    /// The password is read from the environment variable named by --password-env (or the
+    /// file --password-file), never from the command line. Refuses a target that already has
+    /// deploys, steps, locks, freezes or chat records.
+    MigrateJournal {
+        /// The SQLite journal (e.g. var/journal.sqlite).
+        from: PathBuf,
+        /// The PostgreSQL journal: postgres://USER@HOST:PORT/DATABASE.
+        to: String,
+        #[arg(long, value_name = "VARIABLE")]
+        password_env: Option<String>,
+        #[arg(long, value_name = "PATH")]
+        password_file: Option<PathBuf>,
+        /// "disable" or "require" (TLS through rustls).
+        #[arg(long, default_value = "disable")]
+        tls: String,
+        /// The CA of the server's certificate (PEM), with --tls require.
+        #[arg(long, value_name = "PATH")]
+        ca_file: Option<PathBuf>,
+    },
     /// Deploy APP (optionally APP/REF) to an environment, without chat: the same engine, for scripts.
     Deploy {
         /// APP or APP/REF (a branch, tag or sha).
@@ -198,7 +219,8 @@ fn load(path: &Path) -> anyhow::Result<Arc<Config>> {
 
 /// The journal of `config`, hiding its configured secrets.
 async fn open_journal(config: &Config) -> anyhow::Result<Journal> {
-    Ok(Journal::open(&config.journal.path)
+    let location = config.journal.location().map_err(anyhow::Error::msg)?;
+    Ok(Journal::connect(&location)
         .await?
         .with_redactor(bosun::redact::Redactor::from_config(config)))
 }
@@ -232,6 +254,22 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Cmd::Check { config } => {
             let loaded = load(&config)?;
+            let journal = match loaded.journal.location() {
+                Ok(location) => journal::Journal::check(&location).await,
+                Err(e) => Err(journal::JournalError::Settings(e)),
+            };
+            let journal = match journal {
+                Ok(line) => line,
+                Err(e) => {
+                    let e = e.to_string();
+                    let e = e.strip_prefix("journal: ").unwrap_or(&e);
+                    return Err(Invalid(format!(
+                        "{}: the journal cannot be used: {e}",
+                        config.display()
+                    ))
+                    .into());
+                }
+            };
             let envs: usize = loaded.playbooks.iter().map(|p| p.environments.len()).sum();
             println!(
                 "{}: ok ({} playbooks, {envs} environments, {} people)",
@@ -239,7 +277,59 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 loaded.playbooks.len(),
                 loaded.people.len()
             );
+            println!("{journal}");
             Ok(ExitCode::SUCCESS)
+        }
+        Cmd::MigrateJournal {
+            from,
+            to,
+            password_env,
+            password_file,
+            tls,
+            ca_file,
+        } => {
+            let invalid = |m: String| anyhow::Error::from(Invalid(m));
+            let tls = journal::PgTls::parse(&tls)
+                .ok_or_else(|| invalid(format!("--tls {tls}: \"disable\" or \"require\"")))?;
+            let password = match (password_env, password_file) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "give --password-env or --password-file, not both".into(),
+                    ));
+                }
+                (Some(name), None) => Some(
+                    std::env::var(&name)
+                        .map_err(|e| invalid(format!("--password-env {name}: {e}")))?,
+                ),
+                (None, Some(path)) => Some(
+                    std::fs::read_to_string(&path)
+                        .map_err(|e| invalid(format!("--password-file {}: {e}", path.display())))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                ),
+                (None, None) => None,
+            };
+            let settings = journal::PgSettings {
+                url: to,
+                password,
+                tls,
+                ca_file,
+            };
+            match journal::copy_sqlite_to_postgres(&from, &settings).await {
+                Ok(report) => {
+                    println!(
+                        "copied {} into {}: {report}; every row compared equal",
+                        from.display(),
+                        journal::location::without_password(&settings.url)
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e @ journal::CopyError::NotEmpty(_)) => {
+                    eprintln!("bosun: {e}");
+                    Ok(ExitCode::from(exit::REFUSED))
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Cmd::Run { config, as_user } => {
             let loaded = load(&config)?;

@@ -202,7 +202,7 @@ fn status_says_runs_locks_freezes_queue_and_what_needs_a_look() {
             reason: "db upgrade".into(),
             since: 1_795_421_702_000,
             deploy_id: None,
-            owner_pid: None,
+            owner: None,
             heartbeat_at: None,
             generation: None,
         }],

@@ -530,12 +530,13 @@ pub(crate) async fn tick(ctx: &Context, state: &mut State) {
     let Ok(locks) = ctx.journal.locks().await else {
         return;
     };
-    let now = crate::clock::now_ms();
+    let Ok(now) = ctx.journal.now_ms().await else {
+        return;
+    };
     let lease = ctx.config.journal.lease.as_millis() as i64;
-    for lock in locks
-        .iter()
-        .filter(|l| l.is_stale(now, lease) && l.owner_pid != Some(std::process::id()))
-    {
+    for lock in locks.iter().filter(|l| {
+        l.is_stale(now, lease) && !l.owner.as_deref().is_some_and(|o| ctx.journal.is_me(o))
+    }) {
         let Some(id) = lock.deploy_id else { continue };
         if !state.recovering.insert(id) {
             continue;

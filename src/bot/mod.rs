@@ -211,7 +211,8 @@ pub async fn run<A: Adapter + 'static>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<BotReport> {
     let redactor = Redactor::from_config(&config);
-    let journal = Journal::open(&config.journal.path)
+    let location = config.journal.location().map_err(anyhow::Error::msg)?;
+    let journal = Journal::connect(&location)
         .await?
         .with_redactor(redactor.clone());
     // The page's address is taken before anything starts, so a port in use stops the bot at once.

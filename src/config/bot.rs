@@ -7,6 +7,7 @@ use std::path::Path;
 use toml::de::DeTable;
 
 use super::model::{AnnounceSection, BotSection, JournalSection, Person, Role, TrackerSection};
+use super::model::{PostgresJournal, Secret};
 use super::model::{RedactSection, WebSection};
 use super::paths::resolve;
 use super::reader::{Item, Reader, Table};
@@ -81,6 +82,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
     let journal_path = reader
         .opt(&journal, "path", Reader::text)
         .map_or_else(|| state_dir.join("journal.sqlite"), |p| resolve(dir, p));
+    let postgres = postgres_journal(reader, &journal, dir);
 
     let tracker = reader
         .opt(root, "tracker", Reader::table)
@@ -120,6 +122,7 @@ pub(super) fn read(reader: &mut Reader<'_>, root: &Table<'_, '_>, dir: &Path) ->
         chat,
         journal: JournalSection {
             path: journal_path,
+            postgres,
             lease,
             reconcile_every,
         },
@@ -161,4 +164,60 @@ fn playbook_refs(reader: &mut Reader<'_>, item: Item<'_, '_>) -> Option<Vec<Play
         );
     }
     Some(refs)
+}
+
+/// `[journal] url = "postgres://…"` with its password, TLS and CA; `None` without a `url`.
+fn postgres_journal(
+    reader: &mut Reader<'_>,
+    journal: &Table<'_, '_>,
+    dir: &Path,
+) -> Option<PostgresJournal> {
+    let url = reader.opt(journal, "url", |r, item| {
+        let url = r.string(item.clone())?;
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(url)
+        } else {
+            r.invalid(
+                &item,
+                r#"a URL like "postgres://bosun@db.example.org/bosun""#,
+            );
+            None
+        }
+    });
+    let env = reader
+        .opt(journal, "password_env", Reader::text)
+        .map(Secret::Env);
+    let file = reader
+        .opt(journal, "password_file", Reader::text)
+        .map(|p| Secret::File(resolve(dir, p)));
+    if env.is_some()
+        && file.is_some()
+        && let Some(item) = journal.get("password_file")
+    {
+        reader.report(
+            item.key_at,
+            item.key,
+            "give password_env or password_file, not both",
+        );
+    }
+    let tls = reader
+        .opt(journal, "tls", |r, item| {
+            let text = r.string(item.clone())?;
+            let tls = crate::journal::PgTls::parse(&text);
+            if tls.is_none() {
+                r.invalid(&item, r#""disable" or "require""#);
+            }
+            tls
+        })
+        .unwrap_or_default();
+    let ca_file = reader
+        .opt(journal, "ca_file", Reader::text)
+        .map(|p| resolve(dir, p));
+    let url = url?;
+    Some(PostgresJournal {
+        url,
+        password: env.or(file),
+        tls,
+        ca_file,
+    })
 }

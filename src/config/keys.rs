@@ -10,7 +10,16 @@ pub(super) const ROOT: &[&str] = &[
     "bot", "chat", "journal", "tracker", "announce", "web", "redact", "people", "roles",
 ];
 pub(super) const BOT: &[&str] = &["name", "state_dir", "playbooks"];
-pub(super) const JOURNAL: &[&str] = &["path", "lease", "reconcile_every"];
+pub(super) const JOURNAL: &[&str] = &[
+    "path",
+    "lease",
+    "reconcile_every",
+    "url",
+    "password_env",
+    "password_file",
+    "tls",
+    "ca_file",
+];
 pub(super) const TRACKER_NONE: &[&str] = &["kind"];
 pub(super) const TRACKER_LINKS: &[&str] = &["kind", "changeset_url", "ticket_url"];
 pub(super) const TRACKER_TRAC: &[&str] = &[

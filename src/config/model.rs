@@ -48,12 +48,51 @@ pub struct BotSection {
 pub struct JournalSection {
     /// The SQLite file. Default `<state_dir>/journal.sqlite`.
     pub path: PathBuf,
+    /// `url = "postgres://…"`: the journal is in PostgreSQL (several bots sharing it), not `path`.
+    pub postgres: Option<PostgresJournal>,
     /// How long a deploy lock stays held without its bot renewing it; after that the lock is
     /// stale and its deploy is recovered. Default 30 s.
     pub lease: Duration,
     /// How often every environment's hosts are compared with the journal (and drift brought
     /// back to one release). Default 5 min; also at start and on `repair ENV`.
     pub reconcile_every: Duration,
+}
+
+/// `[journal] url`, `password_env`/`password_file`, `tls`, `ca_file`: a PostgreSQL journal.
+#[derive(Clone, Debug)]
+pub struct PostgresJournal {
+    pub url: String,
+    pub password: Option<Secret>,
+    pub tls: crate::journal::PgTls,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl JournalSection {
+    /// Where the journal is, with the PostgreSQL password read; the error names the config key.
+    pub fn location(&self) -> Result<crate::journal::Location, String> {
+        let Some(pg) = &self.postgres else {
+            return Ok(crate::journal::Location::Sqlite(self.path.clone()));
+        };
+        let password = match &pg.password {
+            None => None,
+            Some(secret) => {
+                let key = match secret {
+                    Secret::Env(_) => "password_env",
+                    Secret::File(_) => "password_file",
+                };
+                let value = secret.read().map_err(|e| format!("[journal] {key}: {e}"))?;
+                Some(value.expose().to_string())
+            }
+        };
+        Ok(crate::journal::Location::Postgres(
+            crate::journal::PgSettings {
+                url: pg.url.clone(),
+                password,
+                tls: pg.tls,
+                ca_file: pg.ca_file.clone(),
+            },
+        ))
+    }
 }
 
 /// `[tracker]`: where ticket details and links come from.

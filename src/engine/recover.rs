@@ -14,7 +14,9 @@ use super::plan::{Phase, Plan};
 use super::prepare::target;
 use super::undo::{ToUndo, Undoer, undo_for, wave_of};
 use crate::config::Config;
-use crate::journal::{DeployRecord, DeployState, Journal, JournalError, StepRecord, StepState};
+use crate::journal::{
+    DeployRecord, DeployState, Journal, JournalError, Owner, StepRecord, StepState,
+};
 use crate::transport::{Connector, Host};
 
 /// What recovery found and did about one deploy.
@@ -32,14 +34,17 @@ pub struct Recovered {
     pub notes: Vec<String>,
 }
 
-/// Whether the process that wrote a deploy is still running (another bot sharing the journal).
-fn owner_alive(pid: Option<u32>) -> bool {
-    match pid {
-        Some(pid) if pid != std::process::id() => {
-            std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-        _ => false,
+/// Whether the bot instance that holds a deploy may still be running: another instance (on
+/// any machine sharing the journal) whose lease has not run out. On this machine a dead
+/// process is known at once: its process id is checked too, so a restarted bot recovers
+/// what it left without waiting out the lease.
+fn owner_alive(journal: &Journal, owner: Option<&Owner>) -> bool {
+    let Some(owner) = owner else { return false };
+    if journal.is_me(&owner.instance) {
+        return false;
     }
+    let same_host = crate::journal::host_name() == owner.host();
+    !same_host || (owner.pid != 0 && std::path::Path::new(&format!("/proc/{}", owner.pid)).exists())
 }
 
 /// Unfinished deploys whose bot is gone (its process is not alive on this machine, or its
@@ -49,13 +54,13 @@ pub async fn orphaned(
     journal: &Journal,
 ) -> Result<Vec<(DeployRecord, Option<i64>)>, JournalError> {
     let lease_ms = config.journal.lease.as_millis() as i64;
-    let now = crate::clock::now_ms();
+    let now = journal.now_ms().await?;
     let locks = journal.locks().await?;
     let mut gone = Vec::new();
     for deploy in journal.unfinished().await? {
         let lock = locks.iter().find(|l| l.deploy_id == Some(deploy.id));
         let stale = lock.is_none_or(|l| l.is_stale(now, lease_ms));
-        if owner_alive(journal.owner_pid(deploy.id).await?) && !stale {
+        if owner_alive(journal, journal.owner(deploy.id).await?.as_ref()) && !stale {
             continue;
         }
         gone.push((deploy, lock.and_then(|l| l.generation)));

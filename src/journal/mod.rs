@@ -1,37 +1,38 @@
-//! The write-ahead journal (SQLite, WAL): deploys, every step's intent and outcome with its undo, files shipped, locks.
+//! The write-ahead journal: deploys, every step's intent and outcome with its undo, files shipped, locks.
 //!
-//! Every method is async and runs its SQL on the blocking pool, so the runtime never waits on
-//! the disk. A step's intent is committed before the step runs and its outcome after, so after a
-//! crash the journal says exactly what may have happened and how to undo it.
+//! A step's intent is committed before the step runs and its outcome after, so after a crash the
+//! journal says exactly what may have happened and how to undo it. The journal keeps one
+//! whole-operation API; inside, a closed set of backends keeps the records: SQLite (the embedded
+//! default, `sqlite/`) and PostgreSQL (several bots sharing one journal, `postgres/`).
 
-mod chat;
+mod copy;
 mod export;
-mod freeze;
-mod history;
-mod records;
-mod schema;
+pub mod location;
+mod postgres;
+mod sqlite;
+mod types;
 
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, params};
-
-pub use chat::{MessageRecord, NewMessage};
+pub use copy::{CopyError, CopyReport, sqlite_to_postgres as copy_sqlite_to_postgres};
 pub use export::{export, export_to};
-pub use freeze::FreezeRecord;
-pub use history::{HistoryFilter, HistoryPage};
-pub use records::*;
+pub use location::{Location, PgSettings, PgTls};
+pub use types::*;
+
+/// A database error from whichever backend keeps the journal.
+pub type DbError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Why the journal could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
-    #[error("journal {path}: {source}")]
+    #[error("journal {location}: {source}")]
     Open {
-        path: PathBuf,
-        source: rusqlite::Error,
+        location: String,
+        #[source]
+        source: DbError,
     },
     #[error("journal: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Database(#[source] DbError),
     #[error("journal: {0}")]
     Io(#[from] std::io::Error),
     #[error("journal: a record could not be read: {0}")]
@@ -40,110 +41,170 @@ pub enum JournalError {
     NoSuchDeploy(i64),
     #[error("journal: the blocking pool is gone")]
     Join,
+    #[error("journal: {0}")]
+    Settings(String),
+}
+
+/// Who holds a deploy: this bot instance, named the same on every machine sharing the journal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// `host/8 hex digits`: the host name and a random part made when the bot started.
+    pub instance: String,
+    /// The process id on that host.
+    pub pid: u32,
+}
+
+impl Owner {
+    /// The host part of the instance id.
+    pub fn host(&self) -> &str {
+        self.instance
+            .rsplit_once('/')
+            .map_or(self.instance.as_str(), |(host, _)| host)
+    }
+}
+
+/// The backends, a closed set.
+#[derive(Clone)]
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
 }
 
 /// A handle to the journal; cheap to clone.
 #[derive(Clone)]
 pub struct Journal {
-    conn: Arc<Mutex<Connection>>,
-    path: PathBuf,
-    /// Hides configured secrets in step output before it is kept (`chat.rs`).
+    backend: Backend,
+    /// This bot's instance id and process.
+    owner: Arc<Owner>,
+    /// Hides configured secrets in step output before it is kept.
     redactor: crate::redact::Redactor,
 }
 
-impl Journal {
-    /// Opens (creating if needed) the journal at `path`.
-    pub async fn open(path: &Path) -> Result<Journal, JournalError> {
-        let path = path.to_path_buf();
-        tokio::task::spawn_blocking(move || Journal::open_blocking(&path))
-            .await
-            .map_err(|_| JournalError::Join)?
-    }
-
-    pub fn open_blocking(path: &Path) -> Result<Journal, JournalError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+/// Calls the same operation on whichever backend keeps the journal.
+macro_rules! on_backend {
+    ($self:ident . $method:ident ( $($arg:expr),* )) => {
+        match &$self.backend {
+            Backend::Sqlite(db) => db.$method($($arg),*).await,
+            Backend::Postgres(db) => db.$method($($arg),*).await,
         }
-        let open = |path: &Path| -> Result<Connection, rusqlite::Error> {
-            let mut conn = Connection::open(path)?;
-            schema::prepare(&mut conn)?;
-            Ok(conn)
+    };
+}
+
+impl Journal {
+    /// Opens (creating if needed) the SQLite journal at `path`.
+    pub async fn open(path: &std::path::Path) -> Result<Journal, JournalError> {
+        Journal::connect(&Location::Sqlite(path.to_path_buf())).await
+    }
+
+    /// Opens the SQLite journal at `path` from a thread that is not on the runtime.
+    pub fn open_blocking(path: &std::path::Path) -> Result<Journal, JournalError> {
+        Ok(Journal::with_backend(Backend::Sqlite(
+            sqlite::Sqlite::open_blocking(path)?,
+        )))
+    }
+
+    /// Opens the journal where `location` says, bringing its schema up to date.
+    pub async fn connect(location: &Location) -> Result<Journal, JournalError> {
+        let backend = match location {
+            Location::Sqlite(path) => {
+                let path = path.clone();
+                Backend::Sqlite(
+                    tokio::task::spawn_blocking(move || sqlite::Sqlite::open_blocking(&path))
+                        .await
+                        .map_err(|_| JournalError::Join)??,
+                )
+            }
+            Location::Postgres(settings) => {
+                Backend::Postgres(postgres::Postgres::connect(settings).await?)
+            }
         };
-        let conn = open(path).map_err(|source| JournalError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(Journal {
-            conn: Arc::new(Mutex::new(conn)),
-            path: path.to_path_buf(),
+        Ok(Journal::with_backend(backend))
+    }
+
+    /// Checks the settings without changing anything: connects (PostgreSQL) or reads the file
+    /// (SQLite, when it exists) and says where the journal is and its schema version. An error
+    /// names the config key to look at.
+    pub async fn check(location: &Location) -> Result<String, JournalError> {
+        match location {
+            Location::Sqlite(path) if !path.exists() => Ok(format!(
+                "journal {}: not made yet (made on first start, schema version {})",
+                path.display(),
+                sqlite::schema::VERSION
+            )),
+            Location::Sqlite(path) => {
+                let journal = Journal::connect(location).await?;
+                Ok(format!(
+                    "journal {}: SQLite, schema version {} (current {})",
+                    path.display(),
+                    journal.schema_version().await?,
+                    sqlite::schema::VERSION
+                ))
+            }
+            Location::Postgres(settings) => postgres::Postgres::check(settings).await,
+        }
+    }
+
+    fn with_backend(backend: Backend) -> Journal {
+        Journal {
+            backend,
+            owner: Arc::new(Owner {
+                instance: new_instance_id(),
+                pid: std::process::id(),
+            }),
             redactor: Default::default(),
-        })
+        }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the journal is, for people (a path, or a PostgreSQL URL without its password).
+    pub fn describe(&self) -> String {
+        match &self.backend {
+            Backend::Sqlite(db) => db.path().display().to_string(),
+            Backend::Postgres(db) => db.describe(),
+        }
     }
 
-    async fn with<T, F>(&self, f: F) -> Result<T, JournalError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, JournalError> + Send + 'static,
-    {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|_| JournalError::Join)?
+    /// The schema version the journal is at.
+    pub async fn schema_version(&self) -> Result<i64, JournalError> {
+        on_backend!(self.schema_version())
+    }
+
+    /// This bot's instance id (`host/8 hex digits`): what the journal names as the owner of
+    /// the deploys and leases it holds.
+    pub fn instance(&self) -> &str {
+        &self.owner.instance
+    }
+
+    /// This journal handle acting as another bot instance (tests, and tools that act for one).
+    pub fn as_instance(mut self, instance: String) -> Journal {
+        self.owner = Arc::new(Owner {
+            instance,
+            pid: self.owner.pid,
+        });
+        self
+    }
+
+    /// Now, by the database's clock (ms since the epoch): lease and lock times are all taken
+    /// from it, so that bots on machines whose clocks differ agree. SQLite's is this machine's.
+    pub async fn now_ms(&self) -> Result<i64, JournalError> {
+        on_backend!(self.now_ms())
+    }
+
+    /// This journal, hiding `redactor`'s secrets in the step output it keeps.
+    pub fn with_redactor(mut self, redactor: crate::redact::Redactor) -> Journal {
+        self.redactor = redactor;
+        self
+    }
+
+    /// The secrets this journal hides.
+    pub fn redactor(&self) -> &crate::redact::Redactor {
+        &self.redactor
     }
 
     /// Records a new deploy (or rollback) as running and takes its lock in the same
     /// transaction. Returns the lock's holder instead when the environment is locked.
     pub async fn begin(&self, new: NewDeploy) -> Result<Result<i64, LockRecord>, JournalError> {
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if let Some(held) = records::conflicting_lock(&tx, &new.app, &new.env)? {
-                return Ok(Err(held));
-            }
-            let now = crate::clock::now_ms();
-            let generation = records::next_generation(&tx)?;
-            tx.execute(
-                "INSERT INTO deploys (kind, app, env, reference, revision, tag, release, previous_release,
-                   previous_revision, requested_by, room, state, plan, started_at, owner_pid, generation)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'running', ?12, ?13, ?14, ?15)",
-                params![
-                    new.kind.as_str(),
-                    new.app,
-                    new.env,
-                    new.reference,
-                    new.revision,
-                    new.tag,
-                    new.release,
-                    new.previous_release,
-                    new.previous_revision,
-                    new.requested_by,
-                    new.room,
-                    new.plan,
-                    now,
-                    std::process::id(),
-                    generation,
-                ],
-            )?;
-            let id = tx.last_insert_rowid();
-            records::insert_deploy_lock(
-                &tx,
-                &new.app,
-                &new.env,
-                &new.requested_by,
-                &format!("{} #{id}", new.kind.as_str()),
-                id,
-                generation,
-            )?;
-            tx.commit()?;
-            Ok(Ok(id))
-        })
-        .await
+        let owner = self.owner.clone();
+        on_backend!(self.begin(new, owner))
     }
 
     /// Records the end of a deploy and releases its lock.
@@ -153,40 +214,12 @@ impl Journal {
         state: DeployState,
         summary: String,
     ) -> Result<(), JournalError> {
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
-                "UPDATE deploys SET state = ?2, summary = ?3, finished_at = ?4 WHERE id = ?1",
-                params![id, state.as_str(), summary, crate::clock::now_ms()],
-            )?;
-            tx.execute("DELETE FROM locks WHERE deploy_id = ?1", params![id])?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        on_backend!(self.finish(id, state, summary))
     }
 
     /// Writes a step's intent before it runs. Returns the step's id.
     pub async fn intent(&self, deploy_id: i64, step: StepIntent) -> Result<i64, JournalError> {
-        self.with(move |conn| {
-            conn.execute(
-                "INSERT INTO steps (deploy_id, seq, host, phase, label, action, undo, state, started_at, undo_of)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'intent', ?8, ?9)",
-                params![
-                    deploy_id,
-                    step.seq,
-                    step.host,
-                    step.phase,
-                    step.label,
-                    step.action,
-                    step.undo,
-                    crate::clock::now_ms(),
-                    step.undo_of
-                ],
-            )?;
-            Ok(conn.last_insert_rowid())
-        })
-        .await
+        on_backend!(self.intent(deploy_id, step))
     }
 
     /// Writes a step's outcome after it ran.
@@ -197,26 +230,12 @@ impl Journal {
         output: String,
     ) -> Result<(), JournalError> {
         let output = self.redactor.redact_owned(output);
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE steps SET state = ?2, output = ?3, finished_at = ?4 WHERE id = ?1",
-                params![step_id, state.as_str(), output, crate::clock::now_ms()],
-            )?;
-            Ok(())
-        })
-        .await
+        on_backend!(self.outcome(step_id, state, output))
     }
 
     /// Marks a step as undone (or its undo as failed).
     pub async fn mark(&self, step_id: i64, state: StepState) -> Result<(), JournalError> {
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE steps SET state = ?2 WHERE id = ?1",
-                params![step_id, state.as_str()],
-            )?;
-            Ok(())
-        })
-        .await
+        on_backend!(self.mark(step_id, state))
     }
 
     /// Records the files a deploy ships.
@@ -225,37 +244,24 @@ impl Journal {
         deploy_id: i64,
         files: Vec<FileRecord>,
     ) -> Result<(), JournalError> {
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            {
-                let mut insert = tx.prepare(
-                    "INSERT INTO files (deploy_id, path, size, sha256) VALUES (?1, ?2, ?3, ?4)",
-                )?;
-                for f in &files {
-                    insert.execute(params![deploy_id, f.path, f.size as i64, f.sha256])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        on_backend!(self.record_files(deploy_id, files))
     }
 
     pub async fn deploy(&self, id: i64) -> Result<DeployRecord, JournalError> {
-        self.with(move |conn| {
-            records::deploy_by_id(conn, id)?.ok_or(JournalError::NoSuchDeploy(id))
-        })
-        .await
+        on_backend!(self.find(id))?.ok_or(JournalError::NoSuchDeploy(id))
+    }
+
+    /// Looks up a deploy by id, if it exists.
+    pub async fn find(&self, id: i64) -> Result<Option<DeployRecord>, JournalError> {
+        on_backend!(self.find(id))
     }
 
     pub async fn steps(&self, deploy_id: i64) -> Result<Vec<StepRecord>, JournalError> {
-        self.with(move |conn| records::steps_of(conn, deploy_id))
-            .await
+        on_backend!(self.steps(deploy_id))
     }
 
     pub async fn files(&self, deploy_id: i64) -> Result<Vec<FileRecord>, JournalError> {
-        self.with(move |conn| records::files_of(conn, deploy_id))
-            .await
+        on_backend!(self.files(deploy_id))
     }
 
     /// The newest deploys first, optionally of one app and environment.
@@ -265,8 +271,12 @@ impl Journal {
         env: Option<String>,
         limit: usize,
     ) -> Result<Vec<DeployRecord>, JournalError> {
-        self.with(move |conn| records::history(conn, app.as_deref(), env.as_deref(), limit))
-            .await
+        on_backend!(self.history(app, env, limit))
+    }
+
+    /// A page of deploys matching `filter`, newest first.
+    pub async fn history_page(&self, filter: HistoryFilter) -> Result<HistoryPage, JournalError> {
+        on_backend!(self.history_page(filter))
     }
 
     /// What is live: the newest successful deploy or rollback of `app` in `env`.
@@ -275,15 +285,7 @@ impl Journal {
         app: String,
         env: String,
     ) -> Result<Option<DeployRecord>, JournalError> {
-        self.with(move |conn| {
-            records::query_deploys(
-                conn,
-                "WHERE app = ?1 AND env = ?2 AND state = 'succeeded' ORDER BY id DESC LIMIT 1",
-                params![app, env],
-            )
-            .map(|mut v| v.pop())
-        })
-        .await
+        on_backend!(self.live(app, env))
     }
 
     /// The successful deploy (not rollback) that first put `release` live in `app`/`env`.
@@ -293,16 +295,7 @@ impl Journal {
         env: String,
         release: String,
     ) -> Result<Option<DeployRecord>, JournalError> {
-        self.with(move |conn| {
-            records::query_deploys(
-                conn,
-                "WHERE app = ?1 AND env = ?2 AND release = ?3 AND kind = 'deploy' AND state = 'succeeded'
-                 ORDER BY id DESC LIMIT 1",
-                params![app, env, release],
-            )
-            .map(|mut v| v.pop())
-        })
-        .await
+        on_backend!(self.introduced(app, env, release))
     }
 
     /// The newest deploy (whatever became of it) that shipped `release` to `app`/`env`.
@@ -312,37 +305,37 @@ impl Journal {
         env: String,
         release: String,
     ) -> Result<Option<DeployRecord>, JournalError> {
-        self.with(move |conn| {
-            records::query_deploys(
-                conn,
-                "WHERE app = ?1 AND env = ?2 AND release = ?3 AND kind = 'deploy'
-                 ORDER BY id DESC LIMIT 1",
-                params![app, env, release],
-            )
-            .map(|mut v| v.pop())
-        })
-        .await
+        on_backend!(self.introduced_or_tried(app, env, release))
     }
 
     /// The newest deploy or rollback asked for from `room`.
     pub async fn last_in_room(&self, room: String) -> Result<Option<DeployRecord>, JournalError> {
-        self.with(move |conn| {
-            records::query_deploys(
-                conn,
-                "WHERE room = ?1 ORDER BY id DESC LIMIT 1",
-                params![room],
-            )
-            .map(|mut v| v.pop())
-        })
-        .await
+        on_backend!(self.last_in_room(room))
     }
 
     /// Deploys left running by a bot that is gone.
     pub async fn unfinished(&self) -> Result<Vec<DeployRecord>, JournalError> {
-        self.with(|conn| {
-            records::query_deploys(conn, "WHERE state = 'running' ORDER BY id", params![])
-        })
-        .await
+        on_backend!(self.running())
+    }
+
+    /// Deploys running now (by any bot sharing this journal), oldest first.
+    pub async fn running(&self) -> Result<Vec<DeployRecord>, JournalError> {
+        on_backend!(self.running())
+    }
+
+    /// Deploys whose undo failed and that nothing has put right since (no later successful
+    /// deploy or rollback of the same app and environment): they need a look. Newest first.
+    pub async fn need_a_look(&self) -> Result<Vec<DeployRecord>, JournalError> {
+        on_backend!(self.need_a_look())
+    }
+
+    /// Every successful deploy and rollback of `app` in `env`, oldest first.
+    pub async fn succeeded(
+        &self,
+        app: String,
+        env: String,
+    ) -> Result<Vec<DeployRecord>, JournalError> {
+        on_backend!(self.succeeded(app, env))
     }
 
     /// Every release name this app has had in this environment (to keep new names unique).
@@ -351,14 +344,7 @@ impl Journal {
         app: String,
         env: String,
     ) -> Result<Vec<String>, JournalError> {
-        self.with(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT release FROM deploys WHERE app = ?1 AND env = ?2 AND release IS NOT NULL",
-            )?;
-            let names = stmt.query_map(params![app, env], |r| r.get::<_, String>(0))?;
-            Ok(names.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        on_backend!(self.release_names(app, env))
     }
 
     /// Takes a manual lock on `env` for every app. Returns the holder when already locked.
@@ -368,81 +354,37 @@ impl Journal {
         holder: String,
         reason: String,
     ) -> Result<Result<(), LockRecord>, JournalError> {
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let existing: Option<LockRecord> = records::locks_on_env(&tx, &env)?.into_iter().next();
-            if let Some(held) = existing {
-                return Ok(Err(held));
-            }
-            tx.execute(
-                "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id) VALUES ('*', ?1, 'manual', ?2, ?3, ?4, NULL)",
-                params![env, holder, reason, crate::clock::now_ms()],
-            )?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })
-        .await
+        on_backend!(self.lock(env, holder, reason))
     }
 
     /// Removes the manual lock on `env`; returns it, or `None` when there was none.
     pub async fn unlock(&self, env: String) -> Result<Option<LockRecord>, JournalError> {
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let held = records::locks_on_env(&tx, &env)?
-                .into_iter()
-                .find(|l| l.kind == "manual");
-            tx.execute(
-                "DELETE FROM locks WHERE env = ?1 AND kind = 'manual'",
-                params![env],
-            )?;
-            tx.commit()?;
-            Ok(held)
-        })
-        .await
+        on_backend!(self.unlock(env))
     }
 
     pub async fn locks(&self) -> Result<Vec<LockRecord>, JournalError> {
-        self.with(|conn| records::all_locks(conn)).await
+        on_backend!(self.locks())
     }
 
-    /// Renews the lease of every deploy lock this process holds.
+    /// Renews the lease of every deploy lock this bot instance holds.
     pub async fn heartbeat(&self) -> Result<usize, JournalError> {
-        self.with(|conn| {
-            Ok(conn.execute(
-                "UPDATE locks SET heartbeat_at = ?1 WHERE owner_pid = ?2 AND kind = 'deploy'",
-                params![crate::clock::now_ms(), std::process::id()],
-            )?)
-        })
-        .await
+        let owner = self.owner.clone();
+        on_backend!(self.heartbeat(owner))
     }
 
-    /// The process id of the bot that began deploy `id`.
-    pub async fn owner_pid(&self, id: i64) -> Result<Option<u32>, JournalError> {
-        self.with(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT owner_pid FROM deploys WHERE id = ?1",
-                    params![id],
-                    |r| r.get::<_, Option<i64>>(0),
-                )?
-                .map(|p| p as u32))
-        })
-        .await
+    /// The bot instance (and its process) that began deploy `id`, or took it over last.
+    pub async fn owner(&self, id: i64) -> Result<Option<Owner>, JournalError> {
+        on_backend!(self.owner(id))
+    }
+
+    /// Whether `owner` is this bot instance.
+    pub fn is_me(&self, owner: &str) -> bool {
+        owner == self.owner.instance
     }
 
     /// The fencing generation deploy `id` acts under now: its lock's, while it holds one.
     pub async fn generation(&self, id: i64) -> Result<Option<i64>, JournalError> {
-        self.with(move |conn| {
-            Ok(conn
-                .query_row(
-                    "SELECT generation FROM locks WHERE deploy_id = ?1",
-                    params![id],
-                    |r| r.get::<_, Option<i64>>(0),
-                )
-                .optional()?
-                .flatten())
-        })
-        .await
+        on_backend!(self.generation(id))
     }
 
     /// Whether deploy `id` still holds its lock under `generation`: false once another bot has
@@ -453,85 +395,95 @@ impl Journal {
 
     /// Takes over the lock of unfinished deploy `id` to recover it, if it is still held under
     /// `seen` (the generation read when deciding that its bot is gone): a new generation is
-    /// issued, the lease renewed under this process, and returned. `None` when someone else
-    /// took it over first or it finished meanwhile.
+    /// issued, the lease renewed under this bot instance, and returned. `None` when someone
+    /// else took it over first or it finished meanwhile.
     pub async fn take_over(&self, id: i64, seen: Option<i64>) -> Result<Option<i64>, JournalError> {
-        self.with(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let deploy = records::deploy_by_id(&tx, id)?.ok_or(JournalError::NoSuchDeploy(id))?;
-            if deploy.state != DeployState::Running {
-                return Ok(None);
-            }
-            let held: Option<Option<i64>> = tx
-                .query_row(
-                    "SELECT generation FROM locks WHERE deploy_id = ?1",
-                    params![id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let now = crate::clock::now_ms();
-            let generation = match held {
-                Some(current) if current != seen => return Ok(None),
-                Some(_) => {
-                    let generation = records::next_generation(&tx)?;
-                    tx.execute(
-                        "UPDATE locks SET generation = ?2, owner_pid = ?3, heartbeat_at = ?4 WHERE deploy_id = ?1",
-                        params![id, generation, std::process::id(), now],
-                    )?;
-                    generation
-                }
-                // A running deploy without its lock (a journal edited by hand): take both.
-                None => {
-                    let generation = records::next_generation(&tx)?;
-                    tx.execute(
-                        "DELETE FROM locks WHERE app = ?1 AND env = ?2",
-                        params![deploy.app, deploy.env],
-                    )?;
-                    records::insert_deploy_lock(
-                        &tx,
-                        &deploy.app,
-                        &deploy.env,
-                        &deploy.requested_by,
-                        &format!("{} #{id}", deploy.kind.as_str()),
-                        id,
-                        generation,
-                    )?;
-                    generation
-                }
-            };
-            tx.execute(
-                "UPDATE deploys SET generation = ?2, owner_pid = ?3 WHERE id = ?1",
-                params![id, generation, std::process::id()],
-            )?;
-            tx.commit()?;
-            Ok(Some(generation))
-        })
-        .await
+        let owner = self.owner.clone();
+        on_backend!(self.take_over(id, seen, owner))
     }
 
     /// This journal's identity (random, made when it was created) and the newest generation
     /// it has issued. Hosts remember both, so a bot can tell an empty or older journal.
     pub async fn identity(&self) -> Result<(String, i64), JournalError> {
-        self.with(|conn| records::identity(conn)).await
+        on_backend!(self.identity())
     }
 
     /// Makes sure every generation issued from now on is above `seen` (the newest a host
     /// remembers): after a journal was emptied or replaced by an older copy.
     pub async fn raise_generation(&self, seen: i64) -> Result<(), JournalError> {
-        self.with(move |conn| {
-            conn.execute(
-                "UPDATE meta SET value = CAST(?1 AS TEXT) WHERE key = 'generation' AND CAST(value AS INTEGER) < ?1",
-                params![seen],
-            )?;
-            Ok(())
-        })
-        .await
+        on_backend!(self.raise_generation(seen))
     }
 
-    /// Looks up a deploy by id, if it exists.
-    pub async fn find(&self, id: i64) -> Result<Option<DeployRecord>, JournalError> {
-        self.with(move |conn| records::deploy_by_id(conn, id)).await
+    /// Keeps messages the bot sent about deploys, in one transaction (secrets hidden). A message
+    /// about a deploy the journal does not have is dropped.
+    pub async fn record_messages(&self, messages: Vec<NewMessage>) -> Result<(), JournalError> {
+        let messages = messages
+            .into_iter()
+            .map(|m| NewMessage {
+                text: self.redactor.redact(&m.text).into_owned(),
+                ..m
+            })
+            .collect();
+        on_backend!(self.record_messages(messages))
     }
+
+    /// The messages sent about deploy `deploy_id`, in the order they were sent.
+    pub async fn messages(&self, deploy_id: i64) -> Result<Vec<MessageRecord>, JournalError> {
+        on_backend!(self.messages(deploy_id))
+    }
+
+    /// Freezes `env` from now until `until` (ms since the epoch; `None`: until unfrozen),
+    /// replacing any freeze already on it. Returns the freeze it replaced.
+    pub async fn freeze(
+        &self,
+        env: String,
+        holder: String,
+        reason: String,
+        until: Option<i64>,
+    ) -> Result<Option<FreezeRecord>, JournalError> {
+        on_backend!(self.freeze(env, holder, reason, until))
+    }
+
+    /// Lifts the freeze on `env`; returns it (even if it had already ended), or `None`.
+    pub async fn unfreeze(&self, env: String) -> Result<Option<FreezeRecord>, JournalError> {
+        on_backend!(self.unfreeze(env))
+    }
+
+    /// Every freeze recorded, ended ones included (see `FreezeRecord::holds_at`), by environment.
+    pub async fn freezes(&self) -> Result<Vec<FreezeRecord>, JournalError> {
+        on_backend!(self.freezes())
+    }
+}
+
+/// A new bot instance id: this machine's host name, `/`, and 8 random hex digits.
+pub fn new_instance_id() -> String {
+    format!("{}/{}", host_name(), random_hex(4))
+}
+
+/// This machine's host name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// `bytes` random bytes as hex digits.
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    if random.is_err() {
+        // No /dev/urandom: the clock and the process id still make it unique enough here.
+        let seed =
+            (crate::clock::now_ms() as u64 ^ (u64::from(std::process::id()) << 40)).to_le_bytes();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = seed[i % seed.len()];
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -1,6 +1,71 @@
-//! Journal tests: records round-trip, locks exclude, unfinished deploys are found, export is readable.
+//! Journal tests, each run against both backends (SQLite, and PostgreSQL on a real server the
+//! tests start): records round-trip, locks exclude, unfinished deploys are found, export is
+//! readable, freezes are kept.
 
 use super::*;
+
+#[path = "../../tests/it/support/postgres.rs"]
+pub(crate) mod pg;
+
+/// Where a test's journal lives: a SQLite file, or a fresh PostgreSQL database. Every `open`
+/// is another handle on the same journal, as another bot sharing it would have.
+pub(crate) struct Store {
+    pub dir: tempfile::TempDir,
+    location: Location,
+}
+
+impl Store {
+    pub async fn sqlite() -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let location = Location::Sqlite(dir.path().join("j.sqlite"));
+        Store { dir, location }
+    }
+
+    pub async fn postgres() -> Store {
+        let dir = tempfile::tempdir().unwrap();
+        let location = pg::database().await.location();
+        Store { dir, location }
+    }
+
+    pub async fn open(&self) -> Journal {
+        Journal::connect(&self.location)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+/// Runs each named test once on SQLite (`on_sqlite::NAME`) and once on PostgreSQL (`on_postgres::NAME`).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Store::sqlite().await).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Store::postgres().await).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_deploy_holds_its_environment_until_it_finishes,
+    a_manual_lock_holds_every_app_and_survives_reopening,
+    steps_keep_intent_and_outcome_in_order,
+    live_is_the_newest_success_and_history_is_newest_first,
+    export_writes_a_readable_archive,
+    two_deploys_asked_at_once_from_two_bots_exactly_one_runs,
+    history_pages_filter_and_never_repeat_or_skip_a_deploy,
+    freezes_are_kept_replaced_lifted_and_survive_reopening,
+);
 
 fn new_deploy(app: &str, env: &str, by: &str) -> NewDeploy {
     NewDeploy {
@@ -31,10 +96,8 @@ fn step(seq: i64) -> StepIntent {
     }
 }
 
-#[tokio::test]
-async fn a_deploy_holds_its_environment_until_it_finishes() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
+async fn a_deploy_holds_its_environment_until_it_finishes(store: Store) {
+    let j = store.open().await;
     let id = j
         .begin(new_deploy("demo", "staging", "alice"))
         .await
@@ -64,18 +127,15 @@ async fn a_deploy_holds_its_environment_until_it_finishes() {
     );
 }
 
-#[tokio::test]
-async fn a_manual_lock_holds_every_app_and_survives_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("j.sqlite");
+async fn a_manual_lock_holds_every_app_and_survives_reopening(store: Store) {
     {
-        let j = Journal::open(&path).await.unwrap();
+        let j = store.open().await;
         j.lock("staging".into(), "alice".into(), "deploying by hand".into())
             .await
             .unwrap()
             .unwrap();
     }
-    let j = Journal::open(&path).await.unwrap();
+    let j = store.open().await;
     let held = j
         .begin(new_deploy("demo", "staging", "bob"))
         .await
@@ -104,10 +164,8 @@ async fn a_manual_lock_holds_every_app_and_survives_reopening() {
     );
 }
 
-#[tokio::test]
-async fn steps_keep_intent_and_outcome_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
+async fn steps_keep_intent_and_outcome_in_order(store: Store) {
+    let j = store.open().await;
     let id = j
         .begin(new_deploy("demo", "staging", "alice"))
         .await
@@ -126,10 +184,8 @@ async fn steps_keep_intent_and_outcome_in_order() {
     assert!(j.unfinished().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn live_is_the_newest_success_and_history_is_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
+async fn live_is_the_newest_success_and_history_is_newest_first(store: Store) {
+    let j = store.open().await;
     let a = j
         .begin(new_deploy("demo", "staging", "alice"))
         .await
@@ -160,10 +216,8 @@ async fn live_is_the_newest_success_and_history_is_newest_first() {
     );
 }
 
-#[tokio::test]
-async fn export_writes_a_readable_archive() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(&dir.path().join("j.sqlite")).await.unwrap();
+async fn export_writes_a_readable_archive(store: Store) {
+    let j = store.open().await;
     let id = j
         .begin(new_deploy("demo", "staging", "alice"))
         .await
@@ -186,7 +240,7 @@ async fn export_writes_a_readable_archive() {
     j.finish(id, DeployState::Succeeded, "demo is live".into())
         .await
         .unwrap();
-    let out = dir.path().join("export.tar.gz");
+    let out = store.dir.path().join("export.tar.gz");
     export(&j, id, &out, None).await.unwrap();
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(
         std::fs::File::open(&out).unwrap(),
@@ -215,16 +269,10 @@ async fn export_writes_a_readable_archive() {
     );
 }
 
-#[tokio::test]
-async fn two_deploys_asked_at_once_from_two_bots_exactly_one_runs() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("j.sqlite");
+async fn two_deploys_asked_at_once_from_two_bots_exactly_one_runs(store: Store) {
     for _ in 0..20 {
         // Two handles, two connections: as two bots sharing one journal.
-        let (a, b) = (
-            Journal::open(&path).await.unwrap(),
-            Journal::open(&path).await.unwrap(),
-        );
+        let (a, b) = (store.open().await, store.open().await);
         let (first, second) = tokio::join!(
             tokio::spawn(async move { a.begin(new_deploy("demo", "staging", "alice")).await }),
             tokio::spawn(async move { b.begin(new_deploy("demo", "staging", "bob")).await })
@@ -241,19 +289,17 @@ async fn two_deploys_asked_at_once_from_two_bots_exactly_one_runs() {
             Some(won[0]),
             "the loser is told who holds it"
         );
-        let j = Journal::open(&path).await.unwrap();
+        let j = store.open().await;
         j.finish(won[0], DeployState::Succeeded, "ok".into())
             .await
             .unwrap();
     }
 }
 
-#[tokio::test]
-async fn history_pages_filter_and_never_repeat_or_skip_a_deploy() {
-    let dir = tempfile::tempdir().unwrap();
-    let j = Journal::open(&dir.path().join("j.sqlite"))
+async fn history_pages_filter_and_never_repeat_or_skip_a_deploy(store: Store) {
+    let j = store
+        .open()
         .await
-        .unwrap()
         .with_redactor(crate::redact::Redactor::new(["s3cret-pw".to_string()]));
     let mut ids = Vec::new();
     for i in 0..7 {
@@ -359,4 +405,340 @@ async fn history_pages_filter_and_never_repeat_or_skip_a_deploy() {
         j.steps(last).await.unwrap()[0].output.as_deref(),
         Some("using [redacted]")
     );
+}
+
+async fn freezes_are_kept_replaced_lifted_and_survive_reopening(store: Store) {
+    let journal = store.open().await;
+    assert!(journal.freezes().await.unwrap().is_empty());
+
+    let before = crate::clock::now_ms();
+    let replaced = journal
+        .freeze("live".into(), "alice".into(), "release week".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(replaced, None);
+    journal
+        .freeze("staging".into(), "bob".into(), "demo".into(), Some(5_000))
+        .await
+        .unwrap();
+    let replaced = journal
+        .freeze(
+            "live".into(),
+            "carol".into(),
+            "incident".into(),
+            Some(9_000),
+        )
+        .await
+        .unwrap()
+        .expect("alice's freeze was replaced");
+    assert_eq!(
+        (
+            replaced.holder.as_str(),
+            replaced.reason.as_str(),
+            replaced.until
+        ),
+        ("alice", "release week", None)
+    );
+    assert!(replaced.since >= before);
+    drop(journal);
+
+    let journal = store.open().await;
+    let all = journal.freezes().await.unwrap();
+    let summary: Vec<(&str, &str, Option<i64>)> = all
+        .iter()
+        .map(|f| (f.env.as_str(), f.holder.as_str(), f.until))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("live", "carol", Some(9_000)),
+            ("staging", "bob", Some(5_000))
+        ]
+    );
+
+    let lifted = journal.unfreeze("live".into()).await.unwrap();
+    assert_eq!(lifted.map(|f| f.holder), Some("carol".to_string()));
+    assert_eq!(journal.unfreeze("live".into()).await.unwrap(), None);
+    assert_eq!(journal.freezes().await.unwrap().len(), 1);
+}
+
+#[test]
+fn a_freeze_holds_until_its_end() {
+    let freeze = |until| FreezeRecord {
+        env: "live".into(),
+        holder: "alice".into(),
+        reason: String::new(),
+        since: 0,
+        until,
+    };
+    assert!(freeze(None).holds_at(i64::MAX));
+    assert!(freeze(Some(100)).holds_at(99));
+    assert!(!freeze(Some(100)).holds_at(100));
+}
+
+/// Fills a SQLite journal fast, with direct batched inserts: `deploys` deploys of several apps,
+/// kinds and states, each with steps, files and chat messages, plus locks and freezes.
+fn fill_sqlite(path: &std::path::Path, deploys: i64) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    sqlite::schema::prepare(&mut conn).unwrap();
+    let tx = conn.transaction().unwrap();
+    {
+        let mut deploy = tx
+            .prepare(
+                "INSERT INTO deploys (id, kind, app, env, reference, revision, tag, release, previous_release,
+                   previous_revision, requested_by, room, state, plan, summary, started_at, finished_at,
+                   owner_pid, generation, owner)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7, ?8, NULL, ?9, 'ops', ?10, '{\"hosts\":[\"h1\"]}',
+                   ?11, ?12, ?13, ?14, ?1, ?15)",
+            )
+            .unwrap();
+        let mut step = tx
+            .prepare(
+                "INSERT INTO steps (deploy_id, seq, host, phase, label, action, undo, state, output,
+                   started_at, finished_at, undo_of)
+                 VALUES (?1, ?2, 'h1', 'switch', ?3, '{\"op\":\"switch\"}', ?4, ?5, ?6, ?7, ?8, NULL)",
+            )
+            .unwrap();
+        let mut file = tx
+            .prepare("INSERT INTO files (deploy_id, path, size, sha256) VALUES (?1, ?2, ?3, ?4)")
+            .unwrap();
+        let mut message = tx
+            .prepare(
+                "INSERT INTO messages (deploy_id, at, room, kind, text) VALUES (?1, ?2, 'ops', 'milestone', ?3)",
+            )
+            .unwrap();
+        let kinds = ["deploy", "rollback", "repair"];
+        let states = ["succeeded", "undone", "failed", "recovered", "running"];
+        for id in 1..=deploys {
+            let running = id > deploys - 2;
+            let state = if running {
+                "running"
+            } else {
+                states[(id % 4) as usize]
+            };
+            deploy
+                .execute(rusqlite::params![
+                    id,
+                    kinds[(id % 3) as usize],
+                    format!("app{}", id % 7),
+                    if running {
+                        format!("live{id}")
+                    } else {
+                        format!("env{}", id % 3)
+                    },
+                    "main",
+                    format!("{id:040x}"),
+                    format!("2026120{}-{id:07}", id % 10),
+                    (id > 1).then(|| format!("prev-{id}")),
+                    ["alice", "bob", "carol ünïcode"][(id % 3) as usize],
+                    state,
+                    (!running)
+                        .then(|| format!("summary of #{id}: \"quoted\", 'single'\nsecond line")),
+                    1_700_000_000_000 + id * 1_000,
+                    (!running).then_some(1_700_000_000_500 + id * 1_000),
+                    4_000 + id,
+                    format!("host{}/0000{:04x}", id % 2, id),
+                ])
+                .unwrap();
+            for seq in 0..3 {
+                step.execute(rusqlite::params![
+                    id,
+                    seq,
+                    format!("step {seq} of {id}"),
+                    (seq != 2).then_some("{\"op\":\"switch back\"}"),
+                    ["done", "undone", "intent"][seq as usize],
+                    (seq != 2).then(|| "output\n".repeat(seq as usize + 1)),
+                    1_700_000_000_000 + id * 1_000 + seq,
+                    (seq != 2).then_some(1_700_000_000_100 + id * 1_000 + seq),
+                ])
+                .unwrap();
+            }
+            file.execute(rusqlite::params![
+                id,
+                format!("dir/file{id}.txt"),
+                id * 10,
+                "ab".repeat(32)
+            ])
+            .unwrap();
+            message
+                .execute(rusqlite::params![
+                    id,
+                    1_700_000_000_000 + id,
+                    format!("said about #{id} ✓")
+                ])
+                .unwrap();
+        }
+        for id in [deploys - 1, deploys] {
+            tx.execute(
+                "INSERT INTO locks (app, env, kind, holder, reason, since, deploy_id, owner_pid, heartbeat_at, generation, owner)
+                 SELECT app, env, 'deploy', requested_by, 'deploy #' || id, started_at, id, owner_pid, started_at, generation, owner
+                 FROM deploys WHERE id = ?1",
+                [id],
+            )
+            .unwrap();
+        }
+        tx.execute(
+            "INSERT INTO locks (app, env, kind, holder, reason, since) VALUES ('*', 'qa', 'manual', 'dave', 'testing', 5)",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO freezes (env, holder, reason, since, until) VALUES ('live', 'erin', 'release week', 6, NULL), ('staging', 'erin', 'demo', 7, 9000)",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "UPDATE meta SET value = CAST(?1 AS TEXT) WHERE key = 'generation'",
+            [deploys + 10],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_journal_of_1000_deploys_is_copied_into_postgres_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    fill_sqlite(&path, 1000);
+    let db = pg::database().await;
+    let report = copy_sqlite_to_postgres(&path, &db.settings())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.count("deploys"),
+            report.count("steps"),
+            report.count("files"),
+            report.count("locks"),
+            report.count("freezes"),
+            report.count("messages"),
+            report.count("meta"),
+        ),
+        (1000, 3000, 1000, 3, 2, 1000, 2),
+        "{report}"
+    );
+
+    // Both journals answer every question the same.
+    let old = Journal::open(&path).await.unwrap();
+    let new = Journal::connect(&db.location()).await.unwrap();
+    assert_eq!(old.identity().await.unwrap(), new.identity().await.unwrap());
+    let all_old = old.history(None, None, 5000).await.unwrap();
+    assert_eq!(all_old.len(), 1000);
+    assert_eq!(all_old, new.history(None, None, 5000).await.unwrap());
+    for d in &all_old {
+        assert_eq!(
+            old.steps(d.id).await.unwrap(),
+            new.steps(d.id).await.unwrap()
+        );
+        assert_eq!(
+            old.files(d.id).await.unwrap(),
+            new.files(d.id).await.unwrap()
+        );
+        assert_eq!(
+            old.messages(d.id).await.unwrap(),
+            new.messages(d.id).await.unwrap()
+        );
+        assert_eq!(
+            old.owner(d.id).await.unwrap(),
+            new.owner(d.id).await.unwrap()
+        );
+    }
+    assert_eq!(old.locks().await.unwrap(), new.locks().await.unwrap());
+    assert_eq!(old.freezes().await.unwrap(), new.freezes().await.unwrap());
+    assert_eq!(old.running().await.unwrap(), new.running().await.unwrap());
+
+    // The copy goes on where the old one stopped: new ids and generations above the old ones.
+    new.finish(999, DeployState::Succeeded, "done".into())
+        .await
+        .unwrap();
+    let next = new
+        .begin(NewDeploy {
+            env: "fresh".into(),
+            ..new_deploy("demo", "fresh", "alice")
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(next, 1001);
+    assert_eq!(new.generation(next).await.unwrap(), Some(1011));
+
+    // A second copy into the same, now non-empty, journal is refused.
+    match copy_sqlite_to_postgres(&path, &db.settings()).await {
+        Err(CopyError::NotEmpty(what)) => assert!(what.contains("1001 deploys"), "{what}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_schema_is_made_once_and_reported() {
+    let db = pg::database().await;
+    let location = db.location();
+    assert!(
+        Journal::check(&location)
+            .await
+            .unwrap()
+            .contains("PostgreSQL, empty")
+    );
+    // Two bots starting at once make the tables once.
+    let (a, b) = tokio::join!(Journal::connect(&location), Journal::connect(&location));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.schema_version().await.unwrap(), postgres::schema::VERSION);
+    assert_eq!(a.identity().await.unwrap(), b.identity().await.unwrap());
+    assert!(
+        Journal::check(&location)
+            .await
+            .unwrap()
+            .contains("schema version 1")
+    );
+    // The database's clock: close to this machine's here.
+    let now = a.now_ms().await.unwrap();
+    assert!((now - crate::clock::now_ms()).abs() < 5_000, "{now}");
+}
+
+#[tokio::test]
+async fn a_lease_is_renewed_by_its_owner_only_and_taken_over_by_another_instance() {
+    for store in [Store::sqlite().await, Store::postgres().await] {
+        let a = store.open().await.as_instance("machine-a/0000000a".into());
+        let b = store.open().await.as_instance("machine-b/0000000b".into());
+        let id = a
+            .begin(new_deploy("demo", "live", "alice"))
+            .await
+            .unwrap()
+            .unwrap();
+        let lock = &a.locks().await.unwrap()[0];
+        assert_eq!(lock.owner.as_deref(), Some("machine-a/0000000a"));
+        let owner = b.owner(id).await.unwrap().unwrap();
+        assert_eq!(
+            (owner.instance.as_str(), owner.host()),
+            ("machine-a/0000000a", "machine-a")
+        );
+        assert_eq!(a.heartbeat().await.unwrap(), 1);
+        assert_eq!(b.heartbeat().await.unwrap(), 0, "b holds no lease");
+        let seen = a.generation(id).await.unwrap();
+        let taken = b
+            .take_over(id, seen)
+            .await
+            .unwrap()
+            .expect("b takes it over");
+        assert!(!a.still_holds(id, seen.unwrap()).await.unwrap());
+        assert!(b.still_holds(id, taken).await.unwrap());
+        assert_eq!(a.take_over(id, seen).await.unwrap(), None, "too late for a");
+        assert_eq!(
+            a.locks().await.unwrap()[0].owner.as_deref(),
+            Some("machine-b/0000000b")
+        );
+        assert_eq!(a.heartbeat().await.unwrap(), 0);
+        assert_eq!(b.heartbeat().await.unwrap(), 1);
+    }
+}
+
+#[test]
+fn an_instance_id_is_the_host_name_and_8_hex_digits() {
+    let id = new_instance_id();
+    let (host, random) = id.rsplit_once('/').unwrap();
+    assert_eq!(host, host_name());
+    assert_eq!(random.len(), 8);
+    assert!(random.chars().all(|c| c.is_ascii_hexdigit()));
+    assert_ne!(id, new_instance_id());
 }

@@ -8,6 +8,7 @@ mod crash;
 mod deploy;
 mod discord;
 mod guardrails;
+mod journal_pg;
 mod kill;
 mod lease;
 mod plan;

@@ -5,6 +5,7 @@ pub mod app;
 pub mod bot;
 pub mod browser;
 pub mod discord;
+pub mod postgres;
 pub mod process;
 pub mod prosody;
 pub mod slack;

@@ -81,8 +81,15 @@ ALTER TABLE deploys ADD COLUMN generation INTEGER;
 ALTER TABLE locks ADD COLUMN generation INTEGER;
 ";
 
+/// Version 4: deploys and locks are owned by a bot instance (`host/8 hex digits`) rather than
+/// only a process id, so that bots on several machines can share a journal.
+const V4: &str = "
+ALTER TABLE deploys ADD COLUMN owner TEXT;
+ALTER TABLE locks ADD COLUMN owner TEXT;
+";
+
 /// The schema's versions, oldest first; `user_version` says how many have run.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 /// Sets the pragmas and brings the schema up to `VERSION`, one migration at a time, each in
 /// its own transaction.
@@ -121,6 +128,7 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
             }
             // Version 3: the chat messages said about each deploy, and the page's indexes.
             2 => super::chat::create(&tx)?,
+            3 => tx.execute_batch(V4)?,
             _ => unreachable!("every version below VERSION has a migration"),
         }
         tx.pragma_update(None, "user_version", version + 1)?;
@@ -129,16 +137,8 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 /// A random identity for a new journal, so that hosts can tell which journal deployed them.
-fn new_journal_id() -> String {
-    use std::io::Read;
-    let mut bytes = [0u8; 8];
-    let random = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
-    if random.is_err() {
-        // No /dev/urandom: the clock and the process id still make it unique enough here.
-        let seed = crate::clock::now_ms() as u64 ^ (u64::from(std::process::id()) << 40);
-        bytes = seed.to_le_bytes();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+pub(crate) fn new_journal_id() -> String {
+    crate::journal::random_hex(8)
 }
 
 #[cfg(test)]
@@ -199,7 +199,7 @@ mod tests {
             .query_row("SELECT count(*) FROM deploys", [], |r| r.get(0))
             .unwrap();
         assert_eq!(kept, 1);
-        for column in ["heartbeat_at", "generation"] {
+        for column in ["heartbeat_at", "generation", "owner"] {
             let has: bool = conn
                 .prepare(&format!(
                     "SELECT 1 FROM pragma_table_info('locks') WHERE name = '{column}'"
@@ -209,5 +209,40 @@ mod tests {
                 .unwrap();
             assert!(has, "locks.{column}");
         }
+    }
+
+    #[test]
+    fn a_version_3_journal_gains_owner_columns_keeping_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        // Bring it to version 3 only, as the journals before owners were.
+        conn.execute_batch(V1).unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('journal_id', 'abc'), ('generation', '7')",
+            [],
+        )
+        .unwrap();
+        super::super::chat::create(&conn).unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute(
+            "INSERT INTO deploys (kind, app, env, requested_by, room, state, started_at, owner_pid)
+             VALUES ('deploy', 'demo', 'staging', 'alice', 'console', 'running', 1, 42)",
+            [],
+        )
+        .unwrap();
+        prepare(&mut conn).unwrap();
+        assert_eq!(version(&conn), 4);
+        let (pid, owner): (i64, Option<String>) = conn
+            .query_row("SELECT owner_pid, owner FROM deploys", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((pid, owner), (42, None));
+        let generation: String = conn
+            .query_row("SELECT value FROM meta WHERE key = 'generation'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(generation, "7");
     }
 }

@@ -1,11 +1,11 @@
-//! What the bot said in chat about each deploy (for the page and the export), the journal's
-//! redactor, and the small queries the page and `status` read: running and failed deploys.
+//! What the bot said in chat about each deploy (for the page and the export), and the small queries the page and `status` read: running and failed deploys.
 
 use rusqlite::{Connection, params};
 
+use super::Sqlite;
 use super::records::query_deploys;
-use super::{DeployRecord, Journal, JournalError};
-use crate::redact::Redactor;
+use crate::journal::JournalError;
+use crate::journal::types::{DeployRecord, MessageRecord, NewMessage};
 
 /// The table of chat messages, and the indexes the page's history filters use.
 const SCHEMA: &str = "
@@ -26,44 +26,13 @@ pub(super) fn create(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SCHEMA)
 }
 
-/// One message the bot sent about a deploy.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MessageRecord {
-    /// When it was handed to the chat adapter (ms since the epoch).
-    pub at: i64,
-    pub room: String,
-    /// `milestone`, or `progress` (a line the chat may edit in place).
-    pub kind: String,
-    pub text: String,
-}
-
-/// A message to keep, as the bot sent it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NewMessage {
-    pub deploy_id: i64,
-    pub at: i64,
-    pub room: String,
-    /// `milestone` or `progress`.
-    pub kind: &'static str,
-    pub text: String,
-}
-
-impl Journal {
-    /// This journal, hiding `redactor`'s secrets in the step output it keeps.
-    pub fn with_redactor(mut self, redactor: Redactor) -> Journal {
-        self.redactor = redactor;
-        self
-    }
-
-    /// The secrets this journal hides.
-    pub fn redactor(&self) -> &Redactor {
-        &self.redactor
-    }
-
-    /// Keeps messages the bot sent about deploys, in one transaction (secrets hidden). A message
+impl Sqlite {
+    /// Keeps messages the bot sent about deploys, in one transaction . A message
     /// about a deploy the journal does not have is dropped.
-    pub async fn record_messages(&self, messages: Vec<NewMessage>) -> Result<(), JournalError> {
-        let redactor = self.redactor.clone();
+    pub(crate) async fn record_messages(
+        &self,
+        messages: Vec<NewMessage>,
+    ) -> Result<(), JournalError> {
         self.with(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             {
@@ -72,8 +41,7 @@ impl Journal {
                      SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM deploys WHERE id = ?1)",
                 )?;
                 for m in messages {
-                    let text = redactor.redact(&m.text);
-                    insert.execute(params![m.deploy_id, m.at, m.room, m.kind, text.as_ref()])?;
+                    insert.execute(params![m.deploy_id, m.at, m.room, m.kind, m.text])?;
                 }
             }
             tx.commit()?;
@@ -83,7 +51,10 @@ impl Journal {
     }
 
     /// The messages sent about deploy `deploy_id`, in the order they were sent.
-    pub async fn messages(&self, deploy_id: i64) -> Result<Vec<MessageRecord>, JournalError> {
+    pub(crate) async fn messages(
+        &self,
+        deploy_id: i64,
+    ) -> Result<Vec<MessageRecord>, JournalError> {
         self.with(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT at, room, kind, text FROM messages WHERE deploy_id = ?1 ORDER BY id",
@@ -102,14 +73,14 @@ impl Journal {
     }
 
     /// Deploys running now (by any bot sharing this journal), oldest first.
-    pub async fn running(&self) -> Result<Vec<DeployRecord>, JournalError> {
+    pub(crate) async fn running(&self) -> Result<Vec<DeployRecord>, JournalError> {
         self.with(|conn| query_deploys(conn, "WHERE state = 'running' ORDER BY id", params![]))
             .await
     }
 
     /// Deploys whose undo failed and that nothing has put right since (no later successful
     /// deploy or rollback of the same app and environment): they need a look. Newest first.
-    pub async fn need_a_look(&self) -> Result<Vec<DeployRecord>, JournalError> {
+    pub(crate) async fn need_a_look(&self) -> Result<Vec<DeployRecord>, JournalError> {
         self.with(|conn| {
             query_deploys(
                 conn,
@@ -125,7 +96,7 @@ impl Journal {
 
     /// Every successful deploy and rollback of `app` in `env`, oldest first (the releases they
     /// made live and the migrations they ran).
-    pub async fn succeeded(
+    pub(crate) async fn succeeded(
         &self,
         app: String,
         env: String,

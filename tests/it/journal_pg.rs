@@ -1,0 +1,251 @@
+//! The journal on a real PostgreSQL: locks taken by many processes at once (exactly one wins
+//! each), `bosun check` on good and bad database settings, and `bosun migrate-journal`.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use bosun::journal::{DeployKind, Journal, Location, NewDeploy, PgSettings, PgTls};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use crate::support::app::{AppOptions, DemoApp};
+use crate::support::postgres::{self, PASSWORD};
+
+/// Set in a child process of the race: the database URL (with its password) to race on.
+const RACE_URL: &str = "BOSUN_RACE_URL";
+const CHILDREN: usize = 6;
+const ROUNDS: usize = 20;
+
+fn new_deploy(env: &str, by: &str) -> NewDeploy {
+    NewDeploy {
+        kind: DeployKind::Deploy,
+        app: "race".into(),
+        env: env.into(),
+        reference: None,
+        revision: None,
+        tag: None,
+        release: None,
+        previous_release: None,
+        previous_revision: None,
+        requested_by: by.into(),
+        room: "ops".into(),
+        plan: "{}".into(),
+    }
+}
+
+/// One contender of the race, in its own process: connects, says `ready`, waits for `go` on
+/// stdin, then asks for every round's lock at once (even rounds: a deploy; odd rounds: a
+/// manual lock) and prints `won N` or `lost N` for each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn race_child() {
+    let Ok(url) = std::env::var(RACE_URL) else {
+        return; // Only a child of `locks_taken_by_many_processes_at_once_go_to_exactly_one`.
+    };
+    let me = format!("child{}", std::process::id());
+    let journal = Journal::connect(&Location::Postgres(PgSettings {
+        url,
+        password: None,
+        tls: PgTls::Disable,
+        ca_file: None,
+    }))
+    .await
+    .expect("the child connects");
+    println!("ready");
+    let mut line = String::new();
+    BufReader::new(tokio::io::stdin())
+        .read_line(&mut line)
+        .await
+        .unwrap();
+    assert_eq!(line.trim(), "go");
+    let mut attempts = tokio::task::JoinSet::new();
+    for round in 0..ROUNDS {
+        let (journal, me) = (journal.clone(), me.clone());
+        attempts.spawn(async move {
+            let env = format!("env{round}");
+            let won = if round % 2 == 0 {
+                journal.begin(new_deploy(&env, &me)).await.unwrap().is_ok()
+            } else {
+                journal
+                    .lock(env, me.clone(), "race".into())
+                    .await
+                    .unwrap()
+                    .is_ok()
+            };
+            (round, won)
+        });
+    }
+    let mut out = String::new();
+    while let Some(done) = attempts.join_next().await {
+        let (round, won) = done.unwrap();
+        out.push_str(&format!("{} {round}\n", if won { "won" } else { "lost" }));
+    }
+    println!("{out}done");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_taken_by_many_processes_at_once_go_to_exactly_one() {
+    let db = postgres::database().await;
+    // Made once here, so the children only race for locks.
+    let journal = Journal::connect(&db.location()).await.unwrap();
+    let race = async {
+        let mut children = Vec::new();
+        for _ in 0..CHILDREN {
+            let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "journal_pg::race_child",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(RACE_URL, db.url_with_password())
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .kill_on_drop(true)
+                .spawn()
+                .expect("the test binary runs again");
+            let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            children.push((child, lines));
+        }
+        for (_, lines) in &mut children {
+            wait_for(lines, "ready").await;
+        }
+        // Every child is connected: all are told to go at once.
+        for (child, _) in &mut children {
+            let stdin = child.stdin.as_mut().unwrap();
+            stdin.write_all(b"go\n").await.unwrap();
+            stdin.flush().await.unwrap();
+        }
+        let mut winners: BTreeMap<usize, usize> = BTreeMap::new();
+        let mut answers = 0;
+        for (child, lines) in &mut children {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if line == "done" {
+                    break;
+                }
+                if let Some(round) = line.strip_prefix("won ") {
+                    *winners.entry(round.parse().unwrap()).or_default() += 1;
+                    answers += 1;
+                } else if line.starts_with("lost ") {
+                    answers += 1;
+                }
+            }
+            assert!(child.wait().await.unwrap().success());
+        }
+        (winners, answers)
+    };
+    let (winners, answers) = tokio::time::timeout(Duration::from_secs(180), race)
+        .await
+        .expect("the race ends (no child hangs)");
+    assert_eq!(answers, CHILDREN * ROUNDS, "every attempt was answered");
+    for round in 0..ROUNDS {
+        assert_eq!(
+            winners.get(&round),
+            Some(&1),
+            "round {round}: exactly one process wins ({winners:?})"
+        );
+    }
+    // The journal agrees: one lock per round, one deploy per deploy round.
+    let locks = journal.locks().await.unwrap();
+    assert_eq!(locks.len(), ROUNDS);
+    assert_eq!(journal.running().await.unwrap().len(), ROUNDS / 2);
+}
+
+/// Reads lines until `want` (a child's stderr passes through to the test's output).
+async fn wait_for(
+    lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    want: &str,
+) {
+    while let Some(line) = lines.next_line().await.unwrap() {
+        // libtest may print `test NAME ... ` before the child's first line.
+        if line.ends_with(want) {
+            return;
+        }
+    }
+    panic!("a child ended before saying {want:?}");
+}
+
+fn bosun(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("bosun runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_connects_to_the_database_and_names_the_key_when_it_cannot() {
+    let db = postgres::database().await;
+    let app = DemoApp::new(AppOptions::default());
+    let mut text = std::fs::read_to_string(&app.config_path).unwrap();
+    text.push_str(&format!(
+        "\n[journal]\nurl = \"{}\"\npassword_env = \"BOSUN_TEST_JOURNAL_PW\"\n",
+        db.url()
+    ));
+    std::fs::write(&app.config_path, text).unwrap();
+    let config = app.config_path.to_str().unwrap().to_string();
+
+    let (ok, out, err) = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || {
+            bosun(
+                &["check", "--config", &config],
+                &[("BOSUN_TEST_JOURNAL_PW", PASSWORD)],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("PostgreSQL, empty") && out.contains(&db.url()),
+        "{out}"
+    );
+    // Once a bot has made the tables, check reports their version.
+    Journal::connect(&db.location()).await.unwrap();
+    let (ok, out, err) = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || {
+            bosun(
+                &["check", "--config", &config],
+                &[("BOSUN_TEST_JOURNAL_PW", PASSWORD)],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.contains("schema version 1"), "{out}{err}");
+
+    let (ok, out, err) = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || {
+            bosun(
+                &["check", "--config", &config],
+                &[("BOSUN_TEST_JOURNAL_PW", "wrong")],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert!(!ok, "a wrong password fails the check: {out}");
+    assert!(
+        err.contains("[journal] password_env / password_file")
+            && err.contains("password authentication failed"),
+        "{err}"
+    );
+
+    let (ok, _, err) =
+        tokio::task::spawn_blocking(move || bosun(&["check", "--config", &config], &[]))
+            .await
+            .unwrap();
+    assert!(!ok);
+    assert!(
+        err.contains("[journal] password_env") && err.contains("BOSUN_TEST_JOURNAL_PW"),
+        "an unset variable is named: {err}"
+    );
+}

@@ -1,0 +1,249 @@
+//! A real PostgreSQL for the tests: one server per test process (started on first use with
+//! `initdb` and `pg_ctl` as the `postgres` user through `runuser`, in a temporary directory, on a
+//! free loopback port), a fresh database for each test. A watchdog process stops the server and
+//! removes its directory when the test process ends, however it ends: it waits for the end of a
+//! pipe whose other end only the test process holds. If the server cannot start, every test
+//! that asks for it fails, saying why.
+//!
+//! Shared by the library's tests (`src/journal/tests.rs`) and the integration tests.
+#![allow(dead_code)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bosun::journal as bosun_journal;
+
+/// Where Debian puts the server's programs.
+pub const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+/// The role the tests (and the bots they start) log in as, and its password.
+pub const ROLE: &str = "bosun";
+pub const PASSWORD: &str = "bosun";
+
+/// The environment variable that hands a server's address to child processes (the race test
+/// re-executes its own binary): they use it instead of starting one.
+pub const URL_ENV: &str = "BOSUN_TEST_PG_BASE";
+
+/// The one server of this test process.
+pub struct PgServer {
+    pub port: u16,
+    pub dir: PathBuf,
+    /// The write end of the watchdog's pipe: never dropped, closed by the kernel at exit.
+    _watchdog: Option<std::process::ChildStdin>,
+}
+
+/// A fresh database on the shared server.
+#[derive(Clone, Debug)]
+pub struct PgDatabase {
+    pub port: u16,
+    pub name: String,
+}
+
+impl PgDatabase {
+    /// `postgres://bosun@127.0.0.1:PORT/NAME` (no password: give it apart, as the config does).
+    pub fn url(&self) -> String {
+        format!("postgres://{ROLE}@127.0.0.1:{}/{}", self.port, self.name)
+    }
+
+    /// The same with the password in it (for child processes and `bosun migrate-journal`).
+    pub fn url_with_password(&self) -> String {
+        format!(
+            "postgres://{ROLE}:{PASSWORD}@127.0.0.1:{}/{}",
+            self.port, self.name
+        )
+    }
+
+    /// Settings for `Journal::connect`.
+    pub fn settings(&self) -> bosun_journal::PgSettings {
+        bosun_journal::PgSettings {
+            url: self.url(),
+            password: Some(PASSWORD.into()),
+            tls: bosun_journal::PgTls::Disable,
+            ca_file: None,
+        }
+    }
+
+    pub fn location(&self) -> bosun_journal::Location {
+        bosun_journal::Location::Postgres(self.settings())
+    }
+}
+
+static SERVER: tokio::sync::OnceCell<Result<PgServer, String>> = tokio::sync::OnceCell::const_new();
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// The shared server, started on first use (or the one a parent test process named).
+pub async fn server() -> &'static PgServer {
+    let started = SERVER
+        .get_or_init(|| async {
+            if let Ok(port) = std::env::var(URL_ENV) {
+                let port = port.parse().map_err(|e| format!("{URL_ENV}={port}: {e}"))?;
+                return Ok(PgServer {
+                    port,
+                    dir: PathBuf::new(),
+                    _watchdog: None,
+                });
+            }
+            tokio::task::spawn_blocking(start)
+                .await
+                .map_err(|e| e.to_string())?
+        })
+        .await;
+    match started {
+        Ok(server) => server,
+        Err(e) => panic!("PostgreSQL could not be started for the tests: {e}"),
+    }
+}
+
+/// A new, empty database owned by the test role.
+pub async fn database() -> PgDatabase {
+    let server = server().await;
+    let name = format!(
+        "t_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    );
+    create_database(server.port, &name).await;
+    PgDatabase {
+        port: server.port,
+        name,
+    }
+}
+
+/// Creates database `name` (as the superuser, over TCP with its password).
+pub async fn create_database(port: u16, name: &str) {
+    let output = tokio::process::Command::new(format!("{PG_BIN}/psql"))
+        .args(["-X", "-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-U", "postgres", "-d", "postgres", "-c"])
+        .arg(format!("CREATE DATABASE {name} OWNER {ROLE}"))
+        .env("PGPASSWORD", "postgres")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "CREATE DATABASE {name}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Starts the server: a few tries, since a free port can be taken between finding and binding.
+fn start() -> Result<PgServer, String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match try_start() {
+            Ok(server) => return Ok(server),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+fn run(what: &str, command: &mut Command) -> Result<(), String> {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{what}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what}: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+fn as_postgres(program: &str) -> Command {
+    let mut command = Command::new("runuser");
+    command.args(["-u", "postgres", "--", &format!("{PG_BIN}/{program}")]);
+    command
+}
+
+fn try_start() -> Result<PgServer, String> {
+    if !Path::new(PG_BIN).join("postgres").exists() {
+        return Err(format!(
+            "{PG_BIN}/postgres is missing: install Debian's postgresql (scripts/test.sh does)"
+        ));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("bosun-pg-")
+        .tempdir()
+        .map_err(|e| e.to_string())?
+        .keep();
+    run("chown", Command::new("chown").arg("postgres:").arg(&dir))?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let pwfile = dir.join("pw");
+    std::fs::write(&pwfile, "postgres\n").map_err(|e| e.to_string())?;
+    run("chown", Command::new("chown").arg("postgres:").arg(&pwfile))?;
+    let data = dir.join("data");
+    run(
+        "initdb",
+        as_postgres("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+            ])
+            .arg(format!("--pwfile={}", pwfile.display())),
+    )?;
+    // The watchdog first, so that a server started below never outlives this process: it
+    // reads its stdin (a pipe only this process holds the other end of) until the end, then
+    // stops the server and removes the directory.
+    let script = format!(
+        "cat >/dev/null; runuser -u postgres -- {PG_BIN}/pg_ctl -D '{data}' -m immediate -w stop >/dev/null 2>&1; rm -rf '{dir}'",
+        data = data.display(),
+        dir = dir.display()
+    );
+    let mut watchdog = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("watchdog: {e}"))?;
+    let watchdog_stdin = watchdog.stdin.take();
+    let options = format!(
+        "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+        dir.display()
+    );
+    if let Err(e) = run(
+        "pg_ctl start",
+        as_postgres("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .arg("-l")
+            .arg(dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"]),
+    ) {
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        drop(watchdog_stdin);
+        let _ = watchdog.wait();
+        return Err(format!("{e}\n{log}"));
+    }
+    let sql = format!("CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'");
+    run(
+        "CREATE ROLE",
+        Command::new(format!("{PG_BIN}/psql"))
+            .args(["-X", "-q", "-h", "127.0.0.1", "-p", &port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-c", &sql])
+            .env("PGPASSWORD", "postgres"),
+    )?;
+    // The watchdog is reaped by init when this process is gone; it is never waited for here.
+    std::mem::forget(watchdog);
+    Ok(PgServer {
+        port,
+        dir,
+        _watchdog: watchdog_stdin,
+    })
+}

@@ -6,19 +6,51 @@ use bosun::journal::Journal;
 
 use crate::support::app::{AppOptions, DemoApp};
 use crate::support::bot::{ConsoleBot, PATIENCE};
+use crate::support::postgres::JournalStore;
 use crate::support::process::{BotProcess, wait_for_file};
 
+/// Runs each named test on the SQLite journal (`on_sqlite::NAME`) and on PostgreSQL
+/// (`on_postgres::NAME`).
+macro_rules! on_both_journals {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::postgres::JournalStore::Sqlite).await
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::support::postgres::JournalStore::postgres().await).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_journals!(
+    a_live_holders_lock_is_never_taken_and_the_queue_moves_when_it_finishes,
+    a_dead_holders_lock_goes_stale_its_deploy_is_recovered_and_the_queue_moves,
+    a_paused_bot_whose_deploy_was_taken_over_is_fenced_and_never_acts_again,
+);
+
 /// The restart of a release holding `HOLD` waits (bounded) for the gate file; `reached` marks it.
-fn held_app(reached: &Path, gate: &Path) -> DemoApp {
-    DemoApp::new(AppOptions {
+fn held_app(reached: &Path, gate: &Path, store: &JournalStore) -> DemoApp {
+    let app = DemoApp::new(AppOptions {
         restart: format!(
             r#"sh -c 'if [ -e HOLD ]; then touch "$1"; for i in $(seq 600); do [ -e "$2" ] && exit 0; sleep 0.1; done; exit 1; fi' sh {} {}"#,
             reached.display(),
             gate.display()
         ),
-        config_extra: "[journal]\nlease = \"1s\"\n\n".into(),
+        config_extra: format!("[journal]\nlease = \"1s\"\n{}\n", store.keys()),
         ..AppOptions::default()
-    })
+    });
+    store.write_password(app.path());
+    app
 }
 
 /// Waits until the holder of `env`'s deploy lock has renewed its lease `times` more times.
@@ -46,11 +78,12 @@ async fn lease_renewed(journal: &Journal, times: usize) {
     }
 }
 
-#[tokio::test]
-async fn a_live_holders_lock_is_never_taken_and_the_queue_moves_when_it_finishes() {
+async fn a_live_holders_lock_is_never_taken_and_the_queue_moves_when_it_finishes(
+    store: JournalStore,
+) {
     let marks = tempfile::tempdir().unwrap();
     let (reached, gate) = (marks.path().join("reached"), marks.path().join("gate"));
-    let mut app = held_app(&reached, &gate);
+    let mut app = held_app(&reached, &gate, &store);
     let mut alice = BotProcess::start(&app.config_path, "alice");
     alice.say("deploy demo to staging").await;
     alice.expect("is live on 2 hosts").await;
@@ -73,7 +106,7 @@ async fn a_live_holders_lock_is_never_taken_and_the_queue_moves_when_it_finishes
     bob.say("deploy demo to staging when free").await;
     bob.expect("bob is queued, number 1 in line").await;
     // Well past the lease, alice's bot keeps renewing it, and nobody takes her lock.
-    let journal = Journal::open(&app.journal_path()).await.unwrap();
+    let journal = store.open(&app.journal_path()).await;
     lease_renewed(&journal, 5).await;
     assert_eq!(
         journal.unfinished().await.unwrap().len(),
@@ -92,11 +125,12 @@ async fn a_live_holders_lock_is_never_taken_and_the_queue_moves_when_it_finishes
     bob.finish().await;
 }
 
-#[tokio::test]
-async fn a_dead_holders_lock_goes_stale_its_deploy_is_recovered_and_the_queue_moves() {
+async fn a_dead_holders_lock_goes_stale_its_deploy_is_recovered_and_the_queue_moves(
+    store: JournalStore,
+) {
     let marks = tempfile::tempdir().unwrap();
     let (reached, gate) = (marks.path().join("reached"), marks.path().join("gate"));
-    let app = held_app(&reached, &gate);
+    let app = held_app(&reached, &gate, &store);
     let mut alice = BotProcess::start(&app.config_path, "alice");
     alice.say("deploy demo to staging").await;
     alice.expect("is live on 2 hosts").await;
@@ -134,13 +168,14 @@ async fn a_dead_holders_lock_goes_stale_its_deploy_is_recovered_and_the_queue_mo
         app.current("h2"),
         "one release across the fleet"
     );
-    let journal = Journal::open(&app.journal_path()).await.unwrap();
+    let journal = store.open(&app.journal_path()).await;
     assert!(journal.locks().await.unwrap().is_empty(), "no lock is left");
     assert!(journal.unfinished().await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_paused_bot_whose_deploy_was_taken_over_is_fenced_and_never_acts_again() {
+async fn a_paused_bot_whose_deploy_was_taken_over_is_fenced_and_never_acts_again(
+    store: JournalStore,
+) {
     let marks = tempfile::tempdir().unwrap();
     let started = marks.path().join("build-started");
     let switched = marks.path().join("switched");
@@ -151,9 +186,10 @@ async fn a_paused_bot_whose_deploy_was_taken_over_is_fenced_and_never_acts_again
             started.display()
         )],
         restart: format!("touch {}", switched.display()),
-        config_extra: "[journal]\nlease = \"1s\"\n\n".into(),
+        config_extra: format!("[journal]\nlease = \"1s\"\n{}\n", store.keys()),
         ..AppOptions::default()
     });
+    store.write_password(app.path());
     let mut alice = BotProcess::start(&app.config_path, "alice");
     alice.say("deploy demo to staging").await;
     alice.expect("is live on 2 hosts").await;
@@ -195,7 +231,7 @@ async fn a_paused_bot_whose_deploy_was_taken_over_is_fenced_and_never_acts_again
         assert_eq!(app.current(host).as_deref(), Some(good.as_str()));
         assert_eq!(app.releases(host), vec![good.clone()]);
     }
-    let journal = Journal::open(&app.journal_path()).await.unwrap();
+    let journal = store.open(&app.journal_path()).await;
     assert!(journal.locks().await.unwrap().is_empty());
     assert_eq!(
         journal.deploy(2).await.unwrap().state,

@@ -247,3 +247,47 @@ fn try_start() -> Result<PgServer, String> {
         _watchdog: watchdog_stdin,
     })
 }
+
+/// Where the bots of an integration test keep their journal: the SQLite default, or a fresh
+/// PostgreSQL database (its password in a file beside the config).
+pub enum JournalStore {
+    Sqlite,
+    Postgres(PgDatabase),
+}
+
+/// The password file `JournalStore::keys` names, relative to the config's directory.
+const PASSWORD_FILE: &str = "journal-password";
+
+impl JournalStore {
+    pub async fn postgres() -> JournalStore {
+        JournalStore::Postgres(database().await)
+    }
+
+    /// Lines for the config's `[journal]` table.
+    pub fn keys(&self) -> String {
+        match self {
+            JournalStore::Sqlite => String::new(),
+            JournalStore::Postgres(db) => format!(
+                "url = \"{}\"\npassword_file = \"{PASSWORD_FILE}\"\n",
+                db.url()
+            ),
+        }
+    }
+
+    /// Writes the password file into the config's directory `dir`.
+    pub fn write_password(&self, dir: &Path) {
+        if let JournalStore::Postgres(_) = self {
+            std::fs::write(dir.join(PASSWORD_FILE), PASSWORD).unwrap();
+        }
+    }
+
+    /// The journal the bots use (`sqlite`: the SQLite file they would use).
+    pub async fn open(&self, sqlite: &Path) -> bosun_journal::Journal {
+        match self {
+            JournalStore::Sqlite => bosun_journal::Journal::open(sqlite).await.unwrap(),
+            JournalStore::Postgres(db) => bosun_journal::Journal::connect(&db.location())
+                .await
+                .unwrap(),
+        }
+    }
+}

@@ -249,3 +249,76 @@ async fn check_connects_to_the_database_and_names_the_key_when_it_cannot() {
         "an unset variable is named: {err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_journal_copies_a_bots_journal_and_the_bot_goes_on_from_postgres() {
+    let db = postgres::database().await;
+    let mut app = DemoApp::new(AppOptions::default());
+    let config = app.config_path.to_str().unwrap().to_string();
+    let sqlite = app.journal_path().to_str().unwrap().to_string();
+    let url = db.url();
+    let run = |args: Vec<String>, env: Vec<(&'static str, &'static str)>| {
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bosun(&args, &env)
+        })
+    };
+    let deploy = |by: &str| {
+        vec![
+            "deploy".to_string(),
+            "demo".into(),
+            "--to".into(),
+            "staging".into(),
+            "--config".into(),
+            config.clone(),
+            "--as".into(),
+            by.into(),
+        ]
+    };
+    for by in ["alice", "bob"] {
+        let (ok, out, err) = run(deploy(by), vec![]).await.unwrap();
+        assert!(ok, "{out}{err}");
+        app.commit(by, "Something new to deploy");
+    }
+    let migrate = vec![
+        "migrate-journal".to_string(),
+        sqlite.clone(),
+        url.clone(),
+        "--password-env".into(),
+        "BOSUN_TEST_JOURNAL_PW".into(),
+    ];
+    let pw = vec![("BOSUN_TEST_JOURNAL_PW", PASSWORD)];
+    let (ok, out, err) = run(migrate.clone(), pw.clone()).await.unwrap();
+    assert!(ok, "{out}{err}");
+    assert!(
+        out.contains("2 deploys") && out.contains("every row compared equal"),
+        "{out}"
+    );
+    let old = Journal::open(&app.journal_path()).await.unwrap();
+    let new = Journal::connect(&db.location()).await.unwrap();
+    assert_eq!(
+        old.history(None, None, 10).await.unwrap(),
+        new.history(None, None, 10).await.unwrap()
+    );
+    assert_eq!(old.identity().await.unwrap(), new.identity().await.unwrap());
+
+    // A second copy is refused: the target is not empty.
+    let (ok, out, err) = run(migrate, pw.clone()).await.unwrap();
+    assert!(!ok, "{out}");
+    assert!(
+        err.contains("not empty") && err.contains("2 deploys"),
+        "{err}"
+    );
+
+    // The bot now keeps its journal in PostgreSQL and goes on from there (deploy #3).
+    let mut text = std::fs::read_to_string(&app.config_path).unwrap();
+    text.push_str(&format!(
+        "\n[journal]\nurl = \"{url}\"\npassword_env = \"BOSUN_TEST_JOURNAL_PW\"\n"
+    ));
+    std::fs::write(&app.config_path, text).unwrap();
+    let (ok, out, err) = run(deploy("carol"), pw.clone()).await.unwrap();
+    assert!(ok && out.contains("Journal #3"), "{out}{err}");
+    let history = new.history(None, None, 10).await.unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(old.history(None, None, 10).await.unwrap().len(), 2);
+}

@@ -458,7 +458,7 @@ pub fn lock_line(lock: &LockRecord) -> String {
 /// What the room is told about a deploy that a previous run of the bot left unfinished.
 pub fn recovery_text(r: &crate::engine::Recovered) -> String {
     let d = &r.deploy;
-    let mut out = format!(
+    let head = format!(
         "I was restarted while {} #{} ({} to {} by {}) was running: ",
         d.kind.as_str(),
         d.id,
@@ -466,6 +466,28 @@ pub fn recovery_text(r: &crate::engine::Recovered) -> String {
         d.env,
         d.requested_by
     );
+    head + &recovered_text(r)
+}
+
+/// What a bot that took the lead from another (whose lease ran out) says about the deploy it
+/// recovered: "bosun on HOST takes over; deploy #N of blog to live was recovered: …".
+pub fn takeover_text(host: &str, r: &crate::engine::Recovered) -> String {
+    let d = &r.deploy;
+    format!(
+        "bosun on {host} takes over; {} #{} of {} to {} (by {}) was recovered: {}",
+        d.kind.as_str(),
+        d.id,
+        d.app,
+        d.env,
+        d.requested_by,
+        recovered_text(r)
+    )
+}
+
+/// What recovery did, after the sentence that says which deploy.
+fn recovered_text(r: &crate::engine::Recovered) -> String {
+    let d = &r.deploy;
+    let mut out = String::new();
     if r.problems.is_empty() {
         let back = match (&d.previous_release, &d.previous_revision) {
             (Some(release), Some(sha)) => format!(

@@ -119,6 +119,8 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 sender: message.sender.clone(),
                 when_free,
                 done,
+                line: message.text.clone(),
+                direct: message.direct,
             };
             start(ctx, state, &ask, &who, Job::Deploy(request), force).await;
             false
@@ -156,6 +158,8 @@ pub(crate) async fn handle(ctx: &Context, state: &mut State, message: Inbound) -
                 sender: message.sender.clone(),
                 when_free: false,
                 done,
+                line: message.text.clone(),
+                direct: message.direct,
             };
             start(
                 ctx,
@@ -324,6 +328,10 @@ pub(crate) struct Ask {
     pub when_free: bool,
     /// Held until the request has run (queued, then running) or was refused.
     pub done: Done,
+    /// The line as it was said, and whether in a direct conversation: a queued request is
+    /// kept as this, for the bot that leads next.
+    pub line: String,
+    pub direct: bool,
 }
 
 /// A request waiting for its environment to be free (`deploy … when free`).
@@ -405,6 +413,20 @@ pub(crate) async fn start(
                 job,
                 force,
             });
+            if let Some(store) = &ctx.store {
+                let kept = super::leases::QueuedLine {
+                    app: key.0.clone(),
+                    env: key.1.clone(),
+                    room: room.as_str().to_string(),
+                    who: ask.sender.identity.as_ref().map(|i| i.id.clone()),
+                    display: ask.sender.display.clone(),
+                    line: ask.line.clone(),
+                    direct: ask.direct,
+                };
+                if let Err(e) = store.queue(ctx.network, kept).await {
+                    tracing::warn!("cannot keep the queue in the journal: {e}");
+                }
+            }
         }
         let place = state
             .queue
@@ -521,12 +543,70 @@ async fn busy_lock(
         .find(|l| &l.env == env && (l.app == "*" || &l.app == app)))
 }
 
-/// Every tick: renew our leases, recover deploys whose bot died (their lease ran out), and
-/// start queued requests whose environment is free.
-pub(crate) async fn tick(ctx: &Context, state: &mut State) {
-    if let Err(e) = ctx.journal.heartbeat().await {
-        tracing::warn!("cannot renew the deploy leases: {e}");
+/// When this bot starts to lead (at start, or when it takes over from another bot): deploys
+/// left running by a bot that is gone are recovered in tasks of their own, while the bot
+/// already answers (their environments stay locked until they are done); then every
+/// environment's hosts are compared with the journal (an environment still being recovered
+/// is skipped: its lock is held, and the next round looks again). A takeover is told in the
+/// room, with what was recovered.
+pub(crate) async fn lead(
+    ctx: &Context,
+    state: &mut State,
+) -> Result<(), crate::journal::JournalError> {
+    for (deploy, seen) in crate::engine::orphaned(&ctx.config, &ctx.journal).await? {
+        if !state.recovering.insert(deploy.id) {
+            continue;
+        }
+        let takeover = state.takeover.take().is_some();
+        spawn_recovery_told(ctx, deploy.id, seen, None, takeover);
     }
+    if let Some(from) = state.takeover.take()
+        && let Some(home) = &ctx.home
+    {
+        ctx.say(
+            home,
+            format!(
+                "bosun on {} takes over from the bot on {from}, whose lease ran out; nothing was running",
+                ctx.host
+            ),
+        )
+        .await;
+    }
+    if ctx.options.reconcile {
+        reconcile_all(ctx, state);
+    }
+    // The `when free` queue the bot that led before kept in the journal is queued again here
+    // (as if its lines were said again), in its order.
+    if let Some(store) = &ctx.store {
+        match store.take_queue(ctx.network).await {
+            Ok(lines) => {
+                for kept in lines {
+                    let message = bosun_chat::Inbound {
+                        room: Room::new(kept.room),
+                        sender: bosun_chat::Sender {
+                            identity: kept
+                                .who
+                                .map(|id| bosun_chat::Identity::new(ctx.network, id)),
+                            display: kept.display,
+                        },
+                        text: kept.line,
+                        direct: kept.direct,
+                        edit_of: None,
+                        done: Done::none(),
+                    };
+                    handle(ctx, state, message).await;
+                }
+            }
+            Err(e) => tracing::warn!("cannot read the queue kept in the journal: {e}"),
+        }
+    }
+    start_queued(ctx, state).await;
+    Ok(())
+}
+
+/// Every tick: recover deploys whose bot died (their lease ran out), and start queued requests
+/// whose environment is free. (The leases are renewed by their own task.)
+pub(crate) async fn tick(ctx: &Context, state: &mut State) {
     let Ok(locks) = ctx.journal.locks().await else {
         return;
     };
@@ -640,6 +720,17 @@ async fn repair(
 /// Recovers deploy `id`, whose bot is gone, in a task of its own: takes it over (if it is
 /// still held under `seen`), undoes it, tells its room, and reports to the loop.
 pub(crate) fn spawn_recovery(ctx: &Context, id: i64, seen: Option<i64>, why: Option<String>) {
+    spawn_recovery_told(ctx, id, seen, why, false)
+}
+
+/// Recovers deploy `id`; with `takeover`, the room is told that this bot took the lead.
+fn spawn_recovery_told(
+    ctx: &Context,
+    id: i64,
+    seen: Option<i64>,
+    why: Option<String>,
+    takeover: bool,
+) {
     let ctx2 = ctx.clone();
     ctx.tasks.spawn(async move {
         let recovered = crate::engine::recover_one(
@@ -654,7 +745,11 @@ pub(crate) fn spawn_recovery(ctx: &Context, id: i64, seen: Option<i64>, why: Opt
         match recovered {
             Ok(Some(recovered)) => {
                 let room = Room::new(recovered.deploy.room.clone());
-                let text = crate::announce::recovery_text(&recovered);
+                let text = if takeover {
+                    crate::announce::takeover_text(&ctx2.host, &recovered)
+                } else {
+                    crate::announce::recovery_text(&recovered)
+                };
                 let text = match &why {
                     Some(why) => format!("{why} {text}"),
                     None => text,
@@ -692,6 +787,12 @@ pub(crate) async fn start_queued(ctx: &Context, state: &mut State) {
         let Some(queued) = state.queue.remove(index) else {
             break;
         };
+        if let Some(store) = &ctx.store {
+            let who = queued.ask.sender.identity.as_ref().map(|i| i.id.clone());
+            if let Err(e) = store.dequeue(ctx.network, &key.0, &key.1, who).await {
+                tracing::warn!("cannot update the queue in the journal: {e}");
+            }
+        }
         let who = who_of(ctx, &queued.ask.sender);
         ctx.say(
             &queued.ask.room,

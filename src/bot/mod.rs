@@ -7,6 +7,7 @@
 mod board;
 mod dispatch;
 mod freeze;
+mod leases;
 mod queries;
 mod reconcile;
 mod said;
@@ -162,6 +163,15 @@ pub(crate) struct Context {
     pub home: Option<Room>,
     /// The output of the deploys running now, for the page.
     pub live: LiveLogs,
+    /// When this bot's leases were last renewed: its runners stop once they may have run out.
+    pub tenure: crate::engine::Tenure,
+    /// This bot's host, for what it says when it takes over.
+    pub host: String,
+    /// The chat network this bot answers on.
+    pub network: &'static str,
+    /// Where the `when free` queue is kept for the bot that leads next (none for a bot alone
+    /// on its network).
+    pub store: Option<leases::Leaders>,
 }
 
 impl Context {
@@ -193,6 +203,11 @@ pub(crate) struct State {
     pub report: BotReport,
     /// Edits already answered.
     pub edits: dispatch::AnsweredEdits,
+    /// Whether this bot answers on its chat network (the others stay quiet).
+    pub leading: bool,
+    /// Set when this bot took the lead from another one, until the room was told (with the
+    /// recovery of the other bot's deploys, when there are any).
+    pub takeover: Option<String>,
 }
 
 impl State {
@@ -225,6 +240,7 @@ pub async fn run<A: Adapter + 'static>(
     let (to_loop, mut from_tasks) = mpsc::channel::<WorkerMsg>(256);
     let tasks = TaskTracker::new();
     let home = adapter.home();
+    let network = adapter.network();
     let adapter_stop = CancellationToken::new();
     let adapter_task = tasks.spawn(adapter.run(
         Channels {
@@ -235,6 +251,21 @@ pub async fn run<A: Adapter + 'static>(
     ));
 
     let said = said::Said::start(journal.clone(), &tasks);
+    // The leases are renewed in a task of their own, never behind chat delivery. A console
+    // bot is alone on its network and always leads.
+    let leases_stop = CancellationToken::new();
+    let mut leases = leases::start(
+        journal.clone(),
+        config.journal.lease,
+        network,
+        network == bosun_console::NETWORK,
+        &tasks,
+        leases_stop.clone(),
+    );
+    let leading = matches!(
+        *leases.role.borrow_and_update(),
+        leases::Role::Leading { .. }
+    );
     let connector = Connector::new();
     let tracker = Arc::new(Tracker::from_config(&config.tracker)?);
     let live = LiveLogs::default();
@@ -265,6 +296,10 @@ pub async fn run<A: Adapter + 'static>(
         to_loop,
         tasks: tasks.clone(),
         home,
+        tenure: leases.tenure.clone(),
+        host: leases::Instance::new().host,
+        network,
+        store: leases.store.clone(),
     };
     let mut state = State {
         running: HashMap::new(),
@@ -274,18 +309,12 @@ pub async fn run<A: Adapter + 'static>(
         drift: Default::default(),
         report: BotReport::default(),
         edits: Default::default(),
+        leading,
+        takeover: None,
     };
 
-    // Deploys left running by a bot that died are recovered in tasks of their own, while the
-    // bot already answers; their environments stay locked until they are done.
-    for (deploy, seen) in crate::engine::orphaned(&config, &journal).await? {
-        state.recovering.insert(deploy.id);
-        dispatch::spawn_recovery(&ctx, deploy.id, seen, None);
-    }
-    // Then every environment's hosts are compared with the journal (an environment still
-    // being recovered is skipped: its lock is held, and the next round looks again).
-    if options.reconcile {
-        dispatch::reconcile_all(&ctx, &mut state);
+    if state.leading {
+        dispatch::lead(&ctx, &mut state).await?;
     }
     let mut reconcile_ticks = tokio::time::interval_at(
         tokio::time::Instant::now() + config.journal.reconcile_every,
@@ -310,6 +339,8 @@ pub async fn run<A: Adapter + 'static>(
         }
         tokio::select! {
             message = inbound_rx.recv(), if input_open => match message {
+                // Another bot answers: this one stays quiet.
+                Some(_) if !state.leading => {}
                 Some(message) => {
                     if dispatch::handle(&ctx, &mut state, message).await {
                         pending_queries += 1;
@@ -318,14 +349,15 @@ pub async fn run<A: Adapter + 'static>(
                 None => input_open = false,
             },
             Some(msg) = from_tasks.recv() => match msg {
-                WorkerMsg::Say(outbound) => said.send(&outbound_tx, outbound).await,
+                WorkerMsg::Say(outbound) if state.leading => said.send(&outbound_tx, outbound).await,
+                WorkerMsg::Say(_) => {}
                 WorkerMsg::Recovered { deploy_id } => {
                     state.recovering.remove(&deploy_id);
                     dispatch::start_queued(&ctx, &mut state).await;
                 }
                 WorkerMsg::Finished { key, ended, last } => {
                     let finished = state.running.remove(&key);
-                    if let Some(last) = last {
+                    if let Some(last) = last.filter(|_| state.leading) {
                         said.send(&outbound_tx, last).await;
                     }
                     // The environment is free and its last word said: a script reads on.
@@ -351,10 +383,24 @@ pub async fn run<A: Adapter + 'static>(
                     dispatch::start_queued(&ctx, &mut state).await;
                 }
             },
-            _ = reconcile_ticks.tick(), if input_open && options.reconcile => {
+            _ = reconcile_ticks.tick(), if input_open && options.reconcile && state.leading => {
                 dispatch::reconcile_all(&ctx, &mut state)
             }
-            _ = ticks.tick() => dispatch::tick(&ctx, &mut state).await,
+            _ = ticks.tick(), if state.leading => dispatch::tick(&ctx, &mut state).await,
+            Ok(()) = leases.role.changed() => {
+                let role = leases.role.borrow_and_update().clone();
+                match role {
+                    leases::Role::Leading { took_over_from } if !state.leading => {
+                        state.leading = true;
+                        state.takeover = took_over_from;
+                        if let Err(e) = dispatch::lead(&ctx, &mut state).await {
+                            tracing::warn!("taking the lead: {e}");
+                        }
+                    }
+                    leases::Role::Leading { .. } => {}
+                    leases::Role::Following => state.leading = false,
+                }
+            }
             _ = shutdown.cancelled() => {
                 for running in state.running.values() {
                     running.cancel.stop("bosun is shutting down");
@@ -383,6 +429,7 @@ pub async fn run<A: Adapter + 'static>(
     drop(outbound_tx);
     adapter_stop.cancel();
     let adapter_result = adapter_task.await;
+    leases_stop.cancel();
     tasks.wait().await;
     connector.shutdown().await;
     adapter_result??;

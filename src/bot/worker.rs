@@ -203,6 +203,7 @@ pub(crate) async fn run_job(
             .map(|p| p.app.max_parallel)
             .unwrap_or(32),
         layout_timeout: ctx.options.layout_timeout,
+        tenure: ctx.tenure.clone(),
         retries: ctx
             .config
             .playbook(&plan.app)

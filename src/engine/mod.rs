@@ -11,6 +11,7 @@ pub mod reconcile;
 mod recover;
 mod releases;
 mod runner;
+mod tenure;
 mod tickets;
 mod undo;
 
@@ -27,3 +28,4 @@ pub use releases::{
     Applied, KeptRelease, KeptReleases, applied_migrations, kept_releases, migrations_to_undo,
 };
 pub use runner::Runner;
+pub use tenure::Tenure;

@@ -653,6 +653,7 @@ async fn switch_back(
         retries: playbook.pipeline.retries,
         fence: fence.clone(),
         lines: None,
+        tenure: super::Tenure::unbounded(),
     };
     let drain = async { while heard.recv().await.is_some() {} };
     let run = async {

@@ -11,6 +11,7 @@ use super::event::{Control, EngineEvent, Failure, RunOutcome, Stop};
 use super::guard::Fence;
 use super::perform::{Acting, ErrorKind, perform};
 use super::plan::{Phase, Plan, Step};
+use super::tenure::Tenure;
 use super::undo::{ToUndo, Undoer, undo_for};
 use crate::journal::{Journal, StepIntent, StepState};
 use crate::transport::{Host, OutputLine};
@@ -32,6 +33,9 @@ pub struct Runner {
     pub fence: Fence,
     /// Where the hosts' output lines go as they are printed (the live log), if anywhere.
     pub lines: Option<mpsc::Sender<OutputLine>>,
+    /// Whether this bot's leases are still renewed: once they may have run out, it takes no
+    /// further step and undoes nothing.
+    pub tenure: Tenure,
 }
 
 /// A step that was started, with its journal id, its wave, and how it ended.
@@ -195,6 +199,13 @@ impl Runner {
                 .await;
             }
         }
+        // A bot that lost the journal undoes nothing: the bot that recovers its deploy does.
+        if self.tenure.lost() {
+            return RunOutcome::Fenced {
+                reason: self.tenure.why_lost(),
+                elapsed: started_at.elapsed(),
+            };
+        }
         self.emit(EngineEvent::Undoing {
             steps: to_undo.len(),
         })
@@ -347,19 +358,29 @@ impl Runner {
         };
         // The fencing token, checked before every step: a bot whose deploy was taken over
         // stops here.
+        // A bot that cannot reach the journal waits for it while its lease lasts, and stops
+        // (undoing nothing) once the lease may have run out.
         let deploy = self.fence.deploy;
-        match self
-            .journal
-            .still_holds(deploy, self.fence.generation)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                return Err(Halt::Fenced(format!(
-                    "deploy #{deploy} is no longer this bot's: its lease was taken over"
-                )));
+        loop {
+            if self.tenure.lost() {
+                return Err(Halt::Fenced(self.tenure.why_lost()));
             }
-            Err(e) => return Err(fail(e.to_string(), String::new())),
+            match self
+                .journal
+                .still_holds(deploy, self.fence.generation)
+                .await
+            {
+                Ok(true) => break,
+                Ok(false) => {
+                    return Err(Halt::Fenced(format!(
+                        "deploy #{deploy} is no longer this bot's: its lease was taken over"
+                    )));
+                }
+                Err(e) => {
+                    tracing::warn!("deploy #{deploy}: cannot read its lock before a step: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
         }
         let intent = StepIntent {
             seq: step.seq as i64,

@@ -242,11 +242,22 @@ pub(crate) async fn clean_stale() -> usize {
         .await
         .unwrap_or_default();
     let cleaned = stale.len();
-    for (dir, sockets) in stale {
-        for socket in sockets {
+    // All at once, and one second for all: a master a killed bot left behind may still carry
+    // that bot's commands and not exit when asked; one by one, a fleet of them held the first
+    // connection of the bot that recovers its deploy for seconds per host.
+    let closes = stale
+        .iter()
+        .flat_map(|(_, sockets)| sockets.clone())
+        .map(|socket| async move {
             let session = Session::resume_mux(socket.into_boxed_path(), None);
-            let _ = tokio::time::timeout(Duration::from_secs(2), session.close()).await;
-        }
+            let _ = session.close().await;
+        });
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        futures_util::future::join_all(closes),
+    )
+    .await;
+    for (dir, _) in stale {
         let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(dir)).await;
     }
     cleaned

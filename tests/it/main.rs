@@ -10,6 +10,7 @@ mod discord;
 mod guardrails;
 mod journal_pg;
 mod kill;
+mod leaders;
 mod lease;
 mod plan;
 mod reads;

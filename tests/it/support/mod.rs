@@ -8,6 +8,7 @@ pub mod discord;
 pub mod postgres;
 pub mod process;
 pub mod prosody;
+pub mod proxy;
 pub mod slack;
 pub mod ssh_app;
 pub mod sshd;

@@ -104,6 +104,18 @@ impl Prosody {
         self.kill();
     }
 
+    /// Stop (SIGSTOP) or continue (SIGCONT) the server: a stalled chat server, whose clients
+    /// keep their connections but get nothing through. (Used by the bot-level tests.)
+    #[allow(dead_code)]
+    pub fn signal(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self.child.as_ref().context("prosody is not running")?.id();
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()?;
+        ensure!(status.success(), "kill {signal} {pid} failed");
+        Ok(())
+    }
+
     /// Start the server again on the same port (after [`Prosody::crash`]).
     pub async fn relaunch(&mut self) -> anyhow::Result<()> {
         ensure!(self.child.is_none(), "prosody is still running");

@@ -69,8 +69,8 @@ impl Instance {
 pub(crate) enum Claim {
     /// This instance leads; `from` is the host of another instance whose lease it took over.
     Leads { from: Option<String> },
-    /// Another instance leads, on `host`.
-    Follows { host: String },
+    /// Another instance leads, on `host`, and its lease runs out in `expires_in` unless renewed.
+    Follows { host: String, expires_in: Duration },
 }
 
 /// The `leaders` table, on the journal's SQLite file through a connection of its own.
@@ -160,7 +160,10 @@ impl Leaders {
                     )?;
                     Claim::Leads { from: None }
                 }
-                Some((_, host, beat)) if beat + lease_ms >= now => Claim::Follows { host },
+                Some((_, host, beat)) if beat + lease_ms >= now => Claim::Follows {
+                    host,
+                    expires_in: Duration::from_millis((beat + lease_ms - now) as u64),
+                },
                 held => {
                     tx.execute(
                         "INSERT INTO leaders (network, instance, host, since, heartbeat_at)
@@ -312,14 +315,14 @@ pub(crate) fn start(
     let task_tenure = tenure.clone();
     tasks.spawn(async move {
         let tenure = task_tenure;
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut next = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                _ = ticks.tick() => {}
+                _ = tokio::time::sleep_until(next) => {}
                 _ = stop.cancelled() => break,
             }
             let at = Instant::now();
+            next = tokio::time::Instant::from_std(at) + every;
             // A journal that does not answer counts as lost: no call may hold the heartbeat
             // for longer than the lease.
             let beat = tokio::time::timeout(lease, journal.heartbeat()).await;
@@ -354,7 +357,13 @@ pub(crate) fn start(
                         took_over_from: from,
                     },
                 },
-                Some(Ok(Ok(Claim::Follows { .. }))) => Role::Following,
+                Some(Ok(Ok(Claim::Follows { expires_in, .. }))) => {
+                    // A follower claims again right when the leader's lease runs out.
+                    let expiry =
+                        tokio::time::Instant::from_std(at) + expires_in + Duration::from_millis(5);
+                    next = next.min(expiry);
+                    Role::Following
+                }
                 // Unsure: keep leading while the lease lasts, then be quiet.
                 _ if tenure.lost() => Role::Following,
                 _ => continue,
@@ -409,10 +418,10 @@ mod tests {
             leaders.claim("xmpp", &a, lease).await.unwrap(),
             Claim::Leads { from: None }
         );
-        assert_eq!(
+        assert!(matches!(
             leaders.claim("xmpp", &b, lease).await.unwrap(),
-            Claim::Follows { host: "a".into() }
-        );
+            Claim::Follows { host, .. } if host == "a"
+        ));
         // Another network has its own leader.
         assert_eq!(
             leaders.claim("slack", &b, lease).await.unwrap(),
@@ -434,10 +443,10 @@ mod tests {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(
+        assert!(matches!(
             leaders.claim("xmpp", &a, lease).await.unwrap(),
-            Claim::Follows { host: "b".into() }
-        );
+            Claim::Follows { host, .. } if host == "b"
+        ));
         // The queue outlives its leader.
         let line = QueuedLine {
             app: "blog".into(),

@@ -181,8 +181,8 @@ async fn two_bots_in_one_room_answer_each_of_100_commands_from_two_people_once()
 }
 
 /// The kill points of the failover test, after the deploy was announced: spread over the
-/// staging, migration and switch of a deploy of about five seconds.
-const KILL_POINTS_MS: [u64; 10] = [200, 700, 1200, 1700, 2300, 2900, 3500, 4100, 4700, 5300];
+/// staging, migration and switch of a deploy of about three and a half seconds.
+const KILL_POINTS_MS: [u64; 10] = [150, 450, 800, 1100, 1400, 1700, 2000, 2300, 2700, 3100];
 
 #[tokio::test]
 async fn the_leading_bot_killed_mid_deploy_is_taken_over_and_its_fleet_recovered_within_10_s() {
@@ -215,7 +215,7 @@ async fn the_leading_bot_killed_mid_deploy_is_taken_over_and_its_fleet_recovered
         ),
     ];
     let mut alice = person(&server, "alice").await;
-    let mut bots = vec![
+    let mut bots = [
         Some(start_bot(&configs[0].0, configs[0].1, &mut alice).await),
         None,
     ];
@@ -248,6 +248,7 @@ async fn the_leading_bot_killed_mid_deploy_is_taken_over_and_its_fleet_recovered
         let follower = 1 - leader;
         assert_eq!(nick, configs[follower].1, "{told}");
         times.push(took.as_secs_f64());
+        eprintln!("round {round}: kill at {kill_ms} ms, told after {took:.2?}: {told}");
         // Every host on one release, with its release directories the same.
         let names = ssh.fleet.names();
         let current = ssh.current(&names[0]).unwrap();

@@ -44,6 +44,15 @@ impl Adapter for XmppAdapter {
         NETWORK
     }
 
+    /// The first configured room: where the bot says what it finds on its own (a takeover
+    /// from another bot, hosts that drifted).
+    fn home(&self) -> Option<bosun_chat::Room> {
+        self.config
+            .rooms
+            .first()
+            .map(|room| bosun_chat::Room::new(room.trim()))
+    }
+
     fn run(
         self,
         channels: Channels,

@@ -1,6 +1,6 @@
 //! `bosun migrate-journal`: copies a SQLite journal into an empty PostgreSQL one without loss
-//! (every deploy, step, file, lock, freeze, chat message, and the journal's identity and
-//! generation), then reads both back and compares every row.
+//! (every deploy, step, file, lock, freeze, chat message, leader and queued request, and the
+//! journal's identity and generation), then reads both back and compares every row.
 
 use std::path::Path;
 
@@ -118,6 +118,31 @@ const TABLES: &[Table] = &[
             ("room", Text),
             ("kind", Text),
             ("text", Text),
+        ],
+        "id",
+    ),
+    (
+        "leaders",
+        &[
+            ("network", Text),
+            ("instance", Text),
+            ("since", Int),
+            ("heartbeat_at", Int),
+        ],
+        "network",
+    ),
+    (
+        "queued",
+        &[
+            ("id", Int),
+            ("network", Text),
+            ("app", Text),
+            ("env", Text),
+            ("room", Text),
+            ("who", Text),
+            ("display", Text),
+            ("line", Text),
+            ("direct", Int),
         ],
         "id",
     ),
@@ -337,7 +362,7 @@ pub async fn sqlite_to_postgres(from: &Path, to: &PgSettings) -> Result<CopyRepo
             .map_err(JournalError::from)?;
         }
     }
-    for table in ["deploys", "steps", "messages"] {
+    for table in ["deploys", "steps", "messages", "queued"] {
         tx.execute(
             &format!(
                 "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"

@@ -57,9 +57,7 @@ pub struct Owner {
 impl Owner {
     /// The host part of the instance id.
     pub fn host(&self) -> &str {
-        self.instance
-            .rsplit_once('/')
-            .map_or(self.instance.as_str(), |(host, _)| host)
+        instance_host(&self.instance)
     }
 }
 
@@ -222,7 +220,9 @@ impl Journal {
         on_backend!(self.intent(deploy_id, step))
     }
 
-    /// Writes a step's outcome after it ran.
+    /// Writes a step's outcome after it ran. Only a step still at its intent takes an outcome:
+    /// a late write from a bot that was cut off from the journal (sent before the cut, arriving
+    /// after another bot recovered the deploy and settled the step) changes nothing.
     pub async fn outcome(
         &self,
         step_id: i64,
@@ -414,6 +414,55 @@ impl Journal {
         on_backend!(self.raise_generation(seen))
     }
 
+    /// Renews this bot instance's lead on chat network `network`, or takes it when nobody holds
+    /// it or its holder's lease (`lease`, by the journal's clock) ran out; otherwise says who
+    /// leads. Two instances claiming at once never both lead.
+    pub async fn claim_leader(
+        &self,
+        network: &str,
+        lease: std::time::Duration,
+    ) -> Result<LeaderClaim, JournalError> {
+        let owner = self.owner.clone();
+        let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        on_backend!(self.claim_leader(network.to_string(), lease_ms, owner))
+    }
+
+    /// Gives up this instance's lead on `network`, so that another bot takes it at once.
+    /// Returns whether it held it.
+    pub async fn resign_leader(&self, network: &str) -> Result<bool, JournalError> {
+        let owner = self.owner.clone();
+        on_backend!(self.resign_leader(network.to_string(), owner))
+    }
+
+    /// Who leads `network`, if any bot has (its lease may have run out).
+    pub async fn leader(&self, network: &str) -> Result<Option<LeaderRecord>, JournalError> {
+        on_backend!(self.leader(network.to_string()))
+    }
+
+    /// Keeps a `when free` request said on `network`, after those already kept, for whichever
+    /// bot leads next.
+    pub async fn queue_line(&self, network: &str, line: QueuedLine) -> Result<(), JournalError> {
+        on_backend!(self.queue_line(network.to_string(), line))
+    }
+
+    /// Forgets the kept requests of `who` for `app`/`env` on `network` (one of them started).
+    /// Returns how many were forgotten.
+    pub async fn dequeue_line(
+        &self,
+        network: &str,
+        app: &str,
+        env: &str,
+        who: Option<String>,
+    ) -> Result<usize, JournalError> {
+        on_backend!(self.dequeue_line(network.to_string(), app.to_string(), env.to_string(), who))
+    }
+
+    /// Takes every request kept for `network`, oldest first, and forgets them: the bot that
+    /// takes the lead queues them again (which keeps them anew).
+    pub async fn take_queue(&self, network: &str) -> Result<Vec<QueuedLine>, JournalError> {
+        on_backend!(self.take_queue(network.to_string()))
+    }
+
     /// Keeps messages the bot sent about deploys, in one transaction (secrets hidden). A message
     /// about a deploy the journal does not have is dropped.
     pub async fn record_messages(&self, messages: Vec<NewMessage>) -> Result<(), JournalError> {
@@ -453,6 +502,11 @@ impl Journal {
     pub async fn freezes(&self) -> Result<Vec<FreezeRecord>, JournalError> {
         on_backend!(self.freezes())
     }
+}
+
+/// The host part of a bot instance id (`host/8 hex digits`).
+pub fn instance_host(instance: &str) -> &str {
+    instance.rsplit_once('/').map_or(instance, |(host, _)| host)
 }
 
 /// A new bot instance id: this machine's host name, `/`, and 8 random hex digits.

@@ -65,6 +65,9 @@ on_both_backends!(
     two_deploys_asked_at_once_from_two_bots_exactly_one_runs,
     history_pages_filter_and_never_repeat_or_skip_a_deploy,
     freezes_are_kept_replaced_lifted_and_survive_reopening,
+    one_instance_leads_a_network_until_its_lease_runs_out_or_it_resigns,
+    bots_claiming_the_lead_at_once_never_both_lead,
+    the_when_free_queue_is_kept_in_order_for_the_next_leader,
 );
 
 fn new_deploy(app: &str, env: &str, by: &str) -> NewDeploy {
@@ -178,6 +181,16 @@ async fn steps_keep_intent_and_outcome_in_order(store: Store) {
     assert_eq!(
         steps.iter().map(|s| (s.id, s.state)).collect::<Vec<_>>(),
         [(s1, StepState::Done), (s2, StepState::Intent)]
+    );
+    // A late outcome (from a bot cut off while another settled the step) changes nothing.
+    j.mark(s1, StepState::Undone).await.unwrap();
+    j.outcome(s1, StepState::Failed, "late".into())
+        .await
+        .unwrap();
+    let late = &j.steps(id).await.unwrap()[0];
+    assert_eq!(
+        (late.state, late.output.as_deref()),
+        (StepState::Undone, Some("out"))
     );
     assert_eq!(j.unfinished().await.unwrap().len(), 1);
     j.finish(id, DeployState::Undone, "x".into()).await.unwrap();
@@ -588,6 +601,18 @@ fn fill_sqlite(path: &std::path::Path, deploys: i64) {
         )
         .unwrap();
         tx.execute(
+            "INSERT INTO leaders (network, instance, since, heartbeat_at) VALUES ('xmpp', 'host0/0000abcd', 8, 10)",
+            [],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO queued (network, app, env, room, who, display, line, direct)
+             VALUES ('xmpp', 'app1', 'live', 'ops', 'bob@example.org', 'bob', 'deploy app1 to live when free', 0),
+                    ('xmpp', 'app2', 'live', 'bob@example.org', NULL, 'anonymous ✓', 'deploy app2 to live when free', 1)",
+            [],
+        )
+        .unwrap();
+        tx.execute(
             "UPDATE meta SET value = CAST(?1 AS TEXT) WHERE key = 'generation'",
             [deploys + 10],
         )
@@ -613,9 +638,11 @@ async fn a_sqlite_journal_of_1000_deploys_is_copied_into_postgres_without_loss()
             report.count("locks"),
             report.count("freezes"),
             report.count("messages"),
+            report.count("leaders"),
+            report.count("queued"),
             report.count("meta"),
         ),
-        (1000, 3000, 1000, 3, 2, 1000, 2),
+        (1000, 3000, 1000, 3, 2, 1000, 1, 2, 2),
         "{report}"
     );
 
@@ -647,6 +674,27 @@ async fn a_sqlite_journal_of_1000_deploys_is_copied_into_postgres_without_loss()
     assert_eq!(old.locks().await.unwrap(), new.locks().await.unwrap());
     assert_eq!(old.freezes().await.unwrap(), new.freezes().await.unwrap());
     assert_eq!(old.running().await.unwrap(), new.running().await.unwrap());
+    assert_eq!(
+        old.leader("xmpp").await.unwrap(),
+        new.leader("xmpp").await.unwrap()
+    );
+    // A request queued after the copy comes after the copied ones.
+    let later = QueuedLine {
+        app: "app3".into(),
+        env: "live".into(),
+        room: "ops".into(),
+        who: None,
+        display: "carol".into(),
+        line: "deploy app3 to live when free".into(),
+        direct: false,
+    };
+    new.queue_line("xmpp", later.clone()).await.unwrap();
+    let kept = old.take_queue("xmpp").await.unwrap();
+    assert_eq!(kept.len(), 2);
+    assert_eq!(
+        new.take_queue("xmpp").await.unwrap(),
+        [kept, vec![later]].concat()
+    );
 
     // The copy goes on where the old one stopped: new ids and generations above the old ones.
     new.finish(999, DeployState::Succeeded, "done".into())
@@ -689,7 +737,7 @@ async fn postgres_schema_is_made_once_and_reported() {
         Journal::check(&location)
             .await
             .unwrap()
-            .contains("schema version 1")
+            .contains(&format!("schema version {}", postgres::schema::VERSION))
     );
     // The database's clock: close to this machine's here.
     let now = a.now_ms().await.unwrap();
@@ -731,6 +779,156 @@ async fn a_lease_is_renewed_by_its_owner_only_and_taken_over_by_another_instance
         assert_eq!(a.heartbeat().await.unwrap(), 0);
         assert_eq!(b.heartbeat().await.unwrap(), 1);
     }
+}
+
+async fn one_instance_leads_a_network_until_its_lease_runs_out_or_it_resigns(store: Store) {
+    let a = store.open().await.as_instance("machine-a/0000000a".into());
+    let b = store.open().await.as_instance("machine-b/0000000b".into());
+    let lease = std::time::Duration::from_millis(400);
+    assert_eq!(a.leader("xmpp").await.unwrap(), None);
+    assert_eq!(
+        a.claim_leader("xmpp", lease).await.unwrap(),
+        LeaderClaim::Leads { from: None }
+    );
+    let held = b.leader("xmpp").await.unwrap().unwrap();
+    assert_eq!(held.instance, "machine-a/0000000a");
+    assert_eq!(held.since, held.heartbeat_at);
+    match b.claim_leader("xmpp", lease).await.unwrap() {
+        LeaderClaim::Follows {
+            instance,
+            expires_in_ms,
+        } => {
+            assert_eq!(instance_host(&instance), "machine-a");
+            assert!((1..=400).contains(&expires_in_ms), "{expires_in_ms}");
+        }
+        other => panic!("b should follow: {other:?}"),
+    }
+    // Another network has a leader of its own.
+    assert_eq!(
+        b.claim_leader("slack", lease).await.unwrap(),
+        LeaderClaim::Leads { from: None }
+    );
+    // Renewing keeps the lead and moves the lease, not the start.
+    assert_eq!(
+        a.claim_leader("xmpp", lease).await.unwrap(),
+        LeaderClaim::Leads { from: None }
+    );
+    let renewed = a.leader("xmpp").await.unwrap().unwrap();
+    assert_eq!(renewed.since, held.since);
+    assert!(renewed.heartbeat_at >= held.heartbeat_at);
+    // a stops renewing: b takes the lead once a's lease ran out by the journal's clock (and not
+    // before), and says from whom.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = b.now_ms().await.unwrap();
+        match b.claim_leader("xmpp", lease).await.unwrap() {
+            LeaderClaim::Leads { from } => {
+                assert_eq!(from.as_deref(), Some("machine-a/0000000a"));
+                let taken = b.leader("xmpp").await.unwrap().unwrap();
+                assert!(
+                    taken.since >= renewed.heartbeat_at + 400,
+                    "{taken:?} {renewed:?}"
+                );
+                break;
+            }
+            LeaderClaim::Follows { expires_in_ms, .. } => {
+                assert!(
+                    now < renewed.heartbeat_at + 400 + 50,
+                    "lease ran out at {now}"
+                );
+                assert!(tokio::time::Instant::now() < deadline, "b never leads");
+                // Waits out what the journal says is left of a's lease.
+                tokio::time::sleep(std::time::Duration::from_millis(expires_in_ms as u64)).await; // allow-sleep: a lease running out
+            }
+        }
+    }
+    assert!(matches!(
+        a.claim_leader("xmpp", lease).await.unwrap(),
+        LeaderClaim::Follows { instance, .. } if instance == "machine-b/0000000b"
+    ));
+    // Giving up: only the holder can, and the other leads at once.
+    assert!(!a.resign_leader("xmpp").await.unwrap());
+    assert!(b.resign_leader("xmpp").await.unwrap());
+    assert_eq!(a.leader("xmpp").await.unwrap(), None);
+    assert_eq!(
+        a.claim_leader("xmpp", lease).await.unwrap(),
+        LeaderClaim::Leads { from: None }
+    );
+}
+
+async fn bots_claiming_the_lead_at_once_never_both_lead(store: Store) {
+    let lease = std::time::Duration::from_secs(30);
+    for round in 0..5 {
+        let network = format!("net{round}");
+        let mut claims = tokio::task::JoinSet::new();
+        for i in 0..8 {
+            let journal = store
+                .open()
+                .await
+                .as_instance(format!("machine-{i}/0000000{i}"));
+            let network = network.clone();
+            claims.spawn(async move { journal.claim_leader(&network, lease).await.unwrap() });
+        }
+        let claims = claims.join_all().await;
+        let leading = claims
+            .iter()
+            .filter(|c| matches!(c, LeaderClaim::Leads { .. }))
+            .count();
+        assert_eq!(leading, 1, "round {round}: {claims:?}");
+        let leader = store.open().await.leader(&network).await.unwrap().unwrap();
+        assert!(claims.iter().all(|c| match c {
+            LeaderClaim::Follows { instance, .. } => *instance == leader.instance,
+            LeaderClaim::Leads { from } => from.is_none(),
+        }));
+    }
+}
+
+async fn the_when_free_queue_is_kept_in_order_for_the_next_leader(store: Store) {
+    let a = store.open().await;
+    let line = |app: &str, who: Option<&str>| QueuedLine {
+        app: app.into(),
+        env: "live".into(),
+        room: "ops@conference.example.org".into(),
+        who: who.map(String::from),
+        display: who.unwrap_or("someone").into(),
+        line: format!("!deploy {app} to live when free"),
+        direct: who.is_none(),
+    };
+    a.queue_line("xmpp", line("blog", Some("bob@example.org")))
+        .await
+        .unwrap();
+    a.queue_line("xmpp", line("blog", None)).await.unwrap();
+    a.queue_line("xmpp", line("shop", Some("bob@example.org")))
+        .await
+        .unwrap();
+    a.queue_line("slack", line("blog", Some("U024BE7LH")))
+        .await
+        .unwrap();
+    // The anonymous request for blog started: only it is forgotten.
+    assert_eq!(
+        a.dequeue_line("xmpp", "blog", "live", None).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        a.dequeue_line("xmpp", "blog", "staging", None)
+            .await
+            .unwrap(),
+        0
+    );
+    // The next leader (another handle) takes them, in order, once.
+    let b = store.open().await.as_instance("machine-b/0000000b".into());
+    assert_eq!(
+        b.take_queue("xmpp").await.unwrap(),
+        vec![
+            line("blog", Some("bob@example.org")),
+            line("shop", Some("bob@example.org"))
+        ]
+    );
+    assert_eq!(b.take_queue("xmpp").await.unwrap(), vec![]);
+    assert_eq!(
+        a.take_queue("slack").await.unwrap(),
+        vec![line("blog", Some("U024BE7LH"))]
+    );
 }
 
 #[test]

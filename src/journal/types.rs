@@ -277,3 +277,43 @@ pub struct HistoryPage {
     /// How many deploys match the filters in all.
     pub total: i64,
 }
+
+/// What a bot found when it claimed the lead of a chat network (`Journal::claim_leader`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaderClaim {
+    /// This bot instance leads. `from` is the instance whose lease it took over, when another
+    /// one held the lead before and its lease ran out.
+    Leads { from: Option<String> },
+    /// Another instance leads; its lease runs out in `expires_in_ms` (by the journal's clock)
+    /// unless it renews it.
+    Follows {
+        instance: String,
+        expires_in_ms: i64,
+    },
+}
+
+/// Who leads a chat network, as the journal keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaderRecord {
+    pub network: String,
+    /// The leading bot instance (`host/8 hex digits`).
+    pub instance: String,
+    /// When it took the lead, and when it last renewed it (ms since the epoch, journal's clock).
+    pub since: i64,
+    pub heartbeat_at: i64,
+}
+
+/// A `when free` request kept in the journal, so that the bot that leads next queues it again:
+/// the line as it was said, by whom, where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueuedLine {
+    pub app: String,
+    pub env: String,
+    pub room: String,
+    /// The sender's identity id on the network, when the adapter vouched for one.
+    pub who: Option<String>,
+    pub display: String,
+    pub line: String,
+    /// Said in a direct conversation rather than in a room.
+    pub direct: bool,
+}

@@ -2,6 +2,7 @@
 //! (deadpool), TLS through rustls, times from the database's clock, and every operation that
 //! takes, moves or drops a lock serialised per environment by a transaction-scoped advisory lock.
 
+mod leaders;
 pub(crate) mod schema;
 mod tls;
 
@@ -289,7 +290,7 @@ impl Postgres {
         client
             .execute(
                 &format!(
-                    "UPDATE steps SET state = $2, output = $3, finished_at = {NOW} WHERE id = $1"
+                    "UPDATE steps SET state = $2, output = $3, finished_at = {NOW} WHERE id = $1 AND state = 'intent'"
                 ),
                 &[&step_id, &state.as_str(), &output],
             )

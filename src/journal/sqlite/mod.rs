@@ -7,6 +7,7 @@
 mod chat;
 mod freeze;
 mod history;
+mod leaders;
 mod records;
 pub(crate) mod schema;
 
@@ -180,7 +181,7 @@ impl Sqlite {
     ) -> Result<(), JournalError> {
         self.with(move |conn| {
             conn.execute(
-                "UPDATE steps SET state = ?2, output = ?3, finished_at = ?4 WHERE id = ?1",
+                "UPDATE steps SET state = ?2, output = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'intent'",
                 params![step_id, state.as_str(), output, crate::clock::now_ms()],
             )?;
             Ok(())

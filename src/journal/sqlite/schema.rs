@@ -88,8 +88,31 @@ ALTER TABLE deploys ADD COLUMN owner TEXT;
 ALTER TABLE locks ADD COLUMN owner TEXT;
 ";
 
+/// Version 5: who leads each chat network (a row held under a lease, like a deploy lock), and the
+/// `when free` requests kept for the bot that leads next.
+pub(crate) const V5: &str = "
+CREATE TABLE leaders (
+    network      TEXT PRIMARY KEY,
+    instance     TEXT NOT NULL,
+    since        INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+);
+CREATE TABLE queued (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    network TEXT NOT NULL,
+    app     TEXT NOT NULL,
+    env     TEXT NOT NULL,
+    room    TEXT NOT NULL,
+    who     TEXT,
+    display TEXT NOT NULL,
+    line    TEXT NOT NULL,
+    direct  INTEGER NOT NULL
+);
+CREATE INDEX queued_network ON queued (network, id);
+";
+
 /// The schema's versions, oldest first; `user_version` says how many have run.
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 
 /// Sets the pragmas and brings the schema up to `VERSION`, one migration at a time, each in
 /// its own transaction.
@@ -129,6 +152,7 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
             // Version 3: the chat messages said about each deploy, and the page's indexes.
             2 => super::chat::create(&tx)?,
             3 => tx.execute_batch(V4)?,
+            4 => tx.execute_batch(V5)?,
             _ => unreachable!("every version below VERSION has a migration"),
         }
         tx.pragma_update(None, "user_version", version + 1)?;
@@ -231,7 +255,7 @@ mod tests {
         )
         .unwrap();
         prepare(&mut conn).unwrap();
-        assert_eq!(version(&conn), 4);
+        assert_eq!(version(&conn), VERSION);
         let (pid, owner): (i64, Option<String>) = conn
             .query_row("SELECT owner_pid, owner FROM deploys", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -244,5 +268,58 @@ mod tests {
             })
             .unwrap();
         assert_eq!(generation, "7");
+    }
+
+    #[test]
+    fn a_version_4_journal_gains_leaders_and_the_queue_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.sqlite");
+        {
+            // A journal as version 4 left it, with a deploy running.
+            let mut conn = Connection::open(&path).unwrap();
+            conn.execute_batch(V1).unwrap();
+            conn.execute_batch(V2).unwrap();
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('journal_id', 'abc'), ('generation', '3')",
+                [],
+            )
+            .unwrap();
+            super::super::chat::create(&conn).unwrap();
+            conn.execute_batch(V4).unwrap();
+            conn.pragma_update(None, "user_version", 4).unwrap();
+            conn.execute(
+                "INSERT INTO deploys (kind, app, env, requested_by, room, state, started_at, owner)
+                 VALUES ('deploy', 'demo', 'staging', 'alice', 'console', 'running', 1, 'h/0badcafe')",
+                [],
+            )
+            .unwrap();
+            let tx = conn.transaction().unwrap();
+            let has_leaders: bool = tx
+                .prepare("SELECT 1 FROM sqlite_master WHERE name = 'leaders'")
+                .unwrap()
+                .exists([])
+                .unwrap();
+            assert!(!has_leaders);
+            tx.commit().unwrap();
+        }
+        let mut conn = Connection::open(&path).unwrap();
+        prepare(&mut conn).unwrap();
+        assert_eq!(version(&conn), 5);
+        let owner: String = conn
+            .query_row("SELECT owner FROM deploys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(owner, "h/0badcafe");
+        for table in ["leaders", "queued"] {
+            let rows: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(rows, 0, "{table}");
+        }
+        conn.execute(
+            "INSERT INTO queued (network, app, env, room, display, line, direct)
+             VALUES ('xmpp', 'demo', 'live', 'ops', 'bob', 'deploy demo to live when free', 0)",
+            [],
+        )
+        .unwrap();
     }
 }

@@ -413,8 +413,8 @@ pub(crate) async fn start(
                 job,
                 force,
             });
-            if let Some(store) = &ctx.store {
-                let kept = super::leases::QueuedLine {
+            if ctx.keeps_queue {
+                let kept = crate::journal::QueuedLine {
                     app: key.0.clone(),
                     env: key.1.clone(),
                     room: room.as_str().to_string(),
@@ -423,7 +423,7 @@ pub(crate) async fn start(
                     line: ask.line.clone(),
                     direct: ask.direct,
                 };
-                if let Err(e) = store.queue(ctx.network, kept).await {
+                if let Err(e) = ctx.journal.queue_line(ctx.network, kept).await {
                     tracing::warn!("cannot keep the queue in the journal: {e}");
                 }
             }
@@ -577,8 +577,8 @@ pub(crate) async fn lead(
     }
     // The `when free` queue the bot that led before kept in the journal is queued again here
     // (as if its lines were said again), in its order.
-    if let Some(store) = &ctx.store {
-        match store.take_queue(ctx.network).await {
+    if ctx.keeps_queue {
+        match ctx.journal.take_queue(ctx.network).await {
             Ok(lines) => {
                 for kept in lines {
                     let message = bosun_chat::Inbound {
@@ -787,9 +787,13 @@ pub(crate) async fn start_queued(ctx: &Context, state: &mut State) {
         let Some(queued) = state.queue.remove(index) else {
             break;
         };
-        if let Some(store) = &ctx.store {
+        if ctx.keeps_queue {
             let who = queued.ask.sender.identity.as_ref().map(|i| i.id.clone());
-            if let Err(e) = store.dequeue(ctx.network, &key.0, &key.1, who).await {
+            if let Err(e) = ctx
+                .journal
+                .dequeue_line(ctx.network, &key.0, &key.1, who)
+                .await
+            {
                 tracing::warn!("cannot update the queue in the journal: {e}");
             }
         }

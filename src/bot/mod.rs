@@ -169,9 +169,9 @@ pub(crate) struct Context {
     pub host: String,
     /// The chat network this bot answers on.
     pub network: &'static str,
-    /// Where the `when free` queue is kept for the bot that leads next (none for a bot alone
-    /// on its network).
-    pub store: Option<leases::Leaders>,
+    /// Whether the `when free` queue is kept in the journal for the bot that leads next (not
+    /// for a bot alone on its network).
+    pub keeps_queue: bool,
 }
 
 impl Context {
@@ -241,6 +241,7 @@ pub async fn run<A: Adapter + 'static>(
     let tasks = TaskTracker::new();
     let home = adapter.home();
     let network = adapter.network();
+    let shared = adapter.shared();
     let adapter_stop = CancellationToken::new();
     let adapter_task = tasks.spawn(adapter.run(
         Channels {
@@ -251,14 +252,14 @@ pub async fn run<A: Adapter + 'static>(
     ));
 
     let said = said::Said::start(journal.clone(), &tasks);
-    // The leases are renewed in a task of their own, never behind chat delivery. A console
-    // bot is alone on its network and always leads.
+    // The leases are renewed in a task of their own, never behind chat delivery. A bot alone
+    // on its network always leads.
     let leases_stop = CancellationToken::new();
     let mut leases = leases::start(
         journal.clone(),
         config.journal.lease,
         network,
-        network == bosun_console::NETWORK,
+        !shared,
         &tasks,
         leases_stop.clone(),
     );
@@ -297,9 +298,9 @@ pub async fn run<A: Adapter + 'static>(
         tasks: tasks.clone(),
         home,
         tenure: leases.tenure.clone(),
-        host: leases::Instance::new().host,
+        host: crate::journal::instance_host(journal.instance()).to_string(),
         network,
-        store: leases.store.clone(),
+        keeps_queue: shared,
     };
     let mut state = State {
         running: HashMap::new(),
@@ -339,8 +340,9 @@ pub async fn run<A: Adapter + 'static>(
         }
         tokio::select! {
             message = inbound_rx.recv(), if input_open => match message {
-                // Another bot answers: this one stays quiet.
-                Some(_) if !state.leading => {}
+                // Another bot answers: this one stays quiet. So does a bot that may have lost
+                // the journal (its lease may have run out), before its lease task says so.
+                Some(_) if !state.leading || ctx.tenure.lost() => {}
                 Some(message) => {
                     if dispatch::handle(&ctx, &mut state, message).await {
                         pending_queries += 1;

@@ -254,6 +254,7 @@ pub(crate) async fn run_job(
         RunOutcome::UndoFailed { .. } => DeployState::Failed,
         RunOutcome::Fenced { .. } => {
             // Another bot owns this deploy now: it records how it ends.
+            tracing::warn!(journal = id, "stopped, undoing nothing: {text}");
             return JobEnd {
                 ended: Ended::Undone,
                 last: Some(text),

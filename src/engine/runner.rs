@@ -361,24 +361,28 @@ impl Runner {
         // A bot that cannot reach the journal waits for it while its lease lasts, and stops
         // (undoing nothing) once the lease may have run out.
         let deploy = self.fence.deploy;
+        // Every wait on the journal here is bounded by what is left of the lease.
         loop {
             if self.tenure.lost() {
                 return Err(Halt::Fenced(self.tenure.why_lost()));
             }
-            match self
-                .journal
-                .still_holds(deploy, self.fence.generation)
-                .await
-            {
-                Ok(true) => break,
-                Ok(false) => {
+            let held = self
+                .tenure
+                .within(self.journal.still_holds(deploy, self.fence.generation))
+                .await;
+            match held {
+                None => continue,
+                Some(Ok(true)) => break,
+                Some(Ok(false)) => {
                     return Err(Halt::Fenced(format!(
                         "deploy #{deploy} is no longer this bot's: its lease was taken over"
                     )));
                 }
-                Err(e) => {
+                Some(Err(e)) => {
                     tracing::warn!("deploy #{deploy}: cannot read its lock before a step: {e}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    // A pause before asking again, never past the lease.
+                    let pause = tokio::time::sleep(Duration::from_millis(200));
+                    self.tenure.within(pause).await;
                 }
             }
         }
@@ -394,11 +398,17 @@ impl Runner {
         };
         crash_point(step.seq, CrashAt::Before);
         let journal_id = self
-            .journal
-            .intent(deploy, intent)
+            .tenure
+            .within(self.journal.intent(deploy, intent))
             .await
+            .ok_or_else(|| Halt::Fenced(self.tenure.why_lost()))?
             .map_err(|e| fail(e.to_string(), String::new()))?;
         crash_point(step.seq, CrashAt::Intent);
+        // Writing the intent may have taken the rest of the lease: then the step is not run
+        // (the bot that recovers the deploy finds the intent and looks at the host).
+        if self.tenure.lost() {
+            return Err(Halt::Fenced(self.tenure.why_lost()));
+        }
         let record_state = |state: StepState| {
             let mut all = started.lock().expect("not poisoned");
             if let Some(s) = all.iter_mut().find(|s| s.journal_id == journal_id) {
@@ -486,6 +496,11 @@ impl Runner {
             Err(e) => (StepState::Failed, format!("{}\n{}", e.reason, e.output)),
         };
         crash_point(step.seq, CrashAt::After);
+        // A bot whose lease may have run out writes nothing more: the bot recovering the deploy
+        // reads the step's end from the host.
+        if self.tenure.lost() {
+            return Err(Halt::Fenced(self.tenure.why_lost()));
+        }
         if let Err(e) = self.journal.outcome(journal_id, state, output).await {
             return Err(fail(e.to_string(), String::new()));
         }

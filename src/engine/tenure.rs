@@ -53,6 +53,22 @@ impl Tenure {
         self.inner.renewed.lock().expect("not poisoned").elapsed()
     }
 
+    /// How long the bot may still act unless the leases are renewed (`None`: without end).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.inner
+            .lease
+            .map(|lease| lease.saturating_sub(self.since_renewed()))
+    }
+
+    /// Runs `work` while the tenure lasts: `None` when it ran out first (a journal that does
+    /// not answer must not hold a runner past its lease).
+    pub async fn within<T>(&self, work: impl std::future::Future<Output = T>) -> Option<T> {
+        match self.remaining() {
+            None => Some(work.await),
+            Some(left) => tokio::time::timeout(left, work).await.ok(),
+        }
+    }
+
     /// Whether the leases may have run out: the bot must stop acting.
     pub fn lost(&self) -> bool {
         match self.inner.lease {
@@ -86,8 +102,24 @@ mod tests {
         *old.inner.renewed.lock().unwrap() = Instant::now() - Duration::from_millis(60);
         assert!(old.lost());
         assert!(old.why_lost().contains("undoes nothing"));
+        assert_eq!(old.remaining(), Some(Duration::ZERO));
         old.renewed(Instant::now());
         assert!(!old.lost());
+        assert!(old.remaining().unwrap() > Duration::from_millis(10));
         assert!(!Tenure::unbounded().lost());
+        assert_eq!(Tenure::unbounded().remaining(), None);
+    }
+}
+
+#[cfg(test)]
+mod within {
+    use super::*;
+
+    #[tokio::test]
+    async fn work_that_outlasts_the_tenure_is_given_up() {
+        let tenure = Tenure::new(Duration::from_millis(100));
+        assert_eq!(tenure.within(async { 7 }).await, Some(7));
+        let never = std::future::pending::<()>();
+        assert_eq!(tenure.within(never).await, None);
     }
 }

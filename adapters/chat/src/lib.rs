@@ -212,6 +212,13 @@ pub trait Adapter: Send {
         None
     }
 
+    /// Whether other bots may share this network (and its rooms): then exactly one of them
+    /// answers, and the others stay quiet until it goes. A bot that is alone on its network
+    /// (a terminal) always answers.
+    fn shared(&self) -> bool {
+        true
+    }
+
     fn run(
         self,
         channels: Channels,

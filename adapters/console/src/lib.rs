@@ -103,6 +103,11 @@ where
         NETWORK
     }
 
+    /// A terminal has one bot: it always answers.
+    fn shared(&self) -> bool {
+        false
+    }
+
     fn home(&self) -> Option<Room> {
         Some(Room::new(ROOM))
     }

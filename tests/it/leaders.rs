@@ -1,4 +1,4 @@
-//! Several bots, one journal, one XMPP room on a real Prosody: exactly one of them answers each command; when the leading bot is killed mid-deploy to an SSH fleet, the other takes over, recovers the fleet to one release and says so in the room; a stalled chat server stops no heartbeat, so nobody recovers a deploy whose bot lives.
+//! Several bots, one PostgreSQL journal, one XMPP room on a real Prosody: exactly one of them answers each command; when the leading bot is killed mid-deploy to an SSH fleet, or cut off from the database, the other takes over, recovers the fleet to one release and says so in the room, and the cut-off bot acts no more; a stalled chat server stops no heartbeat, so nobody recovers a deploy whose bot lives.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -8,15 +8,57 @@ use tokio_xmpp::parsers::message::Message;
 
 use crate::support::app::{AppOptions, DemoApp};
 use crate::support::bot::PATIENCE;
+use crate::support::postgres::{PASSWORD as PG_PASSWORD, PgDatabase, ROLE, database};
 use crate::support::process::{BotProcess, wait_for_file};
 use crate::support::prosody::{DOMAIN, PASSWORD, Prosody, TestClient, body, room};
+use crate::support::proxy::Proxy;
 use crate::support::ssh_app::{SshApp, SshOptions};
 
 const ROOM: &str = "leaders";
 
-/// Writes `bosun-<nick>.toml` beside the app's own config: the same playbooks and journal
-/// (`state_dir`), the bot as `account` on `server` with nick `nick`, alice and mallory known.
-fn bot_config(dir: &Path, server: &Prosody, account: &str, nick: &str, lease: &str) -> PathBuf {
+/// The bots' shared journal: a fresh PostgreSQL database.
+struct Shared {
+    db: PgDatabase,
+}
+
+impl Shared {
+    async fn new() -> Shared {
+        Shared {
+            db: database().await,
+        }
+    }
+
+    /// The `[journal]` keys of a bot that reaches the database at `port` on 127.0.0.1 (the
+    /// server's own, or a proxy's), its password in a file beside the config in `dir`.
+    fn keys(&self, dir: &Path, port: u16) -> String {
+        std::fs::write(dir.join("journal-password"), PG_PASSWORD).unwrap();
+        format!(
+            "url = \"postgres://{ROLE}@127.0.0.1:{port}/{name}\"\npassword_file = \"journal-password\"\n",
+            name = self.db.name
+        )
+    }
+
+    /// The keys of a bot that reaches the database directly.
+    fn direct(&self, dir: &Path) -> String {
+        self.keys(dir, self.db.port)
+    }
+
+    async fn journal(&self) -> Journal {
+        Journal::connect(&self.db.location()).await.unwrap()
+    }
+}
+
+/// Writes `bosun-<nick>.toml` beside the app's own config: the same playbooks, the journal of
+/// `journal` (the `[journal]` keys), the bot as `account` on `server` with nick `nick`, alice
+/// and mallory known.
+fn bot_config(
+    dir: &Path,
+    server: &Prosody,
+    account: &str,
+    nick: &str,
+    lease: &str,
+    journal: &str,
+) -> PathBuf {
     std::fs::write(dir.join("xmpp-password"), format!("{PASSWORD}\n")).unwrap();
     std::fs::copy(server.ca_file(), dir.join("xmpp-ca.pem")).unwrap();
     let path = dir.join(format!("bosun-{nick}.toml"));
@@ -42,7 +84,7 @@ keepalive = "10s"
 
 [journal]
 lease = "{lease}"
-
+{journal}
 [[people]]
 name = "alice"
 xmpp = "alice@{DOMAIN}"
@@ -100,24 +142,12 @@ async fn until_said(client: &mut TestClient, needle: &str) -> (String, String) {
     }
 }
 
-/// The host of the leader row of the journal at `path`, once there is one.
-async fn leader_row(path: &Path) -> String {
+/// The instance that leads the XMPP network in `journal`, once one does.
+async fn leader_row(journal: &Journal) -> String {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let path = path.to_path_buf();
-        let found = tokio::task::spawn_blocking(move || {
-            let conn = rusqlite::Connection::open(path).ok()?;
-            conn.query_row(
-                "SELECT instance FROM leaders WHERE network = 'xmpp'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .ok()
-        })
-        .await
-        .unwrap();
-        if let Some(instance) = found {
-            return instance;
+        if let Some(leader) = journal.leader("xmpp").await.unwrap() {
+            return leader.instance;
         }
         assert!(tokio::time::Instant::now() < deadline, "no bot leads");
         tokio::time::sleep(Duration::from_millis(50)).await; // allow-sleep: polling the journal the bots write
@@ -147,12 +177,14 @@ async fn two_bots_in_one_room_answer_each_of_100_commands_from_two_people_once()
         .await
         .expect("prosody starts");
     let app = DemoApp::new(AppOptions::default());
-    let one = bot_config(app.path(), &server, "bot-one", "bosun-one", "2s");
-    let two = bot_config(app.path(), &server, "bot-two", "bosun-two", "2s");
+    let shared = Shared::new().await;
+    let keys = shared.direct(app.path());
+    let one = bot_config(app.path(), &server, "bot-one", "bosun-one", "2s", &keys);
+    let two = bot_config(app.path(), &server, "bot-two", "bosun-two", "2s", &keys);
     let mut alice = person(&server, "alice").await;
     let mut mallory = person(&server, "mallory").await;
     let _one = start_bot(&one, "bosun-one", &mut alice).await;
-    leader_row(&app.journal_path()).await;
+    leader_row(&shared.journal().await).await;
     let _two = start_bot(&two, "bosun-two", &mut alice).await;
 
     let mut answered_by = std::collections::BTreeMap::<String, usize>::new();
@@ -204,13 +236,15 @@ async fn the_leading_bot_killed_mid_deploy_is_taken_over_and_its_fleet_recovered
         .await
         .expect("prosody starts");
     let dir = ssh.app.path().to_path_buf();
+    let shared = Shared::new().await;
+    let keys = shared.direct(&dir);
     let configs = [
         (
-            bot_config(&dir, &server, "bot-one", "bosun-one", "5s"),
+            bot_config(&dir, &server, "bot-one", "bosun-one", "5s", &keys),
             "bosun-one",
         ),
         (
-            bot_config(&dir, &server, "bot-two", "bosun-two", "5s"),
+            bot_config(&dir, &server, "bot-two", "bosun-two", "5s", &keys),
             "bosun-two",
         ),
     ];
@@ -219,7 +253,8 @@ async fn the_leading_bot_killed_mid_deploy_is_taken_over_and_its_fleet_recovered
         Some(start_bot(&configs[0].0, configs[0].1, &mut alice).await),
         None,
     ];
-    leader_row(&ssh.app.journal_path()).await;
+    let journal = shared.journal().await;
+    leader_row(&journal).await;
     bots[1] = Some(start_bot(&configs[1].0, configs[1].1, &mut alice).await);
     // A first deploy, so that there is a release to come back to.
     alice
@@ -292,7 +327,6 @@ async fn the_leading_bot_killed_mid_deploy_is_taken_over_and_its_fleet_recovered
         "failover_s: {median:.2} {:.2} (all: {times:.2?})",
         times[times.len() - 1]
     );
-    let journal = Journal::open(&ssh.app.journal_path()).await.unwrap();
     assert!(journal.unfinished().await.unwrap().is_empty());
 }
 
@@ -311,11 +345,14 @@ async fn a_stalled_chat_server_stops_no_heartbeat_and_nobody_recovers_a_deploy_w
     let server = Prosody::start(&["alice", "bot-one", "bot-two"])
         .await
         .expect("prosody starts");
-    let one = bot_config(app.path(), &server, "bot-one", "bosun-one", "1s");
-    let two = bot_config(app.path(), &server, "bot-two", "bosun-two", "1s");
+    let shared = Shared::new().await;
+    let keys = shared.direct(app.path());
+    let one = bot_config(app.path(), &server, "bot-one", "bosun-one", "1s", &keys);
+    let two = bot_config(app.path(), &server, "bot-two", "bosun-two", "1s", &keys);
     let mut alice = person(&server, "alice").await;
     let _one = start_bot(&one, "bosun-one", &mut alice).await;
-    leader_row(&app.journal_path()).await;
+    let journal = shared.journal().await;
+    leader_row(&journal).await;
     let _two = start_bot(&two, "bosun-two", &mut alice).await;
     alice
         .say(&room(ROOM), "!deploy demo to staging")
@@ -336,14 +373,13 @@ async fn a_stalled_chat_server_stops_no_heartbeat_and_nobody_recovers_a_deploy_w
 
     // The chat server stalls for three leases while the deploy waits.
     server.signal("-STOP").unwrap();
-    let journal = Journal::open(&app.journal_path()).await.unwrap();
     let lock = journal
         .locks()
         .await
         .unwrap()
         .pop()
         .expect("the deploy's lock");
-    let stalled_at = bosun::clock::now_ms();
+    let stalled_at = journal.now_ms().await.unwrap();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let now = journal
@@ -379,5 +415,176 @@ async fn a_stalled_chat_server_stops_no_heartbeat_and_nobody_recovers_a_deploy_w
         DeployState::Succeeded
     );
     assert_eq!(app.current("h1"), app.current("h2"));
+    assert!(journal.locks().await.unwrap().is_empty());
+}
+
+/// A step command that leaves its mark on its host: appends `NAME RELEASE` (the release its
+/// working directory is in, or `$3`) to the deploy root's `steps.log`, then takes `$2` seconds.
+const STEP_SCRIPT: &str = r#"#!/bin/sh
+root=${PWD%/releases/*}
+echo "$1 ${3:-$(basename "$PWD")}" >> "$root/steps.log"
+sleep "$2"
+"#;
+
+/// The lines of `host`'s `steps.log`.
+fn step_log(ssh: &SshApp, host: &str) -> Vec<String> {
+    std::fs::read_to_string(ssh.deploy_root(host).join("steps.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_bot_cut_off_from_postgres_stops_acting_and_the_other_recovers_its_deploy_with_no_step_run_twice()
+ {
+    let marks = tempfile::tempdir().unwrap();
+    let script = marks.path().join("step.sh");
+    std::fs::write(&script, STEP_SCRIPT).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let step = |name: &str, seconds: &str| format!("{} {name} {seconds}", script.display());
+    let ssh = SshApp::new(SshOptions {
+        hosts: 4,
+        groups: vec![("web", 4, Some(2))],
+        build: format!("[{:?}]", step("build", "0.5")),
+        restart: step("restart", "0.3"),
+        pipeline_extra: format!(
+            "migrate = {{ up = {:?}, down = {:?}, once = true }}\nlb = {{ out = {:?}, in = {:?} }}",
+            format!("{} {{revision}}", step("migrate-up", "1")),
+            format!("{} {{revision}}", step("migrate-down", "1")),
+            step("lb-out", "0.2"),
+            step("lb-in", "0.2"),
+        ),
+        ..SshOptions::default()
+    });
+    let server = Prosody::start(&["alice", "bot-one", "bot-two"])
+        .await
+        .expect("prosody starts");
+    let dir = ssh.app.path().to_path_buf();
+    let shared = Shared::new().await;
+    // Bot one reaches PostgreSQL through a proxy the test can cut; bot two directly.
+    let proxy = Proxy::start(format!("127.0.0.1:{}", shared.db.port).parse().unwrap()).await;
+    let one = bot_config(
+        &dir,
+        &server,
+        "bot-one",
+        "bosun-one",
+        "3s",
+        &shared.keys(&dir, proxy.address().port()),
+    );
+    let two = bot_config(
+        &dir,
+        &server,
+        "bot-two",
+        "bosun-two",
+        "3s",
+        &shared.direct(&dir),
+    );
+    let mut alice = person(&server, "alice").await;
+    let _one = start_bot(&one, "bosun-one", &mut alice).await;
+    let journal = shared.journal().await;
+    let first = leader_row(&journal).await;
+    let _two = start_bot(&two, "bosun-two", &mut alice).await;
+    alice
+        .say(&room(ROOM), "!deploy demo to staging")
+        .await
+        .unwrap();
+    let (nick, _) = until_said(&mut alice, "is live on 4 hosts").await;
+    assert_eq!(nick, "bosun-one");
+    let names = ssh.fleet.names();
+    let before = ssh.current(&names[0]).unwrap();
+    let logged: Vec<usize> = names.iter().map(|h| step_log(&ssh, h).len()).collect();
+
+    // The next deploy is cut off from the journal once its switch has begun on the first batch.
+    let mut ssh = ssh;
+    ssh.app.commit("Carol", "Cut off mid-deploy");
+    alice
+        .say(&room(ROOM), "!deploy demo to staging")
+        .await
+        .unwrap();
+    until_said(&mut alice, "alice is deploying demo").await;
+    let deploy = journal
+        .running()
+        .await
+        .unwrap()
+        .pop()
+        .expect("the deploy runs");
+    let release = deploy.release.clone().unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !step_log(&ssh, &names[0]).contains(&format!("restart {release}")) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the switch never began"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling a host's step log
+    }
+    proxy.cut();
+    let cut_at = Instant::now();
+    let (nick, told) = until_said(&mut alice, "takes over").await;
+    let took = cut_at.elapsed();
+    assert_eq!(nick, "bosun-two", "{told}");
+    assert!(
+        told.contains(&format!("#{} of demo", deploy.id)) && told.contains("was recovered"),
+        "{told}"
+    );
+    // Not before the lease (3 s) ran out, counted from bot one's last renewal (at most a fifth
+    // of a lease before the cut).
+    assert!(
+        took >= Duration::from_millis(2_400),
+        "before the lease ran out: {took:?}"
+    );
+    let leader = journal.leader("xmpp").await.unwrap().unwrap();
+    assert_ne!(leader.instance, first, "bot two leads now");
+    assert_eq!(
+        journal.deploy(deploy.id).await.unwrap().state,
+        DeployState::Recovered
+    );
+    // The fleet is back where it was, on every host; what the hosts logged so far.
+    let recovered: Vec<Vec<String>> = names.iter().map(|h| step_log(&ssh, h)).collect();
+    for host in &names {
+        assert_eq!(ssh.current(host).as_ref(), Some(&before), "{host}: {told}");
+    }
+
+    // The partition heals: bot one's held requests reach the journal, and it finds its deploy
+    // taken over. A third deploy, by bot two, runs to the end on the same fleet.
+    proxy.restore();
+    ssh.app.commit("Carol", "After the partition");
+    alice
+        .say(&room(ROOM), "!deploy demo to staging")
+        .await
+        .unwrap();
+    let (nick, _) = until_said(&mut alice, "is live on 4 hosts").await;
+    assert_eq!(nick, "bosun-two");
+    let after = ssh.current(&names[0]).unwrap();
+    assert_ne!(after, before);
+    for ((host, at_recovery), from) in names.iter().zip(&recovered).zip(&logged) {
+        assert_eq!(ssh.current(host).as_ref(), Some(&after), "{host}");
+        let log = step_log(&ssh, host);
+        // No step of the cut-off deploy and its recovery ran twice on any host (each names
+        // its step and the release it ran in: forward and undo differ)...
+        let window = &log[*from..at_recovery.len()];
+        assert!(
+            window.iter().any(|l| l.starts_with("build ")),
+            "{host}: {window:?}"
+        );
+        let mut seen = std::collections::BTreeSet::new();
+        for line in window {
+            assert!(
+                seen.insert(line),
+                "{host} ran {line:?} twice:\n{}",
+                window.join("\n")
+            );
+        }
+        // ...and none of the cut-off deploy's ran after it was recovered.
+        let late: Vec<&String> = log[at_recovery.len()..]
+            .iter()
+            .filter(|line| line.ends_with(&release))
+            .collect();
+        assert!(late.is_empty(), "{host}: {late:?} after the recovery");
+    }
+    // The cut-off deploy's steps all ended (done, then undone), none left at its intent.
+    let steps = journal.steps(deploy.id).await.unwrap();
+    assert!(!steps.is_empty());
+    assert!(journal.unfinished().await.unwrap().is_empty());
     assert!(journal.locks().await.unwrap().is_empty());
 }

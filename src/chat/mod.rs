@@ -168,6 +168,24 @@ impl Adapter for AnyAdapter {
         }
     }
 
+    fn home(&self) -> Option<bosun_chat::Room> {
+        match self {
+            AnyAdapter::Console(a) => a.home(),
+            AnyAdapter::Xmpp(a) => a.home(),
+            AnyAdapter::Slack(a) => a.home(),
+            AnyAdapter::Discord(a) => a.home(),
+        }
+    }
+
+    fn shared(&self) -> bool {
+        match self {
+            AnyAdapter::Console(a) => a.shared(),
+            AnyAdapter::Xmpp(a) => a.shared(),
+            AnyAdapter::Slack(a) => a.shared(),
+            AnyAdapter::Discord(a) => a.shared(),
+        }
+    }
+
     async fn run(self, channels: Channels, shutdown: CancellationToken) -> anyhow::Result<()> {
         match self {
             AnyAdapter::Console(a) => a.run(channels, shutdown).await,

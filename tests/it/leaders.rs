@@ -588,3 +588,78 @@ async fn a_bot_cut_off_from_postgres_stops_acting_and_the_other_recovers_its_dep
     assert!(journal.unfinished().await.unwrap().is_empty());
     assert!(journal.locks().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_when_free_request_said_to_a_bot_that_dies_is_run_by_the_bot_that_takes_over() {
+    let marks = tempfile::tempdir().unwrap();
+    let (reached, gate) = (marks.path().join("reached"), marks.path().join("gate"));
+    let app = DemoApp::new(AppOptions {
+        restart: format!(
+            r#"sh -c 'if [ -e HOLD ]; then touch "$1"; for i in $(seq 600); do [ -e "$2" ] && exit 0; sleep 0.1; done; exit 1; fi' sh {} {}"#,
+            reached.display(),
+            gate.display()
+        ),
+        ..AppOptions::default()
+    });
+    let server = Prosody::start(&["alice", "mallory", "bot-one", "bot-two"])
+        .await
+        .expect("prosody starts");
+    let shared = Shared::new().await;
+    let keys = shared.direct(app.path());
+    let one = bot_config(app.path(), &server, "bot-one", "bosun-one", "2s", &keys);
+    let two = bot_config(app.path(), &server, "bot-two", "bosun-two", "2s", &keys);
+    let mut alice = person(&server, "alice").await;
+    let mut mallory = person(&server, "mallory").await;
+    let mut first = start_bot(&one, "bosun-one", &mut alice).await;
+    let journal = shared.journal().await;
+    leader_row(&journal).await;
+    let _two = start_bot(&two, "bosun-two", &mut alice).await;
+    alice
+        .say(&room(ROOM), "!deploy demo to staging")
+        .await
+        .unwrap();
+    until_said(&mut alice, "is live on 2 hosts").await;
+    let live = app.current("h1").unwrap();
+    app.repo.commit(
+        "Bob Builder",
+        "bob@example.org",
+        "Hold the restart",
+        &[("HOLD", "1")],
+    );
+    alice
+        .say(&room(ROOM), "!deploy demo to staging")
+        .await
+        .unwrap();
+    wait_for_file(&reached).await;
+    mallory
+        .say(&room(ROOM), "!deploy demo to staging when free")
+        .await
+        .unwrap();
+    let (nick, _) = until_said(&mut alice, "mallory is queued, number 1 in line").await;
+    assert_eq!(nick, "bosun-one");
+    let kept = journal.take_queue("xmpp").await.unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].who.as_deref(), Some(&*format!("mallory@{DOMAIN}")));
+    // Put back as it was (taking it was only to look).
+    journal.queue_line("xmpp", kept[0].clone()).await.unwrap();
+
+    // The leading bot dies mid-deploy; the held restart may go on now.
+    first.child.kill().await.unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let (nick, told) = until_said(&mut alice, "takes over").await;
+    assert_eq!(nick, "bosun-two");
+    assert!(told.contains("was recovered"), "{told}");
+    let (nick, _) = until_said(&mut alice, "starting mallory's request").await;
+    assert_eq!(nick, "bosun-two");
+    let (nick, done) = until_said(&mut alice, "is live on 2 hosts").await;
+    assert_eq!(nick, "bosun-two");
+    let last = journal.history(None, None, 1).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (last.requested_by.as_str(), last.state),
+        ("mallory", DeployState::Succeeded),
+        "{done}"
+    );
+    assert_ne!(app.current("h1").unwrap(), live);
+    assert_eq!(app.current("h1"), app.current("h2"));
+    assert!(journal.take_queue("xmpp").await.unwrap().is_empty());
+}

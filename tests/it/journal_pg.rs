@@ -219,7 +219,10 @@ async fn check_connects_to_the_database_and_names_the_key_when_it_cannot() {
     })
     .await
     .unwrap();
-    assert!(ok && out.contains("schema version 2 (current 2)"), "{out}{err}");
+    assert!(
+        ok && out.contains("schema version 2 (current 2)"),
+        "{out}{err}"
+    );
 
     let (ok, out, err) = tokio::task::spawn_blocking({
         let config = config.clone();

@@ -36,7 +36,7 @@ pub(crate) struct Leases {
 
 /// Starts the task that renews this bot's leases five times a lease, until `stop`. A bot that
 /// is alone on its network (`always_lead`) leads from the start and never claims. The task gives up leadership when it stops.
-pub(crate) fn start(
+pub(crate) async fn start(
     journal: Journal,
     lease: Duration,
     network: &'static str,
@@ -45,12 +45,25 @@ pub(crate) fn start(
     stop: CancellationToken,
 ) -> Leases {
     let tenure = Tenure::new(lease);
-    let initial = if always_lead {
-        Role::Leading {
+    // A bot on a shared network knows whether it leads before it reads its first message:
+    // a command said while it starts is answered by it (when it leads), never dropped.
+    let first = match always_lead {
+        true => None,
+        false => tokio::time::timeout(lease, journal.claim_leader(network, lease))
+            .await
+            .ok(),
+    };
+    let initial = match first {
+        None if always_lead => Role::Leading {
             took_over_from: None,
+        },
+        Some(Ok(LeaderClaim::Leads { from })) => {
+            tracing::info!(instance = %journal.instance(), network, "this bot leads");
+            Role::Leading {
+                took_over_from: from.map(|instance| instance_host(&instance).to_string()),
+            }
         }
-    } else {
-        Role::Following
+        _ => Role::Following,
     };
     let (role_tx, role) = watch::channel(initial);
     // Five renewals a lease: a follower takes over within a fifth of a lease of its end.

@@ -262,11 +262,12 @@ pub async fn run<A: Adapter + 'static>(
         !shared,
         &tasks,
         leases_stop.clone(),
-    );
-    let leading = matches!(
-        *leases.role.borrow_and_update(),
-        leases::Role::Leading { .. }
-    );
+    )
+    .await;
+    let (leading, takeover) = match leases.role.borrow_and_update().clone() {
+        leases::Role::Leading { took_over_from } => (true, took_over_from),
+        leases::Role::Following => (false, None),
+    };
     let connector = Connector::new();
     let tracker = Arc::new(Tracker::from_config(&config.tracker)?);
     let live = LiveLogs::default();
@@ -311,7 +312,7 @@ pub async fn run<A: Adapter + 'static>(
         report: BotReport::default(),
         edits: Default::default(),
         leading,
-        takeover: None,
+        takeover,
     };
 
     if state.leading {

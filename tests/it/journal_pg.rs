@@ -165,7 +165,8 @@ async fn wait_for(
     panic!("a child ended before saying {want:?}");
 }
 
-fn bosun(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+/// Runs the `bosun` binary: whether it succeeded, its stdout and its stderr.
+pub(crate) fn bosun(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_bosun"))
         .args(args)
         .envs(env.iter().copied())

@@ -9,6 +9,7 @@ mod deploy;
 mod discord;
 mod guardrails;
 mod journal_pg;
+mod journal_tls;
 mod kill;
 mod leaders;
 mod lease;

@@ -23,14 +23,31 @@ const NOW: &str = "(extract(epoch from clock_timestamp())*1000)::bigint";
 
 impl From<tokio_postgres::Error> for JournalError {
     fn from(e: tokio_postgres::Error) -> JournalError {
-        // The driver's own text is often just "db error": keep the server's message.
+        // The driver's own text is often just "db error" or "error performing TLS handshake":
+        // keep the server's message, or the causes (the certificate the CA did not sign, the
+        // server without TLS, the refused connection).
         match e.as_db_error() {
             Some(db) => {
                 JournalError::Database(format!("{}: {}", db.severity(), db.message()).into())
             }
-            None => JournalError::Database(Box::new(e)),
+            None => JournalError::Database(with_causes(&e).into()),
         }
     }
+}
+
+/// An error's text, then each of its causes' that does not repeat it, `: `-separated.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl From<deadpool_postgres::PoolError> for JournalError {
@@ -97,12 +114,24 @@ fn explain(describe: &str, error: JournalError) -> JournalError {
     let text = text.strip_prefix("journal: ").unwrap_or(&text);
     let key = if text.contains("password") || text.contains("authentication") {
         "[journal] password_env / password_file"
-    } else if text.contains("TLS") || text.contains("tls") || text.contains("certificate") {
+    } else if text.contains("TLS")
+        || text.contains("tls")
+        || text.contains("certificate")
+        // The server turns away connections without TLS.
+        || text.contains("no encryption")
+    {
         "[journal] tls / ca_file"
     } else {
         "[journal] url"
     };
-    JournalError::Settings(format!("{key}: cannot connect to {describe}: {text}"))
+    // rustls names the problem in a word: say it for people.
+    let hint = if text.contains("UnknownIssuer") {
+        " (the server's certificate is signed by no CA trusted here: the one in ca_file, or \
+         without ca_file the system's)"
+    } else {
+        ""
+    };
+    JournalError::Settings(format!("{key}: cannot connect to {describe}: {text}{hint}"))
 }
 
 impl Postgres {

@@ -5,6 +5,10 @@
 //! pipe whose other end only the test process holds. If the server cannot start, every test
 //! that asks for it fails, saying why.
 //!
+//! A second server, started only by the tests that ask for it (`tls_database`), speaks TLS and
+//! nothing else: `ssl = on` with a certificate for `localhost` and 127.0.0.1 signed by a CA made
+//! with `openssl` in its directory, and a `pg_hba.conf` that rejects every connection without TLS.
+//!
 //! Shared by the library's tests (`src/journal/tests.rs`) and the integration tests.
 #![allow(dead_code)]
 
@@ -26,10 +30,28 @@ pub const PASSWORD: &str = "bosun";
 /// re-executes its own binary): they use it instead of starting one.
 pub const URL_ENV: &str = "BOSUN_TEST_PG_BASE";
 
-/// The one server of this test process.
+/// Which server: the default (plain TCP), or one that accepts only TLS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    Plain,
+    TlsOnly,
+}
+
+/// The certificates of a TLS server, made with `openssl` in its directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA (PEM) that signed the server's certificate (for `localhost` and 127.0.0.1).
+    pub ca: PathBuf,
+    /// Another CA (PEM), one that signed nothing the server shows.
+    pub stranger_ca: PathBuf,
+}
+
+/// A server of this test process.
 pub struct PgServer {
     pub port: u16,
     pub dir: PathBuf,
+    /// Its certificates, when it is the TLS server.
+    pub tls: Option<TlsFiles>,
     /// The write end of the watchdog's pipe: never dropped, closed by the kernel at exit.
     _watchdog: Option<std::process::ChildStdin>,
 }
@@ -39,6 +61,8 @@ pub struct PgServer {
 pub struct PgDatabase {
     pub port: u16,
     pub name: String,
+    /// On the TLS server: its certificates.
+    pub tls: Option<TlsFiles>,
 }
 
 impl PgDatabase {
@@ -65,12 +89,30 @@ impl PgDatabase {
         }
     }
 
+    /// Settings for `Journal::connect` with `tls = "require"`, trusting the CA in `ca_file`.
+    pub fn tls_settings(&self, ca_file: &Path) -> bosun_journal::PgSettings {
+        bosun_journal::PgSettings {
+            tls: bosun_journal::PgTls::Require,
+            ca_file: Some(ca_file.to_path_buf()),
+            ..self.settings()
+        }
+    }
+
+    /// The TLS server's certificates (panics on a database of the plain server).
+    pub fn tls_files(&self) -> &TlsFiles {
+        self.tls
+            .as_ref()
+            .expect("a database on the TLS server (postgres::tls_database)")
+    }
+
     pub fn location(&self) -> bosun_journal::Location {
         bosun_journal::Location::Postgres(self.settings())
     }
 }
 
 static SERVER: tokio::sync::OnceCell<Result<PgServer, String>> = tokio::sync::OnceCell::const_new();
+static TLS_SERVER: tokio::sync::OnceCell<Result<PgServer, String>> =
+    tokio::sync::OnceCell::const_new();
 static NEXT: AtomicUsize = AtomicUsize::new(0);
 
 /// The shared server, started on first use (or the one a parent test process named).
@@ -82,10 +124,11 @@ pub async fn server() -> &'static PgServer {
                 return Ok(PgServer {
                     port,
                     dir: PathBuf::new(),
+                    tls: None,
                     _watchdog: None,
                 });
             }
-            tokio::task::spawn_blocking(start)
+            tokio::task::spawn_blocking(|| start(ServerKind::Plain))
                 .await
                 .map_err(|e| e.to_string())?
         })
@@ -96,9 +139,32 @@ pub async fn server() -> &'static PgServer {
     }
 }
 
+/// The TLS-only server, started on first use.
+pub async fn tls_server() -> &'static PgServer {
+    let started = TLS_SERVER
+        .get_or_init(|| async {
+            tokio::task::spawn_blocking(|| start(ServerKind::TlsOnly))
+                .await
+                .map_err(|e| e.to_string())?
+        })
+        .await;
+    match started {
+        Ok(server) => server,
+        Err(e) => panic!("PostgreSQL with TLS could not be started for the tests: {e}"),
+    }
+}
+
 /// A new, empty database owned by the test role.
 pub async fn database() -> PgDatabase {
-    let server = server().await;
+    new_database(server().await).await
+}
+
+/// A new, empty database owned by the test role, on the TLS-only server.
+pub async fn tls_database() -> PgDatabase {
+    new_database(tls_server().await).await
+}
+
+async fn new_database(server: &PgServer) -> PgDatabase {
     let name = format!(
         "t_{}_{}",
         std::process::id(),
@@ -108,7 +174,36 @@ pub async fn database() -> PgDatabase {
     PgDatabase {
         port: server.port,
         name,
+        tls: server.tls.clone(),
     }
+}
+
+/// Runs `sql` as the superuser (over TCP with its password; `psql` uses TLS where the server
+/// offers it) and returns what it printed, unaligned, without headers.
+pub async fn superuser_query(port: u16, sql: &str) -> String {
+    let output = tokio::process::Command::new(format!("{PG_BIN}/psql"))
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
+        .args(["-U", "postgres", "-d", "postgres", "-c", sql])
+        .env("PGPASSWORD", "postgres")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .expect("psql runs");
+    assert!(
+        output.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 /// Creates database `name` (as the superuser, over TCP with its password).
@@ -130,10 +225,10 @@ pub async fn create_database(port: u16, name: &str) {
 }
 
 /// Starts the server: a few tries, since a free port can be taken between finding and binding.
-fn start() -> Result<PgServer, String> {
+fn start(kind: ServerKind) -> Result<PgServer, String> {
     let mut last = String::new();
     for _ in 0..3 {
-        match try_start() {
+        match try_start(kind) {
             Ok(server) => return Ok(server),
             Err(e) => last = e,
         }
@@ -163,7 +258,7 @@ fn as_postgres(program: &str) -> Command {
     command
 }
 
-fn try_start() -> Result<PgServer, String> {
+fn try_start(kind: ServerKind) -> Result<PgServer, String> {
     if !Path::new(PG_BIN).join("postgres").exists() {
         return Err(format!(
             "{PG_BIN}/postgres is missing: install Debian's postgresql (scripts/test.sh does)"
@@ -213,6 +308,10 @@ fn try_start() -> Result<PgServer, String> {
         .spawn()
         .map_err(|e| format!("watchdog: {e}"))?;
     let watchdog_stdin = watchdog.stdin.take();
+    let tls = match kind {
+        ServerKind::Plain => None,
+        ServerKind::TlsOnly => Some(tls_only(&dir, &data)?),
+    };
     let options = format!(
         "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
         dir.display()
@@ -244,7 +343,97 @@ fn try_start() -> Result<PgServer, String> {
     Ok(PgServer {
         port,
         dir,
+        tls,
         _watchdog: watchdog_stdin,
+    })
+}
+
+/// Makes a CA, a server certificate it signs (for `localhost` and 127.0.0.1) and a stranger CA
+/// in `dir/tls` with `openssl`, and sets up the cluster in `data` to speak TLS only: `ssl = on`
+/// with that certificate, and a `pg_hba.conf` that rejects TCP connections without TLS.
+fn tls_only(dir: &Path, data: &Path) -> Result<TlsFiles, String> {
+    let tls = dir.join("tls");
+    std::fs::create_dir(&tls).map_err(|e| format!("{}: {e}", tls.display()))?;
+    let openssl = |what: &str, args: &[&str]| {
+        run(
+            &format!("openssl {what}"),
+            Command::new("openssl").current_dir(&tls).args(args),
+        )
+        .map_err(|e| format!("{e} (the TLS tests make their certificates with openssl)"))
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    for (name, subject) in [
+        ("ca", "/CN=bosun test CA"),
+        ("stranger-ca", "/CN=a stranger CA"),
+    ] {
+        let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+        let mut args = vec!["req", "-x509", "-nodes", "-days", "7"];
+        args.extend(ec);
+        args.extend(["-keyout", &key, "-out", &pem, "-subj", subject]);
+        args.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
+        args.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+        openssl(&format!("req ({name})"), &args)?;
+    }
+    let mut args = vec!["req", "-new", "-nodes"];
+    args.extend(ec);
+    args.extend(["-keyout", "server.key", "-out", "server.csr"]);
+    args.extend(["-subj", "/CN=localhost"]);
+    openssl("req (server)", &args)?;
+    std::fs::write(
+        tls.join("server.ext"),
+        "basicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature\n\
+         extendedKeyUsage = serverAuth\n\
+         subjectAltName = DNS:localhost, IP:127.0.0.1\n",
+    )
+    .map_err(|e| e.to_string())?;
+    openssl(
+        "x509 (server)",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "7",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.pem",
+        ],
+    )?;
+    // The server refuses a key file that others may read, or that it does not own.
+    let key = tls.join("server.key");
+    run("chown", Command::new("chown").arg("postgres:").arg(&key))?;
+    run("chmod", Command::new("chmod").arg("0600").arg(&key))?;
+    let conf = data.join("postgresql.conf");
+    let mut text =
+        std::fs::read_to_string(&conf).map_err(|e| format!("{}: {e}", conf.display()))?;
+    text.push_str(&format!(
+        "\nssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
+        tls.join("server.pem").display(),
+        key.display()
+    ));
+    std::fs::write(&conf, text).map_err(|e| format!("{}: {e}", conf.display()))?;
+    // First match wins: without TLS, TCP is refused outright.
+    let hba = data.join("pg_hba.conf");
+    std::fs::write(
+        &hba,
+        "local all all trust\n\
+         hostnossl all all 0.0.0.0/0 reject\n\
+         hostnossl all all ::/0 reject\n\
+         hostssl all all 127.0.0.1/32 scram-sha-256\n\
+         hostssl all all ::1/128 scram-sha-256\n",
+    )
+    .map_err(|e| format!("{}: {e}", hba.display()))?;
+    Ok(TlsFiles {
+        ca: tls.join("ca.pem"),
+        stranger_ca: tls.join("stranger-ca.pem"),
     })
 }
 

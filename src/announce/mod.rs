@@ -187,12 +187,24 @@ fn count(n: usize, noun: &str) -> String {
 /// A line of progress (or a milestone, for failures) for an engine event.
 pub fn event_text(env: &str, event: &EngineEvent) -> (bool, String) {
     match event {
-        EngineEvent::Staged { hosts, elapsed } => (
+        EngineEvent::Staged {
+            hosts,
+            delta,
+            elapsed,
+        } => (
             false,
-            format!(
-                "{env}: staged on {hosts}/{hosts} hosts ({})",
-                human_duration(*elapsed)
-            ),
+            if *delta == 0 {
+                format!(
+                    "{env}: staged on {hosts}/{hosts} hosts ({})",
+                    human_duration(*elapsed)
+                )
+            } else {
+                format!(
+                    "{env}: staged on {hosts}/{hosts} hosts ({}) · staged: {delta} delta, {} full",
+                    human_duration(*elapsed),
+                    hosts - delta
+                )
+            },
         ),
         EngineEvent::Migrated { hosts, elapsed } => (
             false,

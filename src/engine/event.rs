@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 pub enum EngineEvent {
     Staged {
         hosts: usize,
+        /// Of them, staged by delta from their live release (the others in full).
+        delta: usize,
         elapsed: Duration,
     },
     Migrated {

@@ -209,7 +209,7 @@ pub async fn prepare_deploy(
         .clone()
         .unwrap_or_else(|| env.default_ref.clone());
 
-    let (revision, archive, files) = {
+    let (revision, archive, files, full) = {
         let config = config.clone();
         let app = playbook.app.name.clone();
         let reference = reference.clone();
@@ -234,8 +234,9 @@ pub async fn prepare_deploy(
                     short: rev.short,
                     tag: rev.tag,
                 },
-                info.path,
+                info.path.clone(),
                 files,
+                info,
             ))
         })
         .await?
@@ -284,6 +285,21 @@ pub async fn prepare_deploy(
         ..
     } = reached;
     let mut notices = hosts_vs_journal(journal, &observed).await?;
+    let staging = {
+        let (config, app, sha) = (
+            config.clone(),
+            playbook.app.name.clone(),
+            revision.sha.clone(),
+        );
+        let observed = observed.clone();
+        blocking(move || {
+            let playbook = config.playbook(&app).expect("checked above");
+            Ok(super::staging::decide(
+                &config, playbook, &sha, &full, &observed,
+            )?)
+        })
+        .await?
+    };
     // What is live: the journal's word, else what the hosts run (a journal that was emptied or
     // is older than the hosts is not a first deploy).
     let (live_sha, live_release) = match &live {
@@ -359,6 +375,7 @@ pub async fn prepare_deploy(
         canary: req.canary,
         migrations_down: Vec::new(),
     });
+    super::staging::apply(&mut plan, &staging);
     plan.notices.extend(notices);
     plan.notices.extend(log_notice);
     plan.notices.extend(checks.notices());

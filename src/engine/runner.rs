@@ -45,6 +45,8 @@ struct Started {
     step: Step,
     wave: usize,
     state: StepState,
+    /// A stage step that staged its host by delta.
+    by_delta: bool,
 }
 
 /// Why a step (and so the run) stopped.
@@ -111,8 +113,15 @@ impl Runner {
                     };
                 }
                 (Ok(()), Phase::Stage) => {
+                    let delta = started
+                        .lock()
+                        .expect("not poisoned")
+                        .iter()
+                        .filter(|s| s.wave == index && s.by_delta)
+                        .count();
                     self.emit(EngineEvent::Staged {
                         hosts: hosts_in_wave.len(),
+                        delta,
                         elapsed: wave_started.elapsed(),
                     })
                     .await
@@ -420,6 +429,7 @@ impl Runner {
             step: step.clone(),
             wave,
             state: StepState::Intent,
+            by_delta: false,
         });
 
         let Some(host) = self.hosts.get(&step.host) else {
@@ -488,7 +498,17 @@ impl Runner {
             return Err(Halt::Fenced(format!("{}: {}", step.host, e.reason)));
         }
         let (state, output) = match &result {
-            Ok(output) => (StepState::Done, output.clone()),
+            Ok(output) => {
+                if matches!(step.action, super::action::Action::Stage { .. })
+                    && super::staging::by_delta(output)
+                {
+                    let mut all = started.lock().expect("not poisoned");
+                    if let Some(s) = all.iter_mut().find(|s| s.journal_id == journal_id) {
+                        s.by_delta = true;
+                    }
+                }
+                (StepState::Done, output.clone())
+            }
             Err(e) if e.kind == ErrorKind::Interrupted => (
                 StepState::Interrupted,
                 format!("{}\n{}", e.reason, e.output),

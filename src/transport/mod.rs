@@ -9,6 +9,7 @@ mod hostkey;
 mod local;
 mod master;
 mod output;
+mod pace;
 mod quote;
 mod ssh;
 

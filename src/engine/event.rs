@@ -45,6 +45,11 @@ pub enum EngineEvent {
     Warning(String),
     /// Something worth a progress line (the maintenance page went up, …).
     Note(String),
+    /// Every host runs the new release and only the clean-up of old releases is left (it
+    /// changes nothing people see): the deploy has reached its goal.
+    Live {
+        elapsed: Duration,
+    },
 }
 
 /// The step that failed, where, and why.

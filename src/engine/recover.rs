@@ -32,6 +32,24 @@ pub struct Recovered {
     /// What the hosts said that people should know (a migration stopped half-way, a step a
     /// dead bot left running that was stopped).
     pub notes: Vec<String>,
+    /// The deploy was live on every host (every step before the clean-up of old releases was
+    /// done, and the room may have been told so): it is kept, not undone.
+    pub went_live: bool,
+}
+
+/// Every step of `plan` before its clean-up (`Phase::Finish`) is done in the journal: the
+/// deploy reached its goal, only old releases were still being removed.
+fn went_live(plan: &Plan, steps: &[StepRecord]) -> bool {
+    plan.steps.iter().any(|s| s.phase == Phase::Finish)
+        && plan
+            .steps
+            .iter()
+            .filter(|s| s.phase != Phase::Finish)
+            .all(|s| {
+                steps.iter().any(|r| {
+                    r.seq == s.seq as i64 && r.undo_of.is_none() && r.state == StepState::Done
+                })
+            })
 }
 
 /// Whether the bot instance that holds a deploy may still be running: another instance (on
@@ -292,6 +310,34 @@ pub async fn recover_deploy(
                 }
             }
             let steps = journal.steps(deploy.id).await?;
+            if plan.as_ref().is_some_and(|p| went_live(p, &steps)) {
+                // Live everywhere; the hosts are fenced, so the dead bot's clean-up has
+                // stopped. The next deploy's clean-up removes what this one left.
+                let state = if problems.is_empty() {
+                    DeployState::Succeeded
+                } else {
+                    DeployState::Failed
+                };
+                let mut summary = "live on every host; the bot stopped during the clean-up of old releases, nothing was undone".to_string();
+                if !problems.is_empty() {
+                    summary.push_str(&format!(
+                        ", {} problems: {}",
+                        problems.len(),
+                        problems.join("; ")
+                    ));
+                }
+                if journal.still_holds(deploy.id, generation).await? {
+                    journal.finish(deploy.id, state, summary).await?;
+                }
+                return Ok(Recovered {
+                    deploy,
+                    undone: 0,
+                    found,
+                    problems,
+                    notes,
+                    went_live: true,
+                });
+            }
             let to_undo = pending_undos(
                 &steps,
                 plan.as_ref(),
@@ -321,6 +367,7 @@ pub async fn recover_deploy(
                     found,
                     problems,
                     notes,
+                    went_live: false,
                 });
             }
             // Trust, then verify: every host must be on the release it was on.
@@ -378,6 +425,7 @@ pub async fn recover_deploy(
         found,
         problems,
         notes,
+        went_live: false,
     })
 }
 

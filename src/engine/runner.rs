@@ -75,6 +75,7 @@ impl Runner {
                 .collect(),
         );
         let mut failure: Option<Failure> = None;
+        let mut live_said = false;
 
         for (index, wave) in waves(&plan.steps).into_iter().enumerate() {
             if self.stop.is_stopped() {
@@ -88,6 +89,14 @@ impl Runner {
                 break;
             }
             let phase = wave[0].phase.clone();
+            if phase == Phase::Finish && !live_said {
+                // The clean-up changes nothing people see: the deploy is live before it.
+                live_said = true;
+                self.emit(EngineEvent::Live {
+                    elapsed: started_at.elapsed(),
+                })
+                .await;
+            }
             let wave_started = Instant::now();
             let hosts_in_wave = hosts_of(&wave);
             if let Phase::Switch {

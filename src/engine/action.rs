@@ -135,7 +135,9 @@ rm -f "$r.partial/REVISION"
 for p in "$@"; do rm -rf "$r.partial/$p"; done
 while IFS= read -r p; do [ -z "$p" ] || rm -rf "$r.partial/$p"; done < "$s/meta/remove"
 while IFS= read -r p; do
-  [ -z "$p" ] || mv "$s/tree/$p" "$r.partial/$p" || refuse "cannot put $p in place"
+  [ -z "$p" ] && continue
+  rm -rf "$r.partial/$p"
+  mv "$s/tree/$p" "$r.partial/$p" || refuse "cannot put $p in place"
 done < "$s/meta/put"
 cd "$r.partial" || refuse "cannot enter $r.partial"
 if [ "$(id -u)" = 0 ]; then f6=644 f7=755; else
@@ -192,12 +194,18 @@ rm -rf "$r"
 mv "$r.partial" "$r"
 "#;
 
+/// Removes one release (renamed aside first, as the clean-up does), its unfinished stage and
+/// its delta scratch directory; refuses while `current` points at it.
 const REMOVE_RELEASE: &str = r#"set -e
 r="$1/releases/$2"
 if [ "$(readlink "$1/current" 2>/dev/null)" = "$r" ]; then
   echo "refusing to remove $r: current points at it" >&2; exit 1
 fi
-rm -rf "$r" "$r.partial" "$1/releases/.$2.delta"
+if [ -e "$r" ] || [ -L "$r" ]; then
+  rm -rf "$1/releases/.$2.removing"
+  mv "$r" "$1/releases/.$2.removing"
+fi
+rm -rf "$1/releases/.$2.removing" "$r.partial" "$1/releases/.$2.delta"
 "#;
 
 const SWITCH: &str = r#"set -e
@@ -248,8 +256,15 @@ fi
 
 /// Removes the oldest releases beyond `$2`, never the one `current` points at nor any named
 /// after `$2`. Release names start with a UTC timestamp, so the glob's order is oldest first.
+/// Each release is first renamed aside (`.NAME.removing`, a name the glob never lists) and
+/// only then removed, so a clean-up stopped half-way leaves whole releases and hidden
+/// leftovers, never a half-removed release; the next clean-up removes the leftovers first.
 const CLEANUP: &str = r#"set -e
 d=$1; keep=$2; shift 2
+for r in "$d"/releases/.*.removing; do
+  [ -e "$r" ] || continue
+  rm -rf "$r"
+done
 cur=$(readlink "$d/current" 2>/dev/null || true); cur=${cur##*/}
 n=0
 for r in "$d"/releases/*; do
@@ -266,7 +281,8 @@ for r in "$d"/releases/*; do
   skip=
   for p in "$@"; do [ "$name" = "$p" ] && skip=1; done
   [ -n "$skip" ] && continue
-  rm -rf "$r"
+  mv "$r" "$d/releases/.$name.removing"
+  rm -rf "$d/releases/.$name.removing"
   echo "removed $name"
   excess=$((excess - 1))
 done
@@ -274,7 +290,13 @@ done
 
 const REMOVE_MANY: &str = r#"set -e
 d=$1; shift
-for r in "$@"; do rm -rf "$d/releases/$r"; done
+for r in "$@"; do
+  if [ -e "$d/releases/$r" ]; then
+    rm -rf "$d/releases/.$r.removing"
+    mv "$d/releases/$r" "$d/releases/.$r.removing"
+  fi
+  rm -rf "$d/releases/.$r.removing"
+done
 "#;
 
 impl Action {
@@ -571,6 +593,8 @@ mod tests {
             std::fs::create_dir_all(root.join("releases").join(name)).unwrap();
         }
         std::fs::create_dir_all(root.join("releases/20261123000009-abc.partial")).unwrap();
+        // What a clean-up stopped half-way left: a release renamed aside, partly removed.
+        std::fs::create_dir_all(root.join("releases/.20261122000001-abc.removing/a")).unwrap();
         std::os::unix::fs::symlink(root.join("releases").join(&names[2]), root.join("current"))
             .unwrap();
         let protect = vec![names[5].clone()];

@@ -12,7 +12,7 @@ use super::guard::{Fence, HostRecord, StepEnd, inspect};
 use super::perform::ErrorKind;
 use super::plan::{Phase, Plan};
 use super::prepare::target;
-use super::undo::{ToUndo, Undoer, undo_for, wave_of};
+use super::undo::{FINISH, ToUndo, Undoer, undo_for, wave_of};
 use crate::config::Config;
 use crate::journal::{
     DeployRecord, DeployState, Journal, JournalError, Owner, StepRecord, StepState,
@@ -50,6 +50,48 @@ fn went_live(plan: &Plan, steps: &[StepRecord]) -> bool {
                     r.seq == s.seq as i64 && r.undo_of.is_none() && r.state == StepState::Done
                 })
             })
+}
+
+/// Runs again, in parallel (at most `max_parallel` hosts at once), the clean-ups of `plan`
+/// that the journal does not record as done, on the hosts that answered; one that fails is a
+/// note (the next deploy's clean-up tries again). `Err`: a host refused, another bot acts now.
+async fn finish_cleanups(
+    undoer: &Undoer,
+    plan: &Plan,
+    steps: &[StepRecord],
+    records: &BTreeMap<String, Result<HostRecord, String>>,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(undoer.max_parallel.max(1)));
+    let mut tasks = JoinSet::new();
+    for step in plan.steps.iter().filter(|s| s.phase == Phase::Finish) {
+        let done = steps
+            .iter()
+            .any(|r| r.seq == step.seq as i64 && r.undo_of.is_none() && r.state == StepState::Done);
+        if done || !records.get(&step.host).is_some_and(|r| r.is_ok()) {
+            continue;
+        }
+        let (undoer, step, limit) = (undoer.clone(), step.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            let result = undoer
+                .run_journaled(&step.host, step.seq, FINISH, None, &step.action)
+                .await;
+            (step.host, result)
+        });
+    }
+    let mut fenced = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(_))) => {}
+            Ok((_, Err((ErrorKind::Fenced, why)))) => fenced = Some(why),
+            Ok((host, Err((_, why)))) => notes.push(format!(
+                "{host}: the clean-up of old releases failed: {why}"
+            )),
+            Err(e) => notes.push(format!("a clean-up task died: {e}")),
+        }
+    }
+    fenced.map_or(Ok(()), Err)
 }
 
 /// Whether the bot instance that holds a deploy may still be running: another instance (on
@@ -310,9 +352,33 @@ pub async fn recover_deploy(
                 }
             }
             let steps = journal.steps(deploy.id).await?;
-            if plan.as_ref().is_some_and(|p| went_live(p, &steps)) {
+            if let Some(plan) = plan.as_ref().filter(|p| went_live(p, &steps)) {
                 // Live everywhere; the hosts are fenced, so the dead bot's clean-up has
-                // stopped. The next deploy's clean-up removes what this one left.
+                // stopped. Its unfinished clean-ups run again (each renames a release aside
+                // before removing it, so what a stopped one left is a whole release or a
+                // hidden leftover, which the clean-up removes first).
+                let undoer = Undoer {
+                    journal: journal.clone(),
+                    hosts: hosts.clone(),
+                    roots: roots.clone(),
+                    fence: fence.clone(),
+                    deploy_id: deploy.id,
+                    layout_timeout,
+                    max_parallel: playbook.app.max_parallel,
+                };
+                if let Err(fenced) =
+                    finish_cleanups(&undoer, plan, &steps, &records, &mut notes).await
+                {
+                    notes.push(format!("another bot took over: {fenced}"));
+                    return Ok(Recovered {
+                        deploy,
+                        undone: 0,
+                        found,
+                        problems,
+                        notes,
+                        went_live: true,
+                    });
+                }
                 let state = if problems.is_empty() {
                     DeployState::Succeeded
                 } else {

@@ -177,7 +177,7 @@ async fn kill_round(
             .ssh
             .releases(&host)
             .into_iter()
-            .filter(|r| r.ends_with(".partial"))
+            .filter(|r| r.ends_with(".partial") || r.starts_with('.'))
             .collect();
         if !partial.is_empty() {
             problems.push(format!("{host}: left {partial:?}"));
@@ -291,14 +291,14 @@ const WHERE: [&str; 2] = ["intent", "after"];
 #[tokio::test]
 async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migrations_and_no_lock() {
     let db = tempfile::tempdir().unwrap();
-    let stack = db.path().join("stack");
-    std::fs::write(&stack, "").unwrap();
+    let stack_file = db.path().join("stack");
+    std::fs::write(&stack_file, "").unwrap();
     let mut ssh = SshApp::new(SshOptions {
         hosts: 8,
         groups: vec![("web", 8, Some(3))],
         pipeline_extra: format!(
             r#"migrate = {{ up = "sh -c 'echo {{revision}} >> {0}'", down = "sh -c 'sed -i \"$ d\" {0}'", once = true }}"#,
-            stack.display()
+            stack_file.display()
         ),
         ..SshOptions::default()
     });
@@ -310,8 +310,8 @@ async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migratio
         clean && said.iter().any(|l| l.contains("is live on 8 hosts")),
         "{said:#?}"
     );
-    let good = ssh.current(&hosts[0]).unwrap();
-    let good_revision = ssh.live_revision(&hosts[0]).unwrap();
+    let mut good = ssh.current(&hosts[0]).unwrap();
+    let mut stack = vec![ssh.live_revision(&hosts[0]).unwrap()];
     let journal = Journal::open(&ssh.app.journal_path()).await.unwrap();
     let steps: BTreeMap<i64, String> = journal
         .steps(1)
@@ -337,7 +337,8 @@ async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migratio
 
     let mut failures = Vec::new();
     for (round, (seq, at)) in points.iter().enumerate() {
-        ssh.app
+        let sha = ssh
+            .app
             .commit("Bob", &format!("Change for kill point {round}"));
         let point = format!("{seq}:{at}");
         let (_, finished) = run_bot(
@@ -357,16 +358,44 @@ async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migratio
         let told = said
             .iter()
             .any(|l| l.contains("I was restarted while deploy #"));
+        // Killed in the clean-up of old releases, the deploy was live everywhere: recovery
+        // keeps it (and finishes the clean-up). Killed anywhere before, it is undone.
+        let killed = journal
+            .history(Some("demo".into()), Some("staging".into()), 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let in_cleanup = steps[seq].starts_with("keep ");
+        let kept = killed.revision.as_deref() == Some(sha.as_str())
+            && killed.state == DeployState::Succeeded;
+        if kept && in_cleanup {
+            good = killed.release.clone().unwrap();
+            stack.push(sha.clone());
+        }
+        let settled = kept == in_cleanup;
         let currents: Vec<Option<String>> = hosts.iter().map(|h| ssh.current(h)).collect();
         let one_release = currents.iter().all(|c| c.as_deref() == Some(good.as_str()));
-        let migrations = std::fs::read_to_string(&stack).unwrap();
-        let migrations_match = migrations.lines().collect::<Vec<_>>() == [good_revision.as_str()];
+        let migrations = std::fs::read_to_string(&stack_file).unwrap();
+        let migrations_match = migrations.lines().collect::<Vec<_>>() == stack;
+        let hidden: Vec<String> = hosts
+            .iter()
+            .flat_map(|h| ssh.releases(h))
+            .filter(|r| r.starts_with('.') || r.ends_with(".partial"))
+            .collect();
         let locks = journal.locks().await.unwrap();
         let unfinished = journal.unfinished().await.unwrap();
-        if !(told && one_release && migrations_match && locks.is_empty() && unfinished.is_empty()) {
+        if !(told
+            && settled
+            && one_release
+            && migrations_match
+            && hidden.is_empty()
+            && locks.is_empty()
+            && unfinished.is_empty())
+        {
             failures.push(format!(
-                "{point} ({}): told={told} currents={currents:?} migrations={migrations:?} locks={} unfinished={}",
+                "{point} ({}): told={told} {:?} currents={currents:?} migrations={migrations:?} left={hidden:?} locks={} unfinished={}",
                 steps[seq],
+                killed.state,
                 locks.len(),
                 unfinished.len()
             ));
@@ -396,6 +425,8 @@ impl BigFleet {
         let ssh = SshApp::new(SshOptions {
             hosts,
             groups: vec![("web", hosts, Some(2))],
+            // Hard links: the way of staging that shares the live release's files.
+            head: "delta_copy = \"link\"\n".into(),
             build: format!(r#"[["sh", "-c", "sleep 0.2; true", "{tag}"]]"#),
             ..SshOptions::default()
         });

@@ -122,8 +122,9 @@ if sc:
         live = med("scale_live", n)
         rb = med("scale_rollback", n)
         rrss = med("scale_rollback", n, 2)
+        drss = med("scale", n, 2)
         print(f"| {n} | {med('scale', n) / n:.3f} | {'—' if live is None else f'{live / n:.3f}'} | "
-              f"{'—' if rb is None else f'{rb / n:.3f}'} | {med('scale', n, 2) / 1024:.1f} | "
+              f"{'—' if rb is None else f'{rb / n:.3f}'} | {'—' if drss is None else f'{drss / 1024:.1f}'} | "
               f"{'—' if rrss is None else f'{rrss / 1024:.1f}'} |")
     print()
 if loads:
@@ -143,7 +144,7 @@ for n in ns:
     ratio("small_live", "small_raw", n, 0.3, name="small_change_vs_floor")
     ratio("small_live", "small_rsync", n, 1.0, name="small_change_vs_rsync")
     ratio("small_ansible", "small_live", n, 10, worse_above=False, name="ansible_vs_bosun_small")
-if sc and max(sc) > 1 and vals("scale", 1):
+if sc and max(sc) > 1 and vals("scale", 1, 2) and vals("scale", max(sc), 2):
     big = max(sc)
     r = med("scale", big, 2) / med("scale", 1, 2)
     print(f"rss_ratio N={big}/N=1: {r:.2f} (peak RSS {med('scale', big, 2) / 1024:.1f} MB against "

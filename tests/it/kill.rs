@@ -204,6 +204,15 @@ async fn kill_round(
     if !left.is_empty() {
         problems.push(format!("processes left running: {left:?}"));
     }
+    if !problems.is_empty() {
+        // What the restarted bot said about the hosts, for the diagnosis.
+        let found: Vec<&str> = said
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .filter(|l| l.contains("found") || l.contains("restarted") || l.contains("busy"))
+            .collect();
+        problems.push(format!("the restarted bot said {found:?}"));
+    }
     Round {
         problem: (!problems.is_empty()).then(|| {
             format!(

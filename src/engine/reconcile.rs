@@ -454,7 +454,7 @@ pub async fn repair(
     if !survey.needs_look.is_empty() {
         let hosts = Arc::new(reached.hosts.clone());
         let roots = Arc::new(reached.roots.clone());
-        let records = look(&hosts, &roots, &fence).await;
+        let records = look(&hosts, &roots, &fence, playbook.app.max_parallel).await;
         for failed in &survey.needs_look {
             let plan: Option<Plan> = failed
                 .plan

@@ -195,14 +195,18 @@ pub(crate) async fn look(
     hosts: &BTreeMap<String, Host>,
     roots: &BTreeMap<String, String>,
     fence: &Fence,
+    max_parallel: usize,
 ) -> BTreeMap<String, Result<HostRecord, String>> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(max_parallel.max(1)));
     let mut tasks = JoinSet::new();
     for (name, host) in hosts {
         let Some(root) = roots.get(name) else {
             continue;
         };
         let (name, host, cmd) = (name.clone(), host.clone(), inspect(fence, root));
+        let limit = limit.clone();
         tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
             let seen = match host.run(&cmd, None).await {
                 Ok(out) if out.success() => Ok(HostRecord::parse(&out.output)),
                 Ok(out) => Err(out.last_line().to_string()),
@@ -345,7 +349,7 @@ pub async fn recover_deploy(
             let roots = Arc::new(reached.roots);
             // First every host is fenced: from here on, the dead bot's commands are refused
             // and anything it left running has been stopped.
-            let records = look(&hosts, &roots, &fence).await;
+            let records = look(&hosts, &roots, &fence, playbook.app.max_parallel).await;
             for (host, record) in &records {
                 if let Err(why) = record {
                     problems.push(format!("{host}: {why}"));
@@ -438,13 +442,16 @@ pub async fn recover_deploy(
             }
             // Trust, then verify: every host must be on the release it was on.
             let back_to = settle_targets(plan.as_ref(), &deploy, &hosts);
+            let limit = Arc::new(tokio::sync::Semaphore::new(undoer.max_parallel.max(1)));
             let mut tasks = JoinSet::new();
             for (name, (release, undo)) in back_to {
                 if records.get(&name).is_some_and(|r| r.is_err()) {
                     continue;
                 }
                 let (undoer, root) = (undoer.clone(), roots.get(&name).cloned());
+                let limit = limit.clone();
                 tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await.expect("semaphore open");
                     let result = put_back(&undoer, &name, root.as_deref(), release, undo).await;
                     (name, result)
                 });

@@ -23,10 +23,17 @@ async fn run_bot(config: &Path, env: &[(&str, &str)], lines: &[&str]) -> (Vec<St
         .await
         .expect("the bot ends")
         .unwrap();
+    // Every line, to the end of the bot's output: the reader forwards its last lines after
+    // the process has ended, then lets go of the channel.
     let mut said = bot.transcript.clone();
-    while let Ok(line) = bot.lines.try_recv() {
-        said.push(line);
-    }
+    let rest = async {
+        while let Some(line) = bot.lines.recv().await {
+            said.push(line);
+        }
+    };
+    tokio::time::timeout(PATIENCE, rest)
+        .await
+        .expect("the bot's output ends");
     (said, status.success())
 }
 

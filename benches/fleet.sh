@@ -4,6 +4,8 @@
 #
 #   benches/fleet.sh                 # RUNS=5 SIZES="1 8 32" SMALL_N=32 SCALE="64 128 256"
 #   BUILD=0 RUNS=3 benches/fleet.sh  # use target/release/bosun as it is
+#   BUILD=0 BOSUN=$PWD/target/debug/bosun TOOLS="bosun raw" PHASES=full SIZES=1 RUNS=1 \
+#     benches/fleet.sh                # a smoke run of the script itself (numbers mean nothing)
 #   PHASES="full small" benches/fleet.sh            # only these of full, small, scale
 #   TOOLS="bosun raw" benches/fleet.sh              # only these of bosun, raw, rsync, ansible
 #   KEEP=1 benches/fleet.sh                         # keep the work dir
@@ -48,7 +50,7 @@ SCALE_RUNS=${SCALE_RUNS:-$RUNS}
 PHASES=${PHASES:-"full small scale"}
 TOOLS=${TOOLS:-"bosun raw rsync ansible"}
 PY=/usr/bin/python3
-BOSUN=$ROOT/target/release/bosun
+BOSUN=${BOSUN:-$ROOT/target/release/bosun}   # an absolute path; any other build for a smoke run
 
 # report RESULTS: medians, ranges, ratios with their spread (markdown) from a results file
 report() {

@@ -401,7 +401,10 @@ pub(crate) async fn start(
             return ctx.say(room, format!("cannot read the journal: {e}")).await;
         }
     };
-    if busy && ask.when_free {
+    // A deploy that is live and only removes old releases ends soon: what is asked of its
+    // environment meanwhile waits for it, as if asked "when free".
+    let cleaning_up = state.running.get(&key).is_some_and(|r| r.cleaning_up);
+    if busy && (ask.when_free || cleaning_up) {
         if !state
             .queue
             .iter()
@@ -435,9 +438,18 @@ pub(crate) async fn start(
             .unwrap_or(0)
             + 1;
         tracing::info!(app, env, who = who.name, place, "queued until free");
-        return ctx
-            .say(room, format!("{app} on {env} is busy; {} is queued, number {place} in line, and starts when it is free", who.name))
-            .await;
+        let text = if cleaning_up {
+            format!(
+                "{app} on {env} is live and removing old releases; {}'s request is number {place} in line and starts when that ends",
+                who.name
+            )
+        } else {
+            format!(
+                "{app} on {env} is busy; {} is queued, number {place} in line, and starts when it is free",
+                who.name
+            )
+        };
+        return ctx.say(room, text).await;
     }
     if let Some(running) = state.running.get(&key).cloned() {
         tracing::info!(app, env, who = who.name, "refused: busy");
@@ -490,6 +502,7 @@ pub(crate) async fn start(
             kind,
             control,
             canary_waiting: false,
+            cleaning_up: false,
             done: ask.done.clone(),
         },
     );

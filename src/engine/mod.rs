@@ -11,6 +11,7 @@ pub mod reconcile;
 mod recover;
 mod releases;
 mod runner;
+mod staging;
 mod tenure;
 mod tickets;
 mod undo;

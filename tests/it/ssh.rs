@@ -555,6 +555,8 @@ async fn masters_left_by_a_killed_bot_are_closed_by_the_next_one() {
     let mut first = BotProcess::start(&ssh.app.config_path);
     first.say("deploy demo to staging").await;
     first.expect("is live on 2 hosts").await;
+    // Killed once the deploy has ended ("is live" comes before the clean-up of old releases).
+    first.expect("old releases removed").await;
     let pid = first.child.id().unwrap();
     first.child.kill().await.unwrap();
     let stale = std::path::PathBuf::from(format!("/tmp/bosun-ssh-{pid}"));

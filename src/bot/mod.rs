@@ -432,6 +432,11 @@ pub async fn run<A: Adapter + 'static>(
     drop(ctx);
     tasks.close();
     while let Some(msg) = from_tasks.recv().await {
+        // A deploy that ends now (one that was live and removing old releases goes on to its
+        // end) counts like any other.
+        if let WorkerMsg::Finished { ended, .. } = &msg {
+            state.report.count(*ended);
+        }
         if let WorkerMsg::Say(outbound)
         | WorkerMsg::Live { said: outbound, .. }
         | WorkerMsg::Finished {

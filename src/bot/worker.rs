@@ -283,21 +283,8 @@ pub(crate) async fn run_job(
         tracing::error!("journal #{id}: outcome not recorded: {e}");
     }
     tracing::info!(journal = id, state = state.as_str(), "finished");
-    if live_text.is_some() && state == DeployState::Succeeded {
-        // The room heard "is live" before the clean-up; this line marks the deploy's end.
-        let done = format!(
-            "{}: old releases removed; deploy #{id} is finished",
-            plan.env
-        );
-        let _ = ctx
-            .to_loop
-            .send(WorkerMsg::Say(Outbound::progress(
-                room.clone(),
-                thread.clone(),
-                done,
-            )))
-            .await;
-    }
+    // A deploy that went live said so before its clean-up, and the end of that is no news: a
+    // clean-up that failed was said as a warning, and a request asked meanwhile starts now.
     // The last word goes out with the end of the job, so that the loop frees the environment
     // before anyone can read that it is live and ask again.
     JobEnd {

@@ -94,6 +94,50 @@ async fn finish_cleanups(
     fenced.map_or(Ok(()), Err)
 }
 
+/// What is live on `app` in `env`, as the room was told: the newest deploy or rollback that
+/// succeeded, or a newer one still running that already went live (every step before its
+/// clean-up is done: the room heard "is live", and only old releases are being removed).
+pub async fn live_now(
+    journal: &Journal,
+    app: &str,
+    env: &str,
+) -> Result<Option<DeployRecord>, JournalError> {
+    let live = journal.live(app.to_string(), env.to_string()).await?;
+    let after = live.as_ref().map_or(i64::MIN, |d| d.id);
+    for deploy in journal.running().await?.into_iter().rev() {
+        if deploy.app != app || deploy.env != env || deploy.id <= after {
+            continue;
+        }
+        let Some(plan) = deploy
+            .plan
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Plan>(p).ok())
+        else {
+            continue;
+        };
+        if went_live(&plan, &journal.steps(deploy.id).await?) {
+            return Ok(Some(deploy));
+        }
+    }
+    Ok(live)
+}
+
+/// Every successful deploy and rollback of `app` in `env`, oldest first, and last the one
+/// still running that went live (see `live_now`), if any.
+pub async fn succeeded_or_live(
+    journal: &Journal,
+    app: &str,
+    env: &str,
+) -> Result<Vec<DeployRecord>, JournalError> {
+    let mut records = journal.succeeded(app.to_string(), env.to_string()).await?;
+    if let Some(live) = live_now(journal, app, env).await?
+        && live.state == DeployState::Running
+    {
+        records.push(live);
+    }
+    Ok(records)
+}
+
 /// Whether the bot instance that holds a deploy may still be running: another instance (on
 /// any machine sharing the journal) whose lease has not run out. On this machine a dead
 /// process is known at once: its process id is checked too, so a restarted bot recovers

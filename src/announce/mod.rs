@@ -187,12 +187,24 @@ fn count(n: usize, noun: &str) -> String {
 /// A line of progress (or a milestone, for failures) for an engine event.
 pub fn event_text(env: &str, event: &EngineEvent) -> (bool, String) {
     match event {
-        EngineEvent::Staged { hosts, elapsed } => (
+        EngineEvent::Staged {
+            hosts,
+            delta,
+            elapsed,
+        } => (
             false,
-            format!(
-                "{env}: staged on {hosts}/{hosts} hosts ({})",
-                human_duration(*elapsed)
-            ),
+            if *delta == 0 {
+                format!(
+                    "{env}: staged on {hosts}/{hosts} hosts ({})",
+                    human_duration(*elapsed)
+                )
+            } else {
+                format!(
+                    "{env}: staged on {hosts}/{hosts} hosts ({}) · staged: {delta} delta, {} full",
+                    human_duration(*elapsed),
+                    hosts - delta
+                )
+            },
         ),
         EngineEvent::Migrated { hosts, elapsed } => (
             false,
@@ -235,6 +247,13 @@ pub fn event_text(env: &str, event: &EngineEvent) -> (bool, String) {
         ),
         EngineEvent::Warning(text) => (false, format!("{env}: warning: {text}")),
         EngineEvent::Note(text) => (false, format!("{env}: {text}")),
+        EngineEvent::Live { elapsed } => (
+            false,
+            format!(
+                "{env}: live after {}; removing old releases …",
+                human_duration(*elapsed)
+            ),
+        ),
         EngineEvent::CanaryWaiting { host } => (
             true,
             format!(
@@ -488,7 +507,21 @@ pub fn takeover_text(host: &str, r: &crate::engine::Recovered) -> String {
 fn recovered_text(r: &crate::engine::Recovered) -> String {
     let d = &r.deploy;
     let mut out = String::new();
-    if r.problems.is_empty() {
+    if r.went_live && r.problems.is_empty() {
+        let live = match (&d.revision, &d.release) {
+            (Some(sha), Some(release)) => {
+                format!("{} (release {release})", &sha[..sha.len().min(7)])
+            }
+            _ => "its new release".to_string(),
+        };
+        out.push_str(&format!(
+            "it was already live on every host and only old releases were being removed; nothing was undone, {} stays on {live}.",
+            d.env
+        ));
+        if !r.notes.is_empty() {
+            out.push_str(&format!(" Note: {}.", r.notes.join("; ")));
+        }
+    } else if r.problems.is_empty() {
         let back = match (&d.previous_release, &d.previous_revision) {
             (Some(release), Some(sha)) => format!(
                 "{} is back on {} (release {release})",

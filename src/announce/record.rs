@@ -57,6 +57,12 @@ pub fn releases_text(kept: &KeptReleases) -> String {
             )),
             None => out.push_str(" — not in the journal"),
         }
+        if r.deploy
+            .as_ref()
+            .is_some_and(|d| d.state == crate::journal::DeployState::Running)
+        {
+            out.push_str(" · its deploy is removing old releases");
+        }
         if !r.migrations.is_empty() {
             out.push_str(&format!(" · migrated: {}", r.migrations.join("; ")));
         }

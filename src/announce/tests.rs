@@ -235,3 +235,57 @@ fn status_says_runs_locks_freezes_queue_and_what_needs_a_look() {
          drift: blog on live: the hosts differ: web1 on r1, web2 on r2, while r1 is live"
     );
 }
+
+#[test]
+fn releases_name_the_deploy_of_a_live_release_still_removing_old_ones() {
+    use crate::engine::{KeptRelease, KeptReleases};
+    use crate::journal::{DeployKind, DeployRecord, DeployState};
+    let deploy = |id: i64, release: &str, state: DeployState| DeployRecord {
+        id,
+        kind: DeployKind::Deploy,
+        app: "blog".into(),
+        env: "staging".into(),
+        reference: None,
+        revision: Some(format!("{id:07}").repeat(5) + "aaaaa"),
+        tag: None,
+        release: Some(release.into()),
+        previous_release: None,
+        previous_revision: None,
+        requested_by: "alice".into(),
+        room: "ops".into(),
+        state,
+        plan: None,
+        summary: None,
+        started_at: 1_795_421_702_000,
+        finished_at: (state != DeployState::Running).then_some(1_795_421_712_000),
+        generation: None,
+    };
+    let kept = |name: &str, record: DeployRecord, live: bool| KeptRelease {
+        name: name.into(),
+        deploy: Some(record),
+        migrations: vec![],
+        on: vec!["s1".into()],
+        live_on: if live { vec!["s1".into()] } else { vec![] },
+    };
+    let text = releases_text(&KeptReleases {
+        app: "blog".into(),
+        env: "staging".into(),
+        hosts: vec!["s1".into()],
+        releases: vec![
+            kept("r2", deploy(2, "r2", DeployState::Running), true),
+            kept("r1", deploy(1, "r1", DeployState::Succeeded), false),
+        ],
+        unreachable: vec![],
+    });
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[1].starts_with("• r2 — 0000002")
+            && lines[1].contains("by alice, journal #2")
+            && lines[1].ends_with(" · its deploy is removing old releases · LIVE"),
+        "{text}"
+    );
+    assert!(
+        lines[2].contains("journal #1") && !lines[2].contains("removing"),
+        "{text}"
+    );
+}

@@ -341,6 +341,9 @@ pub(crate) struct Queued {
     pub ask: Ask,
     pub job: Job,
     pub force: bool,
+    /// Asked while the environment's deploy was live and only removed old releases: it waits
+    /// for that without a word, and starts with its own announcement, not a queue line.
+    pub quiet: bool,
 }
 
 pub(crate) async fn start(
@@ -401,7 +404,12 @@ pub(crate) async fn start(
             return ctx.say(room, format!("cannot read the journal: {e}")).await;
         }
     };
-    if busy && ask.when_free {
+    // A deploy that is live and only removes old releases ends soon: what is asked of its
+    // environment meanwhile waits for it, as if asked "when free", and says nothing until it
+    // starts (the room already heard that the environment is live; a wait that short is no news).
+    let cleaning_up = state.running.get(&key).is_some_and(|r| r.cleaning_up);
+    let quiet = cleaning_up && !ask.when_free;
+    if busy && (ask.when_free || cleaning_up) {
         if !state
             .queue
             .iter()
@@ -412,6 +420,7 @@ pub(crate) async fn start(
                 ask: ask.clone(),
                 job,
                 force,
+                quiet,
             });
             if ctx.keeps_queue {
                 let kept = crate::journal::QueuedLine {
@@ -434,10 +443,15 @@ pub(crate) async fn start(
             .position(|q| q.key == key && q.ask.sender == ask.sender)
             .unwrap_or(0)
             + 1;
-        tracing::info!(app, env, who = who.name, place, "queued until free");
-        return ctx
-            .say(room, format!("{app} on {env} is busy; {} is queued, number {place} in line, and starts when it is free", who.name))
-            .await;
+        tracing::info!(app, env, who = who.name, place, quiet, "queued until free");
+        if quiet {
+            return;
+        }
+        let text = format!(
+            "{app} on {env} is busy; {} is queued, number {place} in line, and starts when it is free",
+            who.name
+        );
+        return ctx.say(room, text).await;
     }
     if let Some(running) = state.running.get(&key).cloned() {
         tracing::info!(app, env, who = who.name, "refused: busy");
@@ -490,6 +504,7 @@ pub(crate) async fn start(
             kind,
             control,
             canary_waiting: false,
+            cleaning_up: false,
             done: ask.done.clone(),
         },
     );
@@ -798,14 +813,16 @@ pub(crate) async fn start_queued(ctx: &Context, state: &mut State) {
             }
         }
         let who = who_of(ctx, &queued.ask.sender);
-        ctx.say(
-            &queued.ask.room,
-            format!(
-                "{} on {} is free: the queue moves, starting {}'s request",
-                key.0, key.1, who.name
-            ),
-        )
-        .await;
+        if !queued.quiet {
+            ctx.say(
+                &queued.ask.room,
+                format!(
+                    "{} on {} is free: the queue moves, starting {}'s request",
+                    key.0, key.1, who.name
+                ),
+            )
+            .await;
+        }
         let ask = Ask {
             when_free: false,
             ..queued.ask.clone()

@@ -116,6 +116,11 @@ pub(crate) enum WorkerMsg {
     Recovered {
         deploy_id: i64,
     },
+    /// A deploy is live on every host and cleans up old releases now: `said` tells the room.
+    Live {
+        key: DeployKey,
+        said: Outbound,
+    },
     /// A canary deploy switched its host and now waits.
     CanaryWaiting {
         key: DeployKey,
@@ -143,6 +148,9 @@ pub(crate) struct Running {
     pub control: mpsc::Sender<crate::engine::Control>,
     /// True while a canary deploy waits for `continue`.
     pub canary_waiting: bool,
+    /// True once the deploy is live and only removes old releases: a request for the same
+    /// environment waits in the queue for that to end instead of being refused.
+    pub cleaning_up: bool,
     /// The completion token of the message that asked for it: dropped when it ends (or when
     /// a canary waits for `continue`, which the next line may be).
     pub done: bosun_chat::Done,
@@ -368,6 +376,12 @@ pub async fn run<A: Adapter + 'static>(
                     dispatch::start_queued(&ctx, &mut state).await;
                     state.report.count(ended);
                 }
+                WorkerMsg::Live { key, said: live } => {
+                    if let Some(running) = state.running.get_mut(&key) {
+                        running.cleaning_up = true;
+                    }
+                    said.send(&outbound_tx, live).await;
+                }
                 WorkerMsg::CanaryWaiting { key } => {
                     if let Some(running) = state.running.get_mut(&key) {
                         running.canary_waiting = true;
@@ -418,7 +432,13 @@ pub async fn run<A: Adapter + 'static>(
     drop(ctx);
     tasks.close();
     while let Some(msg) = from_tasks.recv().await {
+        // A deploy that ends now (one that was live and removing old releases goes on to its
+        // end) counts like any other.
+        if let WorkerMsg::Finished { ended, .. } = &msg {
+            state.report.count(*ended);
+        }
         if let WorkerMsg::Say(outbound)
+        | WorkerMsg::Live { said: outbound, .. }
         | WorkerMsg::Finished {
             last: Some(outbound),
             ..

@@ -41,7 +41,7 @@ pub(crate) async fn status(ctx: &Context, state: &State, room: &Room, who: &Who<
             if !reads(ctx, who, &app, &env) {
                 continue;
             }
-            match ctx.journal.live(app.clone(), env.clone()).await {
+            match crate::engine::live_now(&ctx.journal, &app, &env).await {
                 Ok(live) => status.live.push(live_line(&app, &env, live.as_ref())),
                 Err(e) => status
                     .live

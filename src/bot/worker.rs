@@ -215,11 +215,24 @@ pub(crate) async fn run_job(
         drop(runner);
         outcome
     };
+    // What the room was told when the deploy went live (before its clean-up), if it was.
+    let live_text: std::sync::Mutex<Option<String>> = std::sync::Mutex::default();
     let forward = async {
         while let Some(event) = events_rx.recv().await {
             if let EngineEvent::CanaryWaiting { .. } = event {
                 let key = (plan.app.clone(), plan.env.clone());
                 let _ = ctx.to_loop.send(WorkerMsg::CanaryWaiting { key }).await;
+            }
+            if let EngineEvent::Live { elapsed } = event {
+                // Said now, not after the clean-up: the loop marks the environment as
+                // cleaning up first, so that a rollback asked from now on waits for it.
+                let text = outcome_text(&plan, &RunOutcome::Succeeded { elapsed }, id);
+                tracing::info!(journal = id, "{}", ctx.journal.redactor().redact(&text));
+                *live_text.lock().expect("not poisoned") = Some(text.clone());
+                let key = (plan.app.clone(), plan.env.clone());
+                let said = Outbound::milestone(room.clone(), text).in_topic(thread.clone());
+                let _ = ctx.to_loop.send(WorkerMsg::Live { key, said }).await;
+                continue;
             }
             let (milestone, text) = event_text(&plan.env, &event);
             tracing::info!(journal = id, "{}", ctx.journal.redactor().redact(&text));
@@ -233,7 +246,11 @@ pub(crate) async fn run_job(
     };
     let (outcome, (), ()) = tokio::join!(run, forward, pump);
 
-    let mut text = outcome_text(&plan, &outcome, id);
+    let live_text = live_text.into_inner().expect("not poisoned");
+    let mut text = match (&outcome, &live_text) {
+        (RunOutcome::Succeeded { .. }, Some(said)) => said.clone(),
+        _ => outcome_text(&plan, &outcome, id),
+    };
     if let (Some(page), false) = (&page, matches!(outcome, RunOutcome::Succeeded { .. })) {
         text.push_str(&format!("\nthe whole output: {page}"));
     }
@@ -266,6 +283,8 @@ pub(crate) async fn run_job(
         tracing::error!("journal #{id}: outcome not recorded: {e}");
     }
     tracing::info!(journal = id, state = state.as_str(), "finished");
+    // A deploy that went live said so before its clean-up, and the end of that is no news: a
+    // clean-up that failed was said as a warning, and a request asked meanwhile starts now.
     // The last word goes out with the end of the job, so that the loop frees the environment
     // before anyone can read that it is live and ask again.
     JobEnd {
@@ -274,7 +293,8 @@ pub(crate) async fn run_job(
             DeployState::Undone => Ended::Undone,
             _ => Ended::NeedsALook,
         },
-        last: Some(text),
+        // Said already when it went live.
+        last: (live_text.is_none() || state != DeployState::Succeeded).then_some(text),
         topic: Some(thread),
     }
 }

@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use super::*;
 use crate::config::load_playbook;
-use crate::journal::{DeployKind, DeployState, NewDeploy};
+use crate::journal::{DeployKind, DeployState, NewDeploy, StepState};
 use crate::source::Mirror;
 use crate::source::testing::TestRepo;
 
@@ -236,6 +236,148 @@ async fn on_staging_can_name_another_environment() {
             .check(&playbook, &sha, None, false, NOW)
             .await
             .passed()
+    );
+}
+
+/// A deploy of `sha` to `env` with a stage, a switch and a clean-up step, begun (running) in
+/// `journal`; returns its id and the journal ids of its steps' intents.
+async fn begun(journal: &Journal, env: &str, sha: &str) -> (i64, Vec<i64>) {
+    use crate::engine::action::Action;
+    use crate::engine::{Phase, Plan, PlanKind, RevisionInfo, Step};
+    let release = format!("20261124000000-{}", &sha[..7]);
+    let run = |what: &str| Action::Run {
+        what: what.into(),
+        argv: vec!["true".into()],
+        cwd: String::new(),
+        timeout_ms: 1000,
+    };
+    let steps = vec![
+        (Phase::Stage, run("build")),
+        (
+            Phase::Switch {
+                group: "web".into(),
+                batch: 1,
+                batches: 1,
+            },
+            run("restart"),
+        ),
+        (
+            Phase::Finish,
+            Action::Cleanup {
+                deploy_to: "/srv/blog".into(),
+                keep: 3,
+                protect: vec![release.clone()],
+            },
+        ),
+    ];
+    let plan = Plan {
+        version: 1,
+        kind: PlanKind::Deploy,
+        app: "blog".into(),
+        env: env.into(),
+        reference: None,
+        revision: RevisionInfo {
+            sha: sha.into(),
+            short: sha[..7].into(),
+            tag: None,
+        },
+        previous: None,
+        release: release.clone(),
+        previous_release: None,
+        changesets: vec![],
+        hosts: vec![],
+        batches: vec![],
+        steps: steps
+            .into_iter()
+            .enumerate()
+            .map(|(seq, (phase, action))| Step {
+                seq: seq + 1,
+                phase,
+                host: "s1".into(),
+                action,
+                undo: vec![],
+            })
+            .collect(),
+        canary: None,
+        tickets: Default::default(),
+        notices: vec![],
+        full_list_url: None,
+    };
+    let id = journal
+        .begin(NewDeploy {
+            kind: DeployKind::Deploy,
+            app: "blog".into(),
+            env: env.into(),
+            reference: Some(sha.into()),
+            revision: Some(sha.into()),
+            tag: None,
+            release: Some(release),
+            previous_release: None,
+            previous_revision: None,
+            requested_by: "bob".into(),
+            room: "console".into(),
+            plan: plan.to_json(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let mut intents = Vec::new();
+    for step in &plan.steps {
+        intents.push(
+            journal
+                .intent(
+                    id,
+                    crate::journal::StepIntent {
+                        seq: step.seq as i64,
+                        host: Some(step.host.clone()),
+                        phase: step.phase.name().into(),
+                        label: step.action.label(),
+                        action: serde_json::to_string(&step.action).unwrap(),
+                        undo: None,
+                        undo_of: None,
+                    },
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    (id, intents)
+}
+
+#[tokio::test]
+async fn on_staging_counts_a_deploy_that_went_live_and_only_removes_old_releases() {
+    let world = World::new().await;
+    let old = world.commit("Old", &[("a", "1")]);
+    let new = world.commit("New", &[("a", "2")]);
+    world.sync();
+    let playbook = world.playbook("require = [\"on-staging\"]");
+    world.deployed("staging", &old).await;
+    let (_, steps) = begun(&world.journal, "staging", &new).await;
+    let done = |step: i64| world.journal.outcome(step, StepState::Done, String::new());
+
+    // Staged, not switched: staging still runs the old commit.
+    done(steps[0]).await.unwrap();
+    let report = world.check(&playbook, &new, None, false, NOW).await;
+    assert_eq!(
+        failures(&report),
+        [format!(
+            "on-staging: {} is not live on staging (staging runs {}); \
+             deploy it there first: deploy blog/{} to staging",
+            &new[..7],
+            &old[..7],
+            &new[..7]
+        )]
+    );
+    // Switched, its clean-up running: the room was told it is live, and it counts.
+    done(steps[1]).await.unwrap();
+    let report = world.check(&playbook, &new, None, false, NOW).await;
+    assert!(report.passed(), "{report}");
+    assert!(
+        !world
+            .check(&playbook, &old, None, false, NOW)
+            .await
+            .passed(),
+        "the old commit is no longer live on staging"
     );
 }
 

@@ -2,7 +2,7 @@
 //! are tested against.
 
 use super::checks::Check;
-use super::model::ChangesetSource;
+use super::model::{ChangesetSource, DeltaCopy, StagingMode};
 use super::tracker::TrackerKind;
 
 // bosun.toml
@@ -69,6 +69,10 @@ pub(super) const APP: &[&str] = &[
     "rollback_partial",
     "changesets",
     "tracker_required",
+    "staging",
+    "delta_max_percent",
+    "delta_copy",
+    "connect_rate",
 ];
 pub(super) const ENVIRONMENT: &[&str] = &[
     "default_ref",
@@ -138,6 +142,13 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("verify", Check::Verify),
     ("window", Check::Window),
     ("freeze", Check::Freeze),
+];
+pub(super) const STAGING_MODES: &[(&str, StagingMode)] =
+    &[("auto", StagingMode::Auto), ("full", StagingMode::Full)];
+pub(super) const DELTA_COPIES: &[(&str, DeltaCopy)] = &[
+    ("auto", DeltaCopy::Auto),
+    ("link", DeltaCopy::Link),
+    ("copy", DeltaCopy::Copy),
 ];
 pub(super) const CHANGESET_SOURCES: &[(&str, ChangesetSource)] = &[
     ("git", ChangesetSource::Git),
@@ -239,6 +250,8 @@ pub(super) fn choices() -> Vec<(Documented, &'static str, Vec<&'static str>)> {
         (Documented::Config, "adapter", crate::chat::NAMES.to_vec()),
         (Documented::Config, "kind", words(TRACKER_KINDS)),
         (Documented::Playbook, "changesets", words(CHANGESET_SOURCES)),
+        (Documented::Playbook, "staging", words(STAGING_MODES)),
+        (Documented::Playbook, "delta_copy", words(DELTA_COPIES)),
         (Documented::Playbook, "require", words(CHECKS)),
     ]
 }

@@ -243,6 +243,36 @@ pub struct AppSection {
     /// Whether a rollback may go ahead when some hosts cannot be reached (it then switches the
     /// others and names the ones it skipped). Default false: it refuses.
     pub rollback_partial: bool,
+    /// How a release is staged: from the host's live release by delta when it can be
+    /// (`auto`, the default), or always from the full archive (`full`).
+    pub staging: StagingMode,
+    /// A delta larger than this share of the full archive (in percent) is not used: the host
+    /// gets the full archive. Default 50.
+    pub delta_max_percent: u32,
+    /// How a delta-staged release starts from the live one: hard links (`link`: unchanged files
+    /// are shared, so nothing may rewrite a shipped file in place), a copy (`copy`), or `auto`
+    /// (the default: links when the pipeline has no build commands, a copy when it has).
+    pub delta_copy: DeltaCopy,
+    /// SSH connections started per second at most, across the fleet (a token bucket whose burst
+    /// is the rate). Default 30.
+    pub connect_rate: u32,
+}
+
+/// `staging = "auto" | "full"`
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StagingMode {
+    #[default]
+    Auto,
+    Full,
+}
+
+/// `delta_copy = "auto" | "link" | "copy"`
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeltaCopy {
+    #[default]
+    Auto,
+    Link,
+    Copy,
 }
 
 /// `changesets = "git" | "tracker"`

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::model::{AppSection, ChangesetSource, HostSpec, Playbook};
+use super::model::{AppSection, ChangesetSource, DeltaCopy, HostSpec, Playbook, StagingMode};
 use super::paths::{dir_of, resolve};
 use super::reader::{Item, Reader, Table};
 use super::{environments, keys, pipeline, ssh, values};
@@ -69,6 +69,8 @@ pub(super) fn read(
 
 const KEEP_RELEASES: usize = 5;
 const MAX_PARALLEL: usize = 32;
+const DELTA_MAX_PERCENT: u32 = 50;
+const CONNECT_RATE: u32 = 30;
 
 /// Stands in for a missing `[app]` (already reported).
 fn absent_app() -> AppSection {
@@ -84,6 +86,10 @@ fn absent_app() -> AppSection {
         changesets: ChangesetSource::Git,
         tracker_required: false,
         rollback_partial: false,
+        staging: StagingMode::Auto,
+        delta_max_percent: DELTA_MAX_PERCENT,
+        delta_copy: DeltaCopy::Auto,
+        connect_rate: CONNECT_RATE,
     }
 }
 
@@ -128,6 +134,31 @@ fn app(reader: &mut Reader<'_>, table: &Table<'_, '_>, dir: &Path) -> AppSection
         rollback_partial: reader
             .opt(table, "rollback_partial", Reader::boolean)
             .unwrap_or(false),
+        staging: reader
+            .opt(table, "staging", |r, item| {
+                values::choice(r, item, "staging", keys::STAGING_MODES)
+            })
+            .unwrap_or_default(),
+        delta_max_percent: reader
+            .opt(table, "delta_max_percent", |r, item| {
+                let n = r.count(item.clone(), 1)?;
+                if n > 100 {
+                    r.invalid(&item, "a whole number from 1 to 100");
+                    return None;
+                }
+                Some(n as u32)
+            })
+            .unwrap_or(DELTA_MAX_PERCENT),
+        delta_copy: reader
+            .opt(table, "delta_copy", |r, item| {
+                values::choice(r, item, "delta_copy", keys::DELTA_COPIES)
+            })
+            .unwrap_or_default(),
+        connect_rate: reader
+            .opt(table, "connect_rate", |r, item| {
+                r.count(item, 1).map(|n| n.min(u32::MAX as usize) as u32)
+            })
+            .unwrap_or(CONNECT_RATE),
     }
 }
 

@@ -24,6 +24,10 @@ pub enum Action {
         archive: PathBuf,
         revision: String,
         shared: Vec<String>,
+        /// How this host is staged: by delta from its live release, or in full and why.
+        /// Absent in records written before delta staging (they staged in full).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        staging: Option<Staging>,
     },
     /// Remove a release directory; refuses while `current` points at it.
     RemoveRelease { deploy_to: String, release: String },
@@ -77,6 +81,101 @@ pub enum Action {
     },
 }
 
+/// How one host's release is staged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "way", rename_all = "snake_case")]
+pub enum Staging {
+    /// Copied from the live release `base` (which holds `base_revision`) on the host, with the
+    /// `delta` stream applied, then checked against the tree hash `tree`; the full archive
+    /// when the host refuses the delta.
+    Delta {
+        base: String,
+        base_revision: String,
+        delta: PathBuf,
+        tree: String,
+        /// Hard links to the live release's files (else a copy).
+        link: bool,
+        changed: usize,
+        added: usize,
+        removed: usize,
+    },
+    /// The full archive, and why not a delta.
+    Full { reason: String },
+}
+
+/// The exit code with which the delta staging script refuses a delta (before anything of the
+/// new release is left behind): the step then unpacks the full archive instead.
+pub const DELTA_REFUSED: i32 = 79;
+
+/// Stages `releases/<rel>` from the live release `releases/<base>`: copies it (hard links or
+/// a copy), removes `REVISION`, the shared paths and every path the delta removes or replaces,
+/// moves the delta's entries in (new inodes: a file of the live release is never written),
+/// removes whatever the commit does not hold (build output, files the app wrote), and compares
+/// the tree's manifest with the one shipped, whose hash is `$6`. Any problem before the release
+/// is complete refuses the delta (exit 79, with why) and leaves nothing behind. Needs `cp -l`
+/// (GNU or BusyBox) for links, and `sha256sum` and `readlink` (coreutils or BusyBox).
+const STAGE_DELTA: &str = r#"d=$1; rel=$2; rev=$3; base=$4; brev=$5; want=$6; how=$7; shift 7
+r="$d/releases/$rel"; b="$d/releases/$base"; s="$d/releases/.$rel.delta"
+refuse() { cd /; rm -rf "$r.partial" "$s"; printf 'bosun-delta: %s\n' "$*" >&2; exit 79; }
+for c in cp find sort comm cmp cut sed head sha256sum readlink; do
+  command -v "$c" >/dev/null 2>&1 || refuse "$c is missing on this host"
+done
+[ -d "$b" ] || refuse "the live release $base is not on this host"
+[ "$(head -n 1 "$b/REVISION" 2>/dev/null)" = "$brev" ] || refuse "the live release $base does not hold $brev"
+rm -rf "$r.partial" "$s"
+mkdir -p "$s" || refuse "cannot create $s"
+tar -x -f - -C "$s" || refuse "the delta stream could not be unpacked"
+[ "$(sha256sum < "$s/meta/manifest" | cut -c1-64)" = "$want" ] || refuse "the delta stream is damaged"
+if [ "$how" = link ]; then
+  cp -al "$b" "$r.partial" || refuse "cp -al failed (hard links need GNU or BusyBox cp)"
+else
+  cp -pPR "$b" "$r.partial" || refuse "cannot copy $b"
+fi
+rm -f "$r.partial/REVISION"
+for p in "$@"; do rm -rf "$r.partial/$p"; done
+while IFS= read -r p; do [ -z "$p" ] || rm -rf "$r.partial/$p"; done < "$s/meta/remove"
+while IFS= read -r p; do
+  [ -z "$p" ] && continue
+  rm -rf "$r.partial/$p"
+  mv "$s/tree/$p" "$r.partial/$p" || refuse "cannot put $p in place"
+done < "$s/meta/put"
+cd "$r.partial" || refuse "cannot enter $r.partial"
+if [ "$(id -u)" = 0 ]; then f6=644 f7=755; else
+  u=$(umask); f6=$(printf '%o' $((0644 & ~0$u))); f7=$(printf '%o' $((0755 & ~0$u)))
+fi
+find . ! -name . -print | sed 's|^\./||' | LC_ALL=C sort > "$s/have"
+cut -d' ' -f3- "$s/meta/manifest" | LC_ALL=C sort > "$s/want"
+LC_ALL=C comm -23 "$s/have" "$s/want" > "$s/extra"
+while IFS= read -r p; do [ -z "$p" ] || rm -rf "./$p"; done < "$s/extra"
+{
+  find . ! -name . -type d -perm "$f7" -print | sed 's|^\./|d755 - |'
+  find . ! -name . -type d ! -perm "$f7" -print | sed 's|^\./|d? - |'
+  find . -type f -perm "$f6" -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f644 \1 |'
+  find . -type f -perm "$f7" -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f755 \1 |'
+  find . -type f ! -perm "$f6" ! -perm "$f7" -print | sed 's|^\./|f? - |'
+  find . -type l -print | while IFS= read -r p; do
+    printf 'l %s %s\n' "$(printf '%s' "$(readlink "$p")" | sha256sum | cut -c1-64)" "${p#./}"
+  done
+  find . ! -type d ! -type f ! -type l -print | sed 's|^\./|? - |'
+} | LC_ALL=C sort > "$s/got"
+if ! cmp -s "$s/got" "$s/meta/manifest"; then
+  at=$(LC_ALL=C comm -3 "$s/got" "$s/meta/manifest" | head -n 1 | sed 's/^[[:space:]]*//' | cut -d' ' -f3-)
+  refuse "the release staged from $base differs from $rev at $at"
+fi
+cd / || exit 1
+set -e
+printf '%s\n' "$rev" > "$r.partial/REVISION"
+for p in "$@"; do
+  mkdir -p "$d/shared/$p"
+  rm -rf "$r.partial/$p"
+  mkdir -p "$(dirname "$r.partial/$p")"
+  ln -s "$d/shared/$p" "$r.partial/$p"
+done
+rm -rf "$r"
+mv "$r.partial" "$r"
+rm -rf "$s"
+"#;
+
 const STAGE: &str = r#"set -e
 d=$1; rel=$2; rev=$3; shift 3
 mkdir -p "$d/releases" "$d/shared"
@@ -95,12 +194,18 @@ rm -rf "$r"
 mv "$r.partial" "$r"
 "#;
 
+/// Removes one release (renamed aside first, as the clean-up does), its unfinished stage and
+/// its delta scratch directory; refuses while `current` points at it.
 const REMOVE_RELEASE: &str = r#"set -e
 r="$1/releases/$2"
 if [ "$(readlink "$1/current" 2>/dev/null)" = "$r" ]; then
   echo "refusing to remove $r: current points at it" >&2; exit 1
 fi
-rm -rf "$r" "$r.partial"
+if [ -e "$r" ] || [ -L "$r" ]; then
+  rm -rf "$1/releases/.$2.removing"
+  mv "$r" "$1/releases/.$2.removing"
+fi
+rm -rf "$1/releases/.$2.removing" "$r.partial" "$1/releases/.$2.delta"
 "#;
 
 const SWITCH: &str = r#"set -e
@@ -151,8 +256,15 @@ fi
 
 /// Removes the oldest releases beyond `$2`, never the one `current` points at nor any named
 /// after `$2`. Release names start with a UTC timestamp, so the glob's order is oldest first.
+/// Each release is first renamed aside (`.NAME.removing`, a name the glob never lists) and
+/// only then removed, so a clean-up stopped half-way leaves whole releases and hidden
+/// leftovers, never a half-removed release; the next clean-up removes the leftovers first.
 const CLEANUP: &str = r#"set -e
 d=$1; keep=$2; shift 2
+for r in "$d"/releases/.*.removing; do
+  [ -e "$r" ] || continue
+  rm -rf "$r"
+done
 cur=$(readlink "$d/current" 2>/dev/null || true); cur=${cur##*/}
 n=0
 for r in "$d"/releases/*; do
@@ -169,7 +281,8 @@ for r in "$d"/releases/*; do
   skip=
   for p in "$@"; do [ "$name" = "$p" ] && skip=1; done
   [ -n "$skip" ] && continue
-  rm -rf "$r"
+  mv "$r" "$d/releases/.$name.removing"
+  rm -rf "$d/releases/.$name.removing"
   echo "removed $name"
   excess=$((excess - 1))
 done
@@ -177,7 +290,13 @@ done
 
 const REMOVE_MANY: &str = r#"set -e
 d=$1; shift
-for r in "$@"; do rm -rf "$d/releases/$r"; done
+for r in "$@"; do
+  if [ -e "$d/releases/$r" ]; then
+    rm -rf "$d/releases/.$r.removing"
+    mv "$d/releases/$r" "$d/releases/.$r.removing"
+  fi
+  rm -rf "$d/releases/.$r.removing"
+done
 "#;
 
 impl Action {
@@ -215,6 +334,7 @@ impl Action {
                 archive,
                 revision,
                 shared,
+                ..
             } => {
                 let mut args = vec![deploy_to.clone(), release.clone(), revision.clone()];
                 args.extend(shared.iter().cloned());
@@ -269,6 +389,47 @@ impl Action {
             Action::Run { .. } => cmd,
             _ => cmd.with_timeout(default_timeout),
         })
+    }
+}
+
+impl Action {
+    /// For a stage by delta: the command that stages from the live release, reading the delta
+    /// stream (the full archive is `command`'s, for when the host refuses the delta).
+    pub fn delta_command(&self, default_timeout: Duration) -> Option<RemoteCommand> {
+        let Action::Stage {
+            deploy_to,
+            release,
+            revision,
+            shared,
+            staging:
+                Some(Staging::Delta {
+                    base,
+                    base_revision,
+                    delta,
+                    tree,
+                    link,
+                    ..
+                }),
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let mut args = vec![
+            deploy_to.clone(),
+            release.clone(),
+            revision.clone(),
+            base.clone(),
+            base_revision.clone(),
+            tree.clone(),
+            if *link { "link" } else { "copy" }.to_string(),
+        ];
+        args.extend(shared.iter().cloned());
+        Some(
+            RemoteCommand::script(STAGE_DELTA, args)
+                .with_stdin(delta)
+                .with_timeout(default_timeout),
+        )
     }
 }
 
@@ -432,6 +593,8 @@ mod tests {
             std::fs::create_dir_all(root.join("releases").join(name)).unwrap();
         }
         std::fs::create_dir_all(root.join("releases/20261123000009-abc.partial")).unwrap();
+        // What a clean-up stopped half-way left: a release renamed aside, partly removed.
+        std::fs::create_dir_all(root.join("releases/.20261122000001-abc.removing/a")).unwrap();
         std::os::unix::fs::symlink(root.join("releases").join(&names[2]), root.join("current"))
             .unwrap();
         let protect = vec![names[5].clone()];

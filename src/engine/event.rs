@@ -10,6 +10,8 @@ use tokio_util::sync::CancellationToken;
 pub enum EngineEvent {
     Staged {
         hosts: usize,
+        /// Of them, staged by delta from their live release (the others in full).
+        delta: usize,
         elapsed: Duration,
     },
     Migrated {
@@ -43,6 +45,11 @@ pub enum EngineEvent {
     Warning(String),
     /// Something worth a progress line (the maintenance page went up, …).
     Note(String),
+    /// Every host runs the new release and only the clean-up of old releases is left (it
+    /// changes nothing people see): the deploy has reached its goal.
+    Live {
+        elapsed: Duration,
+    },
 }
 
 /// The step that failed, where, and why.

@@ -1,6 +1,9 @@
 //! Reaching an environment's hosts before anything is staged: connect, probe, and check each one (preflight).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
 
 use super::action::{Observed, probe};
 use crate::config::{Config, Environment, HealthProbe, HostSpec, Playbook};
@@ -50,6 +53,7 @@ pub async fn connect_all(
     env: &Environment,
 ) -> Reached {
     let mut reached = Reached::default();
+    connector.set_connect_rate(playbook.app.connect_rate);
     let mut tasks = tokio::task::JoinSet::new();
     for name in env.groups.iter().flat_map(|g| g.hosts.iter()) {
         let spec = spec_of(config, playbook, name);
@@ -118,14 +122,58 @@ pub async fn reach(
     env: &Environment,
     commands: &[String],
 ) -> Reached {
+    let reached = connect_all(connector, config, playbook, env).await;
+    probe_all(reached, playbook, commands).await
+}
+
+/// Like `connect_all`, and every connection is opened now (the SSH handshakes, paced by
+/// `connect_rate`, at most `max_parallel` at once), so that a deploy's handshakes overlap the
+/// writing of its archive; a host whose handshake fails is not ready.
+pub async fn open_all(
+    connector: &Connector,
+    config: &Config,
+    playbook: &Playbook,
+    env: &Environment,
+) -> Reached {
     let mut reached = connect_all(connector, config, playbook, env).await;
+    let limit = Arc::new(Semaphore::new(playbook.app.max_parallel.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, host) in &reached.hosts {
+        let (name, host, limit) = (name.clone(), host.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            (name, host.open().await)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(()))) => {}
+            Ok((name, Err(e))) => {
+                reached.hosts.remove(&name);
+                reached.roots.remove(&name);
+                reached.not_ready.push((name, e.to_string()));
+            }
+            Err(e) => reached.not_ready.push(("(internal)".into(), e.to_string())),
+        }
+    }
+    reached.not_ready.sort();
+    reached
+}
+
+/// Probes every host `reached` holds (at most `max_parallel` at once) and checks each one.
+pub async fn probe_all(mut reached: Reached, playbook: &Playbook, commands: &[String]) -> Reached {
     let min_free_kb = playbook.app.min_free_bytes / 1024;
+    // The probe round is a wave like any other: at most `max_parallel` hosts at once (and the
+    // connector paces the connections it opens).
+    let limit = Arc::new(Semaphore::new(playbook.app.max_parallel.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (name, host) in &reached.hosts {
         let host = host.clone();
         let name = name.clone();
         let command = probe(&reached.roots[&name], commands);
+        let limit = limit.clone();
         tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
             let result = host.run(&command, None).await;
             (name, result)
         });

@@ -11,6 +11,7 @@ pub mod reconcile;
 mod recover;
 mod releases;
 mod runner;
+mod staging;
 mod tenure;
 mod tickets;
 mod undo;
@@ -23,7 +24,9 @@ pub use plan::{
 pub use prepare::{
     DeployRequest, PrepareError, Prepared, diff, prepare_deploy, prepare_rollback, target,
 };
-pub use recover::{Recovered, orphaned, recover, recover_deploy, recover_one};
+pub use recover::{
+    Recovered, live_now, orphaned, recover, recover_deploy, recover_one, succeeded_or_live,
+};
 pub use releases::{
     Applied, KeptRelease, KeptReleases, applied_migrations, kept_releases, migrations_to_undo,
 };

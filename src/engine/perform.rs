@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::action::{Action, cleanup};
+use super::action::{Action, DELTA_REFUSED, Staging, cleanup};
 use super::guard::{self, Fence, Refusal};
 use crate::transport::{CommandOutput, Host, OutputLine, RemoteCommand, TransportError};
 
@@ -135,6 +135,10 @@ pub(crate) async fn perform(
             let cmd = cleanup(deploy_to, *keep, protect);
             run_guarded(host, cmd, acting).await
         }
+        Action::Stage {
+            staging: Some(staging),
+            ..
+        } => stage(host, action, staging, acting).await,
         other => {
             let cmd = other
                 .command(acting.layout_timeout)
@@ -144,17 +148,76 @@ pub(crate) async fn perform(
     }
 }
 
+/// Stages by delta, or in full when the plan says so or the host refuses the delta; the
+/// output's last line says which way, for the journal.
+async fn stage(
+    host: &Host,
+    action: &Action,
+    staging: &Staging,
+    acting: &Acting<'_>,
+) -> Result<String, StepError> {
+    let reason = match staging {
+        Staging::Full { reason } => reason.clone(),
+        Staging::Delta {
+            base,
+            changed,
+            added,
+            removed,
+            ..
+        } => {
+            let cmd = action
+                .delta_command(acting.layout_timeout)
+                .expect("a stage by delta");
+            let out = run_raw(host, cmd, acting).await?;
+            if out.code != Some(DELTA_REFUSED) {
+                return settle(out).map(|output| {
+                    format!(
+                        "{output}\n{DELTA_LINE} {base}: {changed} changed, {added} added, {removed} removed"
+                    )
+                });
+            }
+            out.output
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix("bosun-delta: "))
+                .unwrap_or("the host refused the delta")
+                .to_string()
+        }
+    };
+    let cmd = action
+        .command(acting.layout_timeout)
+        .expect("one-command action");
+    let output = run_guarded(host, cmd, acting).await?;
+    Ok(format!("{output}\nstaged in full: {reason}"))
+}
+
+/// How the output of a stage by delta begins its last line.
+pub(crate) const DELTA_LINE: &str = "staged by delta from";
+
 /// Runs `cmd` under the guard (when there is one) and sorts out how it ended.
 async fn run_guarded(
     host: &Host,
     cmd: RemoteCommand,
     acting: &Acting<'_>,
 ) -> Result<String, StepError> {
+    settle(run_raw(host, cmd, acting).await?)
+}
+
+/// Runs `cmd` under the guard (when there is one).
+async fn run_raw(
+    host: &Host,
+    cmd: RemoteCommand,
+    acting: &Acting<'_>,
+) -> Result<CommandOutput, StepError> {
     let cmd = match acting.guard {
         Some((fence, root, step)) => guard::guarded(fence, root, step, cmd),
         None => cmd,
     };
-    let out = host.run_until(&cmd, acting.lines, acting.stop).await?;
+    Ok(host.run_until(&cmd, acting.lines, acting.stop).await?)
+}
+
+/// How a command ended, as a step's result.
+fn settle(out: CommandOutput) -> Result<String, StepError> {
     if out.success() {
         return Ok(out.output);
     }

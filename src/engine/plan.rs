@@ -336,6 +336,7 @@ pub fn plan(input: PlanInput<'_>) -> Plan {
                 archive: archive.clone(),
                 revision: revision.sha.clone(),
                 shared: playbook.app.shared.clone(),
+                staging: None,
             };
             let remove = Action::RemoveRelease {
                 deploy_to: h.deploy_to.clone(),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::action::Observed;
-use super::fleet::{Reached, needed_commands, reach};
+use super::fleet::{Reached, needed_commands, open_all, probe_all, reach};
 use super::plan::{BOT_HOST, ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
 use super::tickets::{annotate, from_tracker_log};
 use crate::config::{ChangesetSource, Config, Environment, Playbook};
@@ -209,7 +209,9 @@ pub async fn prepare_deploy(
         .clone()
         .unwrap_or_else(|| env.default_ref.clone());
 
-    let (revision, archive, files) = {
+    // The hosts' handshakes go on while the archive is written: both take real time, and
+    // neither needs the other.
+    let writing = {
         let config = config.clone();
         let app = playbook.app.name.clone();
         let reference = reference.clone();
@@ -234,12 +236,14 @@ pub async fn prepare_deploy(
                     short: rev.short,
                     tag: rev.tag,
                 },
-                info.path,
+                info.path.clone(),
                 files,
+                info,
             ))
         })
-        .await?
     };
+    let (written, opened) = tokio::join!(writing, open_all(connector, config, playbook, env));
+    let (revision, archive, files, full) = written?;
 
     if let Some(live) = &live
         && live.revision.as_deref() == Some(revision.sha.as_str())
@@ -270,7 +274,7 @@ pub async fn prepare_deploy(
     if !checks.passed() {
         return Err(PrepareError::Checks(checks.to_string()));
     }
-    let reached = reach(connector, config, playbook, env, &needed_commands(playbook)).await;
+    let reached = probe_all(opened, playbook, &needed_commands(playbook)).await;
     if !reached.not_ready.is_empty() {
         return Err(PrepareError::NotReady {
             problems: reached.problems(),
@@ -284,6 +288,21 @@ pub async fn prepare_deploy(
         ..
     } = reached;
     let mut notices = hosts_vs_journal(journal, &observed).await?;
+    let staging = {
+        let (config, app, sha) = (
+            config.clone(),
+            playbook.app.name.clone(),
+            revision.sha.clone(),
+        );
+        let observed = observed.clone();
+        blocking(move || {
+            let playbook = config.playbook(&app).expect("checked above");
+            Ok(super::staging::decide(
+                &config, playbook, &sha, &full, &observed,
+            )?)
+        })
+        .await?
+    };
     // What is live: the journal's word, else what the hosts run (a journal that was emptied or
     // is older than the hosts is not a first deploy).
     let (live_sha, live_release) = match &live {
@@ -359,6 +378,7 @@ pub async fn prepare_deploy(
         canary: req.canary,
         migrations_down: Vec::new(),
     });
+    super::staging::apply(&mut plan, &staging);
     plan.notices.extend(notices);
     plan.notices.extend(log_notice);
     plan.notices.extend(checks.notices());

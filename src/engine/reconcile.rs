@@ -45,6 +45,11 @@ pub struct Survey {
     pub assessment: Assessment,
     /// The journal's identity and newest generation when surveyed.
     pub journal: (String, i64),
+    /// Before the hosts were probed: whether the environment's lock was held (a deploy, a
+    /// rollback, a recovery or a repair was changing the hosts as they were probed), and the
+    /// newest deploy of the environment with its state. A repair acts on a survey only when
+    /// the lock was free and that deploy is still the newest, in the same state.
+    pub before: (bool, Option<(i64, DeployState)>),
 }
 
 /// What a survey concludes.
@@ -262,6 +267,7 @@ pub async fn survey(
     env: &str,
 ) -> Result<Survey, PrepareError> {
     let (playbook, environment) = target(config, app, Some(env))?;
+    let before = snapshot(journal, &playbook.app.name, &environment.name).await?;
     let reached = reach(connector, config, playbook, environment, &[]).await;
     let live = journal
         .live(playbook.app.name.clone(), environment.name.clone())
@@ -294,7 +300,27 @@ pub async fn survey(
         needs_look,
         assessment,
         journal: identity,
+        before,
     })
+}
+
+/// Whether the lock of `app` on `env` is held, and the newest deploy there with its state.
+async fn snapshot(
+    journal: &Journal,
+    app: &str,
+    env: &str,
+) -> Result<(bool, Option<(i64, DeployState)>), PrepareError> {
+    let held = journal
+        .locks()
+        .await?
+        .iter()
+        .any(|l| l.env == env && (l.app == app || l.app == "*"));
+    let newest = journal
+        .history(Some(app.to_string()), Some(env.to_string()), 1)
+        .await?
+        .first()
+        .map(|d| (d.id, d.state));
+    Ok((held, newest))
 }
 
 /// What a repair did.
@@ -323,6 +349,13 @@ pub async fn repair(
     layout_timeout: Duration,
 ) -> Result<Option<Repaired>, PrepareError> {
     let (playbook, env) = target(config, &survey.app, Some(&survey.env))?;
+    // A survey taken while something else changed the hosts (it held the lock then, or it
+    // has ended since) saw them half-way: the environment is busy, and the next survey looks
+    // again. (A recovery that finished between a survey and its repair was once taken for
+    // drift, and the repair held the lock against the next deploy.)
+    if survey.before.0 || snapshot(journal, &survey.app, &survey.env).await? != survey.before {
+        return Ok(None);
+    }
     let mut done = Vec::new();
     let mut problems = Vec::new();
     // Hosts that have seen newer generations than this journal would refuse every step.
@@ -421,7 +454,7 @@ pub async fn repair(
     if !survey.needs_look.is_empty() {
         let hosts = Arc::new(reached.hosts.clone());
         let roots = Arc::new(reached.roots.clone());
-        let records = look(&hosts, &roots, &fence).await;
+        let records = look(&hosts, &roots, &fence, playbook.app.max_parallel).await;
         for failed in &survey.needs_look {
             let plan: Option<Plan> = failed
                 .plan

@@ -12,7 +12,7 @@ use super::guard::{Fence, HostRecord, StepEnd, inspect};
 use super::perform::ErrorKind;
 use super::plan::{Phase, Plan};
 use super::prepare::target;
-use super::undo::{ToUndo, Undoer, undo_for, wave_of};
+use super::undo::{FINISH, ToUndo, Undoer, undo_for, wave_of};
 use crate::config::Config;
 use crate::journal::{
     DeployRecord, DeployState, Journal, JournalError, Owner, StepRecord, StepState,
@@ -32,6 +32,110 @@ pub struct Recovered {
     /// What the hosts said that people should know (a migration stopped half-way, a step a
     /// dead bot left running that was stopped).
     pub notes: Vec<String>,
+    /// The deploy was live on every host (every step before the clean-up of old releases was
+    /// done, and the room may have been told so): it is kept, not undone.
+    pub went_live: bool,
+}
+
+/// Every step of `plan` before its clean-up (`Phase::Finish`) is done in the journal: the
+/// deploy reached its goal, only old releases were still being removed.
+fn went_live(plan: &Plan, steps: &[StepRecord]) -> bool {
+    plan.steps.iter().any(|s| s.phase == Phase::Finish)
+        && plan
+            .steps
+            .iter()
+            .filter(|s| s.phase != Phase::Finish)
+            .all(|s| {
+                steps.iter().any(|r| {
+                    r.seq == s.seq as i64 && r.undo_of.is_none() && r.state == StepState::Done
+                })
+            })
+}
+
+/// Runs again, in parallel (at most `max_parallel` hosts at once), the clean-ups of `plan`
+/// that the journal does not record as done, on the hosts that answered; one that fails is a
+/// note (the next deploy's clean-up tries again). `Err`: a host refused, another bot acts now.
+async fn finish_cleanups(
+    undoer: &Undoer,
+    plan: &Plan,
+    steps: &[StepRecord],
+    records: &BTreeMap<String, Result<HostRecord, String>>,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(undoer.max_parallel.max(1)));
+    let mut tasks = JoinSet::new();
+    for step in plan.steps.iter().filter(|s| s.phase == Phase::Finish) {
+        let done = steps
+            .iter()
+            .any(|r| r.seq == step.seq as i64 && r.undo_of.is_none() && r.state == StepState::Done);
+        if done || !records.get(&step.host).is_some_and(|r| r.is_ok()) {
+            continue;
+        }
+        let (undoer, step, limit) = (undoer.clone(), step.clone(), limit.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
+            let result = undoer
+                .run_journaled(&step.host, step.seq, FINISH, None, &step.action)
+                .await;
+            (step.host, result)
+        });
+    }
+    let mut fenced = None;
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(_))) => {}
+            Ok((_, Err((ErrorKind::Fenced, why)))) => fenced = Some(why),
+            Ok((host, Err((_, why)))) => notes.push(format!(
+                "{host}: the clean-up of old releases failed: {why}"
+            )),
+            Err(e) => notes.push(format!("a clean-up task died: {e}")),
+        }
+    }
+    fenced.map_or(Ok(()), Err)
+}
+
+/// What is live on `app` in `env`, as the room was told: the newest deploy or rollback that
+/// succeeded, or a newer one still running that already went live (every step before its
+/// clean-up is done: the room heard "is live", and only old releases are being removed).
+pub async fn live_now(
+    journal: &Journal,
+    app: &str,
+    env: &str,
+) -> Result<Option<DeployRecord>, JournalError> {
+    let live = journal.live(app.to_string(), env.to_string()).await?;
+    let after = live.as_ref().map_or(i64::MIN, |d| d.id);
+    for deploy in journal.running().await?.into_iter().rev() {
+        if deploy.app != app || deploy.env != env || deploy.id <= after {
+            continue;
+        }
+        let Some(plan) = deploy
+            .plan
+            .as_deref()
+            .and_then(|p| serde_json::from_str::<Plan>(p).ok())
+        else {
+            continue;
+        };
+        if went_live(&plan, &journal.steps(deploy.id).await?) {
+            return Ok(Some(deploy));
+        }
+    }
+    Ok(live)
+}
+
+/// Every successful deploy and rollback of `app` in `env`, oldest first, and last the one
+/// still running that went live (see `live_now`), if any.
+pub async fn succeeded_or_live(
+    journal: &Journal,
+    app: &str,
+    env: &str,
+) -> Result<Vec<DeployRecord>, JournalError> {
+    let mut records = journal.succeeded(app.to_string(), env.to_string()).await?;
+    if let Some(live) = live_now(journal, app, env).await?
+        && live.state == DeployState::Running
+    {
+        records.push(live);
+    }
+    Ok(records)
 }
 
 /// Whether the bot instance that holds a deploy may still be running: another instance (on
@@ -135,14 +239,18 @@ pub(crate) async fn look(
     hosts: &BTreeMap<String, Host>,
     roots: &BTreeMap<String, String>,
     fence: &Fence,
+    max_parallel: usize,
 ) -> BTreeMap<String, Result<HostRecord, String>> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(max_parallel.max(1)));
     let mut tasks = JoinSet::new();
     for (name, host) in hosts {
         let Some(root) = roots.get(name) else {
             continue;
         };
         let (name, host, cmd) = (name.clone(), host.clone(), inspect(fence, root));
+        let limit = limit.clone();
         tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await.expect("semaphore open");
             let seen = match host.run(&cmd, None).await {
                 Ok(out) if out.success() => Ok(HostRecord::parse(&out.output)),
                 Ok(out) => Err(out.last_line().to_string()),
@@ -285,13 +393,65 @@ pub async fn recover_deploy(
             let roots = Arc::new(reached.roots);
             // First every host is fenced: from here on, the dead bot's commands are refused
             // and anything it left running has been stopped.
-            let records = look(&hosts, &roots, &fence).await;
+            let records = look(&hosts, &roots, &fence, playbook.app.max_parallel).await;
             for (host, record) in &records {
                 if let Err(why) = record {
                     problems.push(format!("{host}: {why}"));
                 }
             }
             let steps = journal.steps(deploy.id).await?;
+            if let Some(plan) = plan.as_ref().filter(|p| went_live(p, &steps)) {
+                // Live everywhere; the hosts are fenced, so the dead bot's clean-up has
+                // stopped. Its unfinished clean-ups run again (each renames a release aside
+                // before removing it, so what a stopped one left is a whole release or a
+                // hidden leftover, which the clean-up removes first).
+                let undoer = Undoer {
+                    journal: journal.clone(),
+                    hosts: hosts.clone(),
+                    roots: roots.clone(),
+                    fence: fence.clone(),
+                    deploy_id: deploy.id,
+                    layout_timeout,
+                    max_parallel: playbook.app.max_parallel,
+                };
+                if let Err(fenced) =
+                    finish_cleanups(&undoer, plan, &steps, &records, &mut notes).await
+                {
+                    notes.push(format!("another bot took over: {fenced}"));
+                    return Ok(Recovered {
+                        deploy,
+                        undone: 0,
+                        found,
+                        problems,
+                        notes,
+                        went_live: true,
+                    });
+                }
+                let state = if problems.is_empty() {
+                    DeployState::Succeeded
+                } else {
+                    DeployState::Failed
+                };
+                let mut summary = "live on every host; the bot stopped during the clean-up of old releases, nothing was undone".to_string();
+                if !problems.is_empty() {
+                    summary.push_str(&format!(
+                        ", {} problems: {}",
+                        problems.len(),
+                        problems.join("; ")
+                    ));
+                }
+                if journal.still_holds(deploy.id, generation).await? {
+                    journal.finish(deploy.id, state, summary).await?;
+                }
+                return Ok(Recovered {
+                    deploy,
+                    undone: 0,
+                    found,
+                    problems,
+                    notes,
+                    went_live: true,
+                });
+            }
             let to_undo = pending_undos(
                 &steps,
                 plan.as_ref(),
@@ -321,17 +481,21 @@ pub async fn recover_deploy(
                     found,
                     problems,
                     notes,
+                    went_live: false,
                 });
             }
             // Trust, then verify: every host must be on the release it was on.
             let back_to = settle_targets(plan.as_ref(), &deploy, &hosts);
+            let limit = Arc::new(tokio::sync::Semaphore::new(undoer.max_parallel.max(1)));
             let mut tasks = JoinSet::new();
             for (name, (release, undo)) in back_to {
                 if records.get(&name).is_some_and(|r| r.is_err()) {
                     continue;
                 }
                 let (undoer, root) = (undoer.clone(), roots.get(&name).cloned());
+                let limit = limit.clone();
                 tasks.spawn(async move {
+                    let _permit = limit.acquire_owned().await.expect("semaphore open");
                     let result = put_back(&undoer, &name, root.as_deref(), release, undo).await;
                     (name, result)
                 });
@@ -378,6 +542,7 @@ pub async fn recover_deploy(
         found,
         problems,
         notes,
+        went_live: false,
     })
 }
 

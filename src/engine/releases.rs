@@ -205,9 +205,8 @@ pub async fn kept_releases(
     env: Option<&str>,
 ) -> Result<KeptReleases, PrepareError> {
     let (playbook, env) = target(config, app, env)?;
-    let records = journal
-        .succeeded(playbook.app.name.clone(), env.name.clone())
-        .await?;
+    // The deploy that went live and still removes old releases made the live release.
+    let records = super::recover::succeeded_or_live(journal, &playbook.app.name, &env.name).await?;
     let by_release = deploys_by_release(&records);
     let reached = reach(connector, config, playbook, env, &[]).await;
     let mut kept: BTreeMap<String, KeptRelease> = BTreeMap::new();

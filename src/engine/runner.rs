@@ -45,6 +45,8 @@ struct Started {
     step: Step,
     wave: usize,
     state: StepState,
+    /// A stage step that staged its host by delta.
+    by_delta: bool,
 }
 
 /// Why a step (and so the run) stopped.
@@ -73,6 +75,7 @@ impl Runner {
                 .collect(),
         );
         let mut failure: Option<Failure> = None;
+        let mut live_said = false;
 
         for (index, wave) in waves(&plan.steps).into_iter().enumerate() {
             if self.stop.is_stopped() {
@@ -86,6 +89,14 @@ impl Runner {
                 break;
             }
             let phase = wave[0].phase.clone();
+            if phase == Phase::Finish && !live_said {
+                // The clean-up changes nothing people see: the deploy is live before it.
+                live_said = true;
+                self.emit(EngineEvent::Live {
+                    elapsed: started_at.elapsed(),
+                })
+                .await;
+            }
             let wave_started = Instant::now();
             let hosts_in_wave = hosts_of(&wave);
             if let Phase::Switch {
@@ -111,8 +122,15 @@ impl Runner {
                     };
                 }
                 (Ok(()), Phase::Stage) => {
+                    let delta = started
+                        .lock()
+                        .expect("not poisoned")
+                        .iter()
+                        .filter(|s| s.wave == index && s.by_delta)
+                        .count();
                     self.emit(EngineEvent::Staged {
                         hosts: hosts_in_wave.len(),
+                        delta,
                         elapsed: wave_started.elapsed(),
                     })
                     .await
@@ -420,6 +438,7 @@ impl Runner {
             step: step.clone(),
             wave,
             state: StepState::Intent,
+            by_delta: false,
         });
 
         let Some(host) = self.hosts.get(&step.host) else {
@@ -488,7 +507,17 @@ impl Runner {
             return Err(Halt::Fenced(format!("{}: {}", step.host, e.reason)));
         }
         let (state, output) = match &result {
-            Ok(output) => (StepState::Done, output.clone()),
+            Ok(output) => {
+                if matches!(step.action, super::action::Action::Stage { .. })
+                    && super::staging::by_delta(output)
+                {
+                    let mut all = started.lock().expect("not poisoned");
+                    if let Some(s) = all.iter_mut().find(|s| s.journal_id == journal_id) {
+                        s.by_delta = true;
+                    }
+                }
+                (StepState::Done, output.clone())
+            }
             Err(e) if e.kind == ErrorKind::Interrupted => (
                 StepState::Interrupted,
                 format!("{}\n{}", e.reason, e.output),

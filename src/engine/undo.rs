@@ -133,7 +133,9 @@ impl Undoer {
     }
 
     /// Runs one action on `host` as a step of its own (journaled before and after, under the
-    /// guard), never stopped half-way: undo and repair are what put the fleet back.
+    /// guard), never stopped half-way: undo and repair are what put the fleet back. It is
+    /// journaled `Reverted` when it ends well, except in phase `finish` (a clean-up recovery
+    /// completes for a deploy that was live), which is `Done`.
     pub async fn run_journaled(
         &self,
         host_name: &str,
@@ -142,6 +144,11 @@ impl Undoer {
         undo_of: Option<i64>,
         action: &Action,
     ) -> Result<String, (ErrorKind, String)> {
+        let done = if phase == FINISH {
+            StepState::Done
+        } else {
+            StepState::Reverted
+        };
         let journal_error = |e: crate::journal::JournalError| (ErrorKind::Failed, e.to_string());
         let host = self
             .hosts
@@ -173,7 +180,7 @@ impl Undoer {
         };
         let result = perform(host, action, &acting).await;
         let (state, output) = match &result {
-            Ok(out) => (StepState::Reverted, out.clone()),
+            Ok(out) => (done, out.clone()),
             Err(e) => (StepState::UndoFailed, format!("{}\n{}", e.reason, e.output)),
         };
         if let Err(e) = &result
@@ -188,6 +195,9 @@ impl Undoer {
         result.map_err(|e| (e.kind, e.reason))
     }
 }
+
+/// The journal phase of a clean-up that recovery completes.
+pub(crate) const FINISH: &str = "finish";
 
 /// The undo of a step that ended in `state`: its own undo, except for a migration that was
 /// stopped before it finished, which is taken to have done nothing (a migration must undo

@@ -138,7 +138,7 @@ impl Mirror {
     }
 }
 
-enum TarError {
+pub(super) enum TarError {
     Io(io::Error),
     Git(git2::Error),
 }
@@ -155,16 +155,16 @@ impl From<git2::Error> for TarError {
     }
 }
 
-struct TarWriter<W: Write> {
-    builder: tar::Builder<W>,
-    mtime: u64,
-    files: Vec<ShippedFile>,
-    skipped: Vec<String>,
+pub(super) struct TarWriter<W: Write> {
+    pub(super) builder: tar::Builder<W>,
+    pub(super) mtime: u64,
+    pub(super) files: Vec<ShippedFile>,
+    pub(super) skipped: Vec<String>,
 }
 
 impl<W: Write> TarWriter<W> {
     /// Appends the entries of `tree`, whose path is `prefix` (empty for the root).
-    fn add_tree(
+    pub(super) fn add_tree(
         &mut self,
         repo: &git2::Repository,
         tree: &Tree<'_>,
@@ -177,40 +177,62 @@ impl<W: Write> TarWriter<W> {
             }
             path.extend_from_slice(entry.name_bytes());
             let mode = u32::try_from(entry.filemode()).unwrap_or(0);
-            match entry.kind() {
-                Some(ObjectType::Tree) => {
-                    let mut header = self.header(EntryType::Directory, 0o755, 0);
-                    let mut dir = path.clone();
-                    dir.push(b'/');
-                    self.builder
-                        .append_data(&mut header, as_path(&dir), io::empty())?;
-                    let subtree = repo.find_tree(entry.id())?;
-                    self.add_tree(repo, &subtree, &path)?;
-                }
-                Some(ObjectType::Blob) if mode & 0o170000 == 0o120000 => {
-                    let blob = repo.find_blob(entry.id())?;
-                    let target = blob.content();
-                    let mut header = self.header(EntryType::Symlink, 0o777, 0);
-                    self.builder
-                        .append_link(&mut header, as_path(&path), as_path(target))?;
-                    self.files.push(shipped(&path, target, SYMLINK_MODE));
-                }
-                Some(ObjectType::Blob) => {
-                    let blob = repo.find_blob(entry.id())?;
-                    let content = blob.content();
-                    let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-                    let size = content.len() as u64;
-                    let mut header = self.header(EntryType::Regular, perm, size);
-                    self.builder
-                        .append_data(&mut header, as_path(&path), content)?;
-                    self.files.push(shipped(&path, content, perm));
-                }
-                // Gitlinks (submodules) and anything unexpected are not shipped.
-                _ => self
-                    .skipped
-                    .push(String::from_utf8_lossy(&path).into_owned()),
-            }
+            self.add_entry(repo, path, entry.kind(), entry.id(), mode)?;
         }
+        Ok(())
+    }
+
+    /// Appends one tree entry at `path` (a directory with everything in it, a file or a
+    /// symlink); a gitlink is listed as skipped.
+    pub(super) fn add_entry(
+        &mut self,
+        repo: &git2::Repository,
+        path: Vec<u8>,
+        kind: Option<ObjectType>,
+        id: git2::Oid,
+        mode: u32,
+    ) -> Result<(), TarError> {
+        match kind {
+            Some(ObjectType::Tree) => {
+                let mut header = self.header(EntryType::Directory, 0o755, 0);
+                let mut dir = path.clone();
+                dir.push(b'/');
+                self.builder
+                    .append_data(&mut header, as_path(&dir), io::empty())?;
+                let subtree = repo.find_tree(id)?;
+                self.add_tree(repo, &subtree, &path)?;
+            }
+            Some(ObjectType::Blob) if mode & 0o170000 == 0o120000 => {
+                let blob = repo.find_blob(id)?;
+                let target = blob.content();
+                let mut header = self.header(EntryType::Symlink, 0o777, 0);
+                self.builder
+                    .append_link(&mut header, as_path(&path), as_path(target))?;
+                self.files.push(shipped(&path, target, SYMLINK_MODE));
+            }
+            Some(ObjectType::Blob) => {
+                let blob = repo.find_blob(id)?;
+                let content = blob.content();
+                let perm = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+                let size = content.len() as u64;
+                let mut header = self.header(EntryType::Regular, perm, size);
+                self.builder
+                    .append_data(&mut header, as_path(&path), content)?;
+                self.files.push(shipped(&path, content, perm));
+            }
+            // Gitlinks (submodules) and anything unexpected are not shipped.
+            _ => self
+                .skipped
+                .push(String::from_utf8_lossy(&path).into_owned()),
+        }
+        Ok(())
+    }
+
+    /// Appends a regular file (0644) with `content`.
+    pub(super) fn add_file(&mut self, path: &str, content: &[u8]) -> Result<(), TarError> {
+        let mut header = self.header(EntryType::Regular, 0o644, content.len() as u64);
+        self.builder
+            .append_data(&mut header, Path::new(path), content)?;
         Ok(())
     }
 
@@ -235,7 +257,7 @@ fn shipped(path: &[u8], content: &[u8], mode: u32) -> ShippedFile {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::with_capacity(64), |mut out, b| {
         let _ = write!(out, "{b:02x}");
@@ -256,7 +278,7 @@ fn sidecar_path(dest: &Path) -> PathBuf {
 /// A name beside `dest` that no other writer uses, so that concurrent builds of one archive
 /// (two environments deploying one commit) cannot interleave; the last rename wins, and
 /// both wrote the same bytes.
-fn temporary(dest: &Path) -> PathBuf {
+pub(super) fn temporary(dest: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut name = dest.as_os_str().to_owned();

@@ -5,6 +5,7 @@
 
 mod archive;
 mod changesets;
+mod delta;
 mod error;
 mod mirror;
 mod near;
@@ -15,6 +16,7 @@ pub mod testing;
 
 pub use archive::{ArchiveInfo, ShippedFile, archive_path};
 pub use changesets::Changeset;
+pub use delta::{Delta, DeltaInfo, delta_path, manifest, tree_hash};
 pub use error::SourceError;
 pub use mirror::Mirror;
 pub use resolve::Revision;

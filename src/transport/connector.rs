@@ -15,6 +15,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::master::{self, Master};
+use super::pace::Pace;
 use super::{Host, LocalHost, SshError, SshHost, TransportError};
 use crate::config::HostSpec;
 
@@ -30,11 +31,18 @@ struct Inner {
     control_dir: OnceCell<PathBuf>,
     /// Host name → its master.
     masters: Mutex<HashMap<String, Arc<Master>>>,
+    /// How fast new connections start, for every master.
+    pace: Arc<Pace>,
 }
 
 impl Connector {
     pub fn new() -> Connector {
         Connector::default()
+    }
+
+    /// At most `rate` SSH connections start per second from now on (a burst of `rate` first).
+    pub fn set_connect_rate(&self, rate: u32) {
+        self.inner.pace.set_rate(rate);
     }
 
     /// The host named `name`, reachable as `spec` says, and the deploy root (the playbook's
@@ -63,7 +71,12 @@ impl Connector {
                     match masters.get(name).filter(|m| m.spec() == ssh) {
                         Some(master) => (master.clone(), None),
                         None => {
-                            let master = Arc::new(Master::new(name, ssh.clone(), control_dir));
+                            let master = Arc::new(Master::new(
+                                name,
+                                ssh.clone(),
+                                control_dir,
+                                self.inner.pace.clone(),
+                            ));
                             let old = masters.insert(name.to_string(), master.clone());
                             (master, old)
                         }

@@ -10,6 +10,7 @@ use openssh::{ControlPersist, KnownHosts, Session, SessionBuilder};
 use tokio::sync::Mutex;
 
 use super::hostkey;
+use super::pace::Pace;
 use super::ssh::SshError;
 use crate::config::SshSpec;
 
@@ -20,6 +21,8 @@ pub(crate) struct Master {
     spec: SshSpec,
     control_dir: PathBuf,
     session: Mutex<Option<Arc<Session>>>,
+    /// The connector's pace of connection starts.
+    pace: Arc<Pace>,
 }
 
 impl std::fmt::Debug for Master {
@@ -33,12 +36,13 @@ impl std::fmt::Debug for Master {
 }
 
 impl Master {
-    pub fn new(name: &str, spec: SshSpec, control_dir: PathBuf) -> Master {
+    pub fn new(name: &str, spec: SshSpec, control_dir: PathBuf, pace: Arc<Pace>) -> Master {
         Master {
             name: name.to_string(),
             spec,
             control_dir,
             session: Mutex::new(None),
+            pace,
         }
     }
 
@@ -63,6 +67,7 @@ impl Master {
         if let Some(session) = slot.as_ref() {
             return Ok(session.clone());
         }
+        self.pace.start().await;
         let session = Arc::new(self.connect().await?);
         *slot = Some(session.clone());
         Ok(session)

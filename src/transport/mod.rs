@@ -9,6 +9,7 @@ mod hostkey;
 mod local;
 mod master;
 mod output;
+mod pace;
 mod quote;
 mod ssh;
 
@@ -156,6 +157,15 @@ impl Host {
         match self {
             Host::Local(h) => h.name(),
             Host::Ssh(h) => h.name(),
+        }
+    }
+
+    /// Connects now rather than at the first command (an SSH handshake; nothing for a local
+    /// host), so that the handshake can overlap other work.
+    pub async fn open(&self) -> Result<(), TransportError> {
+        match self {
+            Host::Local(_) => Ok(()),
+            Host::Ssh(h) => h.open().await,
         }
     }
 

@@ -61,10 +61,7 @@ pub async fn environments(State(page): State<Page>) -> Response {
     );
     for playbook in &page.inner.config.playbooks {
         for env in &playbook.environments {
-            let live = match journal
-                .live(playbook.app.name.clone(), env.name.clone())
-                .await
-            {
+            let live = match crate::engine::live_now(journal, &playbook.app.name, &env.name).await {
                 Ok(live) => live,
                 Err(e) => return journal_error(e),
             };

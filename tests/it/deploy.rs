@@ -196,14 +196,18 @@ async fn keep_releases_two_after_four_deploys_leaves_exactly_two() {
             app.commit("Alice", &format!("Round {round}"));
         }
         bot.say("deploy demo to staging").await;
+        // "is live" is said before the clean-up of old releases; the next deploy, asked
+        // meanwhile, waits for that clean-up and starts after it.
         bot.expect("is live on 2 hosts").await;
     }
+    // The bot ends once the last deploy (and so its clean-up) has.
+    let (report, _) = bot.finish().await;
+    assert_eq!(report.deploys_succeeded, 4, "{report:?}");
     for host in ["h1", "h2"] {
         let releases = app.releases(host);
         assert_eq!(releases.len(), 2, "{host}: {releases:?}");
         assert!(releases.contains(&app.current(host).unwrap()));
     }
-    bot.finish().await;
 }
 
 #[tokio::test]
@@ -299,4 +303,42 @@ async fn hostile_and_malformed_lines_get_a_reply_and_never_an_action() {
     bot.expect("no commit \"nosuchref\"").await;
     bot.finish().await;
     assert!(app.current("h1").is_none() && app.releases("h1").is_empty());
+}
+
+#[tokio::test]
+async fn a_rollback_asked_the_moment_it_is_live_waits_for_the_clean_up_and_is_never_busy() {
+    let mut app = DemoApp::new(AppOptions {
+        keep_releases: 2,
+        ..AppOptions::default()
+    });
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    let first = app.current("h1").unwrap();
+    for round in 1..3 {
+        app.commit("Alice", &format!("Round {round}"));
+        bot.say("deploy demo to staging").await;
+        bot.expect("is live on 2 hosts").await;
+        // Asked at once: the clean-up of old releases may still run; it is not refused.
+        bot.say("!rollback").await;
+        bot.expect("demo is back on").await;
+    }
+    let (report, transcript) = bot.finish().await;
+    let text = transcript.join("\n");
+    assert!(!text.contains("is busy"), "{text}");
+    // Nor is it news: the rollback waits for the clean-up without a word, and starts.
+    assert!(
+        !text.contains("in line") && !text.contains("the queue moves"),
+        "{text}"
+    );
+    assert_eq!(report.refused, 0, "{text}");
+    assert_eq!(app.current("h1"), Some(first.clone()));
+    assert_eq!(app.current("h2"), Some(first));
+    for host in ["h1", "h2"] {
+        assert!(
+            app.releases(host).len() <= 3,
+            "{host}: {:?}",
+            app.releases(host)
+        );
+    }
 }

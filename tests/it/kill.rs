@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bosun::journal::{DeployState, Journal};
+use bosun::journal::{DeployState, Journal, StepState};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::bot::PATIENCE;
@@ -23,10 +23,17 @@ async fn run_bot(config: &Path, env: &[(&str, &str)], lines: &[&str]) -> (Vec<St
         .await
         .expect("the bot ends")
         .unwrap();
+    // Every line, to the end of the bot's output: the reader forwards its last lines after
+    // the process has ended, then lets go of the channel.
     let mut said = bot.transcript.clone();
-    while let Ok(line) = bot.lines.try_recv() {
-        said.push(line);
-    }
+    let rest = async {
+        while let Some(line) = bot.lines.recv().await {
+            said.push(line);
+        }
+    };
+    tokio::time::timeout(PATIENCE, rest)
+        .await
+        .expect("the bot's output ends");
     (said, status.success())
 }
 
@@ -177,7 +184,7 @@ async fn kill_round(
             .ssh
             .releases(&host)
             .into_iter()
-            .filter(|r| r.ends_with(".partial"))
+            .filter(|r| r.ends_with(".partial") || r.starts_with('.'))
             .collect();
         if !partial.is_empty() {
             problems.push(format!("{host}: left {partial:?}"));
@@ -203,6 +210,15 @@ async fn kill_round(
     let left = processes_mentioning(&fleet.tag);
     if !left.is_empty() {
         problems.push(format!("processes left running: {left:?}"));
+    }
+    if !problems.is_empty() {
+        // What the restarted bot said about the hosts, for the diagnosis.
+        let found: Vec<&str> = said
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .filter(|l| l.contains("found") || l.contains("restarted") || l.contains("busy"))
+            .collect();
+        problems.push(format!("the restarted bot said {found:?}"));
     }
     Round {
         problem: (!problems.is_empty()).then(|| {
@@ -291,14 +307,14 @@ const WHERE: [&str; 2] = ["intent", "after"];
 #[tokio::test]
 async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migrations_and_no_lock() {
     let db = tempfile::tempdir().unwrap();
-    let stack = db.path().join("stack");
-    std::fs::write(&stack, "").unwrap();
+    let stack_file = db.path().join("stack");
+    std::fs::write(&stack_file, "").unwrap();
     let mut ssh = SshApp::new(SshOptions {
         hosts: 8,
         groups: vec![("web", 8, Some(3))],
         pipeline_extra: format!(
             r#"migrate = {{ up = "sh -c 'echo {{revision}} >> {0}'", down = "sh -c 'sed -i \"$ d\" {0}'", once = true }}"#,
-            stack.display()
+            stack_file.display()
         ),
         ..SshOptions::default()
     });
@@ -310,8 +326,8 @@ async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migratio
         clean && said.iter().any(|l| l.contains("is live on 8 hosts")),
         "{said:#?}"
     );
-    let good = ssh.current(&hosts[0]).unwrap();
-    let good_revision = ssh.live_revision(&hosts[0]).unwrap();
+    let mut good = ssh.current(&hosts[0]).unwrap();
+    let mut stack = vec![ssh.live_revision(&hosts[0]).unwrap()];
     let journal = Journal::open(&ssh.app.journal_path()).await.unwrap();
     let steps: BTreeMap<i64, String> = journal
         .steps(1)
@@ -337,7 +353,8 @@ async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migratio
 
     let mut failures = Vec::new();
     for (round, (seq, at)) in points.iter().enumerate() {
-        ssh.app
+        let sha = ssh
+            .app
             .commit("Bob", &format!("Change for kill point {round}"));
         let point = format!("{seq}:{at}");
         let (_, finished) = run_bot(
@@ -357,16 +374,44 @@ async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migratio
         let told = said
             .iter()
             .any(|l| l.contains("I was restarted while deploy #"));
+        // Killed in the clean-up of old releases, the deploy was live everywhere: recovery
+        // keeps it (and finishes the clean-up). Killed anywhere before, it is undone.
+        let killed = journal
+            .history(Some("demo".into()), Some("staging".into()), 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let in_cleanup = steps[seq].starts_with("keep ");
+        let kept = killed.revision.as_deref() == Some(sha.as_str())
+            && killed.state == DeployState::Succeeded;
+        if kept && in_cleanup {
+            good = killed.release.clone().unwrap();
+            stack.push(sha.clone());
+        }
+        let settled = kept == in_cleanup;
         let currents: Vec<Option<String>> = hosts.iter().map(|h| ssh.current(h)).collect();
         let one_release = currents.iter().all(|c| c.as_deref() == Some(good.as_str()));
-        let migrations = std::fs::read_to_string(&stack).unwrap();
-        let migrations_match = migrations.lines().collect::<Vec<_>>() == [good_revision.as_str()];
+        let migrations = std::fs::read_to_string(&stack_file).unwrap();
+        let migrations_match = migrations.lines().collect::<Vec<_>>() == stack;
+        let hidden: Vec<String> = hosts
+            .iter()
+            .flat_map(|h| ssh.releases(h))
+            .filter(|r| r.starts_with('.') || r.ends_with(".partial"))
+            .collect();
         let locks = journal.locks().await.unwrap();
         let unfinished = journal.unfinished().await.unwrap();
-        if !(told && one_release && migrations_match && locks.is_empty() && unfinished.is_empty()) {
+        if !(told
+            && settled
+            && one_release
+            && migrations_match
+            && hidden.is_empty()
+            && locks.is_empty()
+            && unfinished.is_empty())
+        {
             failures.push(format!(
-                "{point} ({}): told={told} currents={currents:?} migrations={migrations:?} locks={} unfinished={}",
+                "{point} ({}): told={told} {:?} currents={currents:?} migrations={migrations:?} left={hidden:?} locks={} unfinished={}",
                 steps[seq],
+                killed.state,
                 locks.len(),
                 unfinished.len()
             ));
@@ -377,5 +422,225 @@ async fn a_deploy_killed_at_step_boundaries_leaves_one_release_matching_migratio
         failures.is_empty(),
         "after these kill points the fleet was not consistent:\n{}",
         failures.join("\n")
+    );
+}
+
+/// A fleet whose app is big enough (2,000 files, 16 MB) that staging a small change by delta
+/// (a copy of the live release, the changed files, a tree hash of the whole release) takes
+/// real time on every host.
+struct BigFleet {
+    ssh: SshApp,
+    tag: String,
+    _marks: tempfile::TempDir,
+}
+
+impl BigFleet {
+    fn start(hosts: usize) -> BigFleet {
+        let marks = tempfile::tempdir().unwrap();
+        let tag = marks.path().join("delta-step").display().to_string();
+        let ssh = SshApp::new(SshOptions {
+            hosts,
+            groups: vec![("web", hosts, Some(2))],
+            // Hard links: the way of staging that shares the live release's files.
+            head: "delta_copy = \"link\"\n".into(),
+            build: format!(r#"[["sh", "-c", "sleep 0.2; true", "{tag}"]]"#),
+            ..SshOptions::default()
+        });
+        let chunk = "0123456789abcdef".repeat(512);
+        let contents: Vec<(String, String)> = (0..2_000)
+            .map(|i| {
+                (
+                    format!("assets/{:02}/file-{i}.txt", i % 40),
+                    format!("{i}\n{chunk}"),
+                )
+            })
+            .collect();
+        let entries: Vec<bosun::source::testing::Entry<'_>> = contents
+            .iter()
+            .map(|(p, c)| bosun::source::testing::Entry::File(p, c))
+            .collect();
+        ssh.app
+            .repo
+            .commit_entries("Ann", "ann@example.org", "Assets", &entries);
+        BigFleet {
+            ssh,
+            tag,
+            _marks: marks,
+        }
+    }
+}
+
+/// The kind, mode, content and inode of every entry under `root`.
+fn snapshot(root: &Path) -> BTreeMap<String, (u32, u64, Vec<u8>)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let content = if meta.file_type().is_symlink() {
+                std::fs::read_link(&path)
+                    .unwrap()
+                    .display()
+                    .to_string()
+                    .into_bytes()
+            } else if meta.is_dir() {
+                stack.push(path.clone());
+                Vec::new()
+            } else {
+                std::fs::read(&path).unwrap()
+            };
+            let name = path.strip_prefix(root).unwrap().display().to_string();
+            out.insert(name, (meta.mode(), meta.ino(), content));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_deploy_killed_inside_delta_staging_leaves_every_host_on_its_untouched_live_release() {
+    const POINTS: usize = 12;
+    let mut fleet = BigFleet::start(4);
+    let config = fleet.ssh.app.config_path.clone();
+    let hosts = fleet.ssh.fleet.names();
+    let (said, clean) = run_bot(&config, &[], &["deploy demo to staging"]).await;
+    assert!(
+        clean && said.iter().any(|l| l.contains("is live on 4 hosts")),
+        "{said:#?}"
+    );
+    // A clean delta deploy: where its staging wave lies in time.
+    fleet.ssh.app.commit("Bob", "Measure the staging");
+    let (said, clean) = run_bot(&config, &[], &["deploy demo to staging"]).await;
+    assert!(
+        clean && said.iter().any(|l| l.contains("staged: 4 delta, 0 full")),
+        "{said:#?}"
+    );
+    let journal = Journal::open(&fleet.ssh.app.journal_path()).await.unwrap();
+    let measured = journal.deploy(2).await.unwrap();
+    let stages: Vec<_> = journal
+        .steps(2)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.label == "stage")
+        .collect();
+    let from = stages.iter().map(|s| s.started_at).min().unwrap() - measured.started_at;
+    let to = stages.iter().filter_map(|s| s.finished_at).max().unwrap() - measured.started_at;
+    assert!(to - from >= 300, "delta staging took only {} ms", to - from);
+
+    let (mut inside, mut failures) = (0, Vec::new());
+    for k in 0..POINTS {
+        let live = fleet.ssh.current(&hosts[0]).unwrap();
+        let revision = fleet.ssh.live_revision(&hosts[0]).unwrap();
+        let before: BTreeMap<String, _> = hosts
+            .iter()
+            .map(|h| {
+                let dir = fleet.ssh.deploy_root(h).join("releases").join(&live);
+                (h.clone(), snapshot(&dir))
+            })
+            .collect();
+        fleet
+            .ssh
+            .app
+            .commit("Bob", &format!("Delta kill round {k}"));
+        // Spread over the staging wave, a little before it to a little after.
+        let span = (to - from) as u64 + 400;
+        let offset = Duration::from_millis(
+            (from as u64).saturating_sub(200) + span * (2 * k as u64 + 1) / (2 * POINTS as u64),
+        );
+        let mut bot = BotProcess::start(&config, "alice");
+        bot.say("deploy demo to staging").await;
+        bot.expect("alice is deploying demo").await;
+        tokio::time::sleep(offset).await; // allow-sleep: the kill point itself, not a wait for an event
+        bot.child.kill().await.unwrap();
+        drop(bot);
+        let said = restart(&config).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !processes_mentioning(&fleet.tag).is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await; // allow-sleep: polling ps, with a deadline
+        }
+        let killed = journal
+            .history(Some("demo".into()), Some("staging".into()), 1)
+            .await
+            .unwrap()
+            .remove(0);
+        let stage_steps: Vec<_> = journal
+            .steps(killed.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|s| s.label == "stage" && s.undo_of.is_none())
+            .collect();
+        if !stage_steps.is_empty() && stage_steps.iter().any(|s| s.state != StepState::Done) {
+            inside += 1;
+        }
+        let mut problems = Vec::new();
+        let (now_live, now_revision) = match killed.state {
+            DeployState::Succeeded => (
+                killed.release.clone().unwrap(),
+                killed.revision.clone().unwrap(),
+            ),
+            DeployState::Recovered => (live.clone(), revision.clone()),
+            other => {
+                problems.push(format!("deploy #{} ended {other:?}", killed.id));
+                (live.clone(), revision.clone())
+            }
+        };
+        if killed.state == DeployState::Recovered
+            && !said
+                .iter()
+                .any(|(_, l)| l.contains("I was restarted while deploy #"))
+        {
+            problems.push("the room was not told".into());
+        }
+        for h in &hosts {
+            if fleet.ssh.current(h).as_deref() != Some(now_live.as_str())
+                || fleet.ssh.live_revision(h).as_deref() != Some(now_revision.as_str())
+            {
+                problems.push(format!("{h}: on {:?}", fleet.ssh.current(h)));
+            }
+            let dir = fleet.ssh.deploy_root(h).join("releases").join(&live);
+            if snapshot(&dir) != before[h] {
+                problems.push(format!("{h}: release {live} changed"));
+            }
+            let left: Vec<String> = std::fs::read_dir(fleet.ssh.deploy_root(h).join("releases"))
+                .unwrap()
+                .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+                .filter(|n| n.starts_with('.') || n.ends_with(".partial"))
+                .collect();
+            if !left.is_empty() {
+                problems.push(format!("{h}: left {left:?}"));
+            }
+        }
+        if !journal.locks().await.unwrap().is_empty()
+            || !journal.unfinished().await.unwrap().is_empty()
+        {
+            problems.push("a lock or an unfinished deploy is left".into());
+        }
+        let left = processes_mentioning(&fleet.tag);
+        if !left.is_empty() {
+            problems.push(format!("processes left running: {left:?}"));
+        }
+        if !problems.is_empty() {
+            failures.push(format!(
+                "round {k}, killed {offset:?} after the announcement ({:?}): {}",
+                killed.state,
+                problems.join("; ")
+            ));
+        }
+    }
+    println!(
+        "kill_points_delta: {POINTS} inside delta staging: {inside} failures: {}",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "after these kill points the fleet was not consistent:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        inside >= POINTS / 2,
+        "only {inside} kill points landed inside staging"
     );
 }

@@ -5,6 +5,7 @@ mod checks;
 mod cli;
 mod console;
 mod crash;
+mod delta;
 mod deploy;
 mod discord;
 mod guardrails;

@@ -555,6 +555,18 @@ async fn masters_left_by_a_killed_bot_are_closed_by_the_next_one() {
     let mut first = BotProcess::start(&ssh.app.config_path);
     first.say("deploy demo to staging").await;
     first.expect("is live on 2 hosts").await;
+    // Killed once the deploy has ended ("is live" comes before the clean-up of old releases).
+    let journal = bosun::journal::Journal::open(&ssh.app.journal_path())
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !journal.unfinished().await.unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deploy did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // allow-sleep: polling the journal the bot writes
+    }
     let pid = first.child.id().unwrap();
     first.child.kill().await.unwrap();
     let stale = std::path::PathBuf::from(format!("/tmp/bosun-ssh-{pid}"));

@@ -126,42 +126,8 @@ pub async fn reach(
     probe_all(reached, playbook, commands).await
 }
 
-/// Like `connect_all`, and every connection is opened now (the SSH handshakes, paced by
-/// `connect_rate`, at most `max_parallel` at once), so that a deploy's handshakes overlap the
-/// writing of its archive; a host whose handshake fails is not ready.
-pub async fn open_all(
-    connector: &Connector,
-    config: &Config,
-    playbook: &Playbook,
-    env: &Environment,
-) -> Reached {
-    let mut reached = connect_all(connector, config, playbook, env).await;
-    let limit = Arc::new(Semaphore::new(playbook.app.max_parallel.max(1)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for (name, host) in &reached.hosts {
-        let (name, host, limit) = (name.clone(), host.clone(), limit.clone());
-        tasks.spawn(async move {
-            let _permit = limit.acquire_owned().await.expect("semaphore open");
-            (name, host.open().await)
-        });
-    }
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok((_, Ok(()))) => {}
-            Ok((name, Err(e))) => {
-                reached.hosts.remove(&name);
-                reached.roots.remove(&name);
-                reached.not_ready.push((name, e.to_string()));
-            }
-            Err(e) => reached.not_ready.push(("(internal)".into(), e.to_string())),
-        }
-    }
-    reached.not_ready.sort();
-    reached
-}
-
 /// Probes every host `reached` holds (at most `max_parallel` at once) and checks each one.
-pub async fn probe_all(mut reached: Reached, playbook: &Playbook, commands: &[String]) -> Reached {
+async fn probe_all(mut reached: Reached, playbook: &Playbook, commands: &[String]) -> Reached {
     let min_free_kb = playbook.app.min_free_bytes / 1024;
     // The probe round is a wave like any other: at most `max_parallel` hosts at once (and the
     // connector paces the connections it opens).

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::action::Observed;
-use super::fleet::{Reached, needed_commands, open_all, probe_all, reach};
+use super::fleet::{Reached, needed_commands, reach};
 use super::plan::{BOT_HOST, ChangesetLine, Plan, PlanInput, PlanKind, RevisionInfo, plan};
 use super::tickets::{annotate, from_tracker_log};
 use crate::config::{ChangesetSource, Config, Environment, Playbook};
@@ -209,8 +209,8 @@ pub async fn prepare_deploy(
         .clone()
         .unwrap_or_else(|| env.default_ref.clone());
 
-    // The hosts' handshakes go on while the archive is written: both take real time, and
-    // neither needs the other.
+    // Each host is reached and probed (its handshake, then the probe that is the preflight) while
+    // the archive is written: both take real time, and neither needs the other.
     let writing = {
         let config = config.clone();
         let app = playbook.app.name.clone();
@@ -242,7 +242,9 @@ pub async fn prepare_deploy(
             ))
         })
     };
-    let (written, opened) = tokio::join!(writing, open_all(connector, config, playbook, env));
+    let commands = needed_commands(playbook);
+    let (written, reached) =
+        tokio::join!(writing, reach(connector, config, playbook, env, &commands));
     let (revision, archive, files, full) = written?;
 
     if let Some(live) = &live
@@ -274,7 +276,6 @@ pub async fn prepare_deploy(
     if !checks.passed() {
         return Err(PrepareError::Checks(checks.to_string()));
     }
-    let reached = probe_all(opened, playbook, &needed_commands(playbook)).await;
     if !reached.not_ready.is_empty() {
         return Err(PrepareError::NotReady {
             problems: reached.problems(),

@@ -160,15 +160,6 @@ impl Host {
         }
     }
 
-    /// Connects now rather than at the first command (an SSH handshake; nothing for a local
-    /// host), so that the handshake can overlap other work.
-    pub async fn open(&self) -> Result<(), TransportError> {
-        match self {
-            Host::Local(_) => Ok(()),
-            Host::Ssh(h) => h.open().await,
-        }
-    }
-
     /// Runs `command`; lines of output also go to `lines` when given (dropped, never waited
     /// for, when that channel is full).
     pub async fn run(

@@ -68,12 +68,6 @@ impl SshHost {
         self.master.target()
     }
 
-    /// Opens the master connection now (the handshake), if it is not open yet.
-    pub async fn open(&self) -> Result<(), TransportError> {
-        self.master.session().await?;
-        Ok(())
-    }
-
     /// Runs the command on the host: exactly its argument vector, in its directory, with its
     /// stdin file streamed to it; output lines also go to `lines` (never waited for).
     pub async fn run(

@@ -569,9 +569,12 @@ pub(crate) async fn lead(
     state: &mut State,
 ) -> Result<(), crate::journal::JournalError> {
     for (deploy, seen) in crate::engine::orphaned(&ctx.config, &ctx.journal).await? {
-        if !state.recovering.insert(deploy.id) {
+        if state.recovering.contains_key(&deploy.id) {
             continue;
         }
+        state
+            .recovering
+            .insert(deploy.id, (deploy.app.clone(), deploy.env.clone()));
         let takeover = state.takeover.take().is_some();
         spawn_recovery_told(ctx, deploy.id, seen, None, takeover);
     }
@@ -633,9 +636,12 @@ pub(crate) async fn tick(ctx: &Context, state: &mut State) {
         l.is_stale(now, lease) && !l.owner.as_deref().is_some_and(|o| ctx.journal.is_me(o))
     }) {
         let Some(id) = lock.deploy_id else { continue };
-        if !state.recovering.insert(id) {
+        if state.recovering.contains_key(&id) {
             continue;
         }
+        state
+            .recovering
+            .insert(id, (lock.app.clone(), lock.env.clone()));
         let why = format!(
             "The lock {} held went stale: its bot stopped renewing it.",
             lock.holder
@@ -646,12 +652,17 @@ pub(crate) async fn tick(ctx: &Context, state: &mut State) {
 }
 
 /// Compares every environment's hosts with the journal, in tasks of their own, except where a
-/// deploy runs (its end settles its hosts) or a comparison already runs.
+/// deploy runs or is being recovered (its end settles its hosts) or a comparison already runs.
 pub(crate) fn reconcile_all(ctx: &Context, state: &mut State) {
     for playbook in &ctx.config.playbooks {
         for env in &playbook.environments {
             let key = (playbook.app.name.clone(), env.name.clone());
-            if state.running.contains_key(&key) || !state.reconciling.insert(key.clone()) {
+            // A deploy being recovered there changes its hosts: comparing them now would act on
+            // a look that recovery makes stale.
+            if state.running.contains_key(&key)
+                || state.recovering.values().any(|k| *k == key)
+                || !state.reconciling.insert(key.clone())
+            {
                 continue;
             }
             let before = state.drift.get(&key).cloned();

@@ -202,8 +202,9 @@ pub(crate) struct State {
     pub running: HashMap<DeployKey, Running>,
     /// Requests waiting for their environment (`deploy … when free`), oldest first.
     pub queue: std::collections::VecDeque<dispatch::Queued>,
-    /// Deploys of dead bots being recovered now.
-    pub recovering: std::collections::HashSet<i64>,
+    /// Deploys of dead bots being recovered now, with their environment (which no comparison
+    /// with the journal touches meanwhile).
+    pub recovering: HashMap<i64, DeployKey>,
     /// Environments whose hosts are being compared with the journal now.
     pub reconciling: std::collections::HashSet<DeployKey>,
     /// What the last reconciliation of each environment left wrong, for `status`.

@@ -744,6 +744,51 @@ async fn postgres_schema_is_made_once_and_reported() {
     assert!((now - crate::clock::now_ms()).abs() < 5_000, "{now}");
 }
 
+/// A bot cut off from the server in the middle of a leader claim leaves its transaction open
+/// there, holding the network's advisory lock. The server ends that transaction once it has
+/// been idle for `IDLE_IN_TRANSACTION`, so the other bot's claims wait seconds, not until the
+/// dead connection is noticed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_left_open_by_a_cut_off_bot_holds_nobody_up_for_long() {
+    let store = Store::postgres().await;
+    let cut_off = store.open().await.as_instance("machine-a/0000000a".into());
+    let other = store.open().await.as_instance("machine-b/0000000b".into());
+    let Backend::Postgres(db) = &cut_off.backend else {
+        unreachable!("a PostgreSQL store")
+    };
+    let mut session = db.pool().get().await.unwrap();
+    let shown: String = session
+        .query_one("SHOW idle_in_transaction_session_timeout", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(shown, "2s");
+    // Half a claim: the transaction and its lock, then nothing more from this session.
+    let tx = session.transaction().await.unwrap();
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&"bosun.leader/xmpp"],
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let claim = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        other.claim_leader("xmpp", std::time::Duration::from_secs(5)),
+    )
+    .await
+    .expect("the claim is not held up by the idle transaction for long")
+    .unwrap();
+    let waited = started.elapsed();
+    assert!(matches!(claim, LeaderClaim::Leads { .. }), "{claim:?}");
+    assert!(
+        waited >= std::time::Duration::from_millis(1500),
+        "the claim waited for the lock ({waited:?})"
+    );
+    // The server ended the cut-off session: its transaction is gone, and so is its lock.
+    assert!(tx.execute("SELECT 1", &[]).await.is_err());
+}
+
 #[tokio::test]
 async fn a_lease_is_renewed_by_its_owner_only_and_taken_over_by_another_instance() {
     for store in [Store::sqlite().await, Store::postgres().await] {

@@ -70,6 +70,14 @@ pub(super) struct Postgres {
 /// How many connections one bot keeps at most.
 const POOL_SIZE: usize = 8;
 
+/// How long the server lets one of the journal's transactions sit idle before it ends the
+/// session. A journal transaction only ever waits on the database itself, so one idle this long
+/// belongs to a bot that was cut off (or stopped) in the middle of it; without this its locks
+/// (the advisory lock of a leader claim, a lock row) would stay held until the server noticed
+/// the dead connection, which a silent network can put off for hours, and every other bot would
+/// wait on them.
+pub(super) const IDLE_IN_TRANSACTION: Duration = Duration::from_secs(2);
+
 /// A pool of at most `size` connections (none opened yet), and the URL without its password.
 async fn pool(settings: &PgSettings, size: usize) -> Result<(Pool, Arc<str>), JournalError> {
     let describe: Arc<str> = without_password(&settings.url).into();
@@ -84,6 +92,15 @@ async fn pool(settings: &PgSettings, size: usize) -> Result<(Pool, Arc<str>), Jo
     if config.get_connect_timeout().is_none() {
         config.connect_timeout(Duration::from_secs(10));
     }
+    let idle = format!(
+        "-c idle_in_transaction_session_timeout={}",
+        IDLE_IN_TRANSACTION.as_millis()
+    );
+    let options = match config.get_options() {
+        Some(given) if !given.trim().is_empty() => format!("{given} {idle}"),
+        _ => idle,
+    };
+    config.options(&options);
     let manager_config = ManagerConfig {
         recycling_method: RecyclingMethod::Fast,
     };

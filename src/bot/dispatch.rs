@@ -578,17 +578,14 @@ pub(crate) async fn lead(
         let takeover = state.takeover.take().is_some();
         spawn_recovery_told(ctx, deploy.id, seen, None, takeover);
     }
-    if let Some(from) = state.takeover.take()
-        && let Some(home) = &ctx.home
-    {
-        ctx.say(
-            home,
-            format!(
-                "bosun on {} takes over from the bot on {from}, whose lease ran out; nothing was running",
-                ctx.host
-            ),
-        )
-        .await;
+    if state.takeover.is_some() {
+        // The bot that led may hold a deploy lock whose lease outlasts its lead by a moment:
+        // that deploy is recovered (and the takeover told with it) once the lock runs out.
+        if foreign_deploy_lock(ctx).await? {
+            state.takeover_waits = Some(tokio::time::Instant::now() + ctx.config.journal.lease);
+        } else {
+            say_takeover_of_nothing(ctx, state).await;
+        }
     }
     if ctx.options.reconcile {
         reconcile_all(ctx, state);
@@ -642,13 +639,52 @@ pub(crate) async fn tick(ctx: &Context, state: &mut State) {
         state
             .recovering
             .insert(id, (lock.app.clone(), lock.env.clone()));
+        if state.takeover.take().is_some() {
+            state.takeover_waits = None;
+            spawn_recovery_told(ctx, id, lock.generation, None, true);
+            continue;
+        }
         let why = format!(
             "The lock {} held went stale: its bot stopped renewing it.",
             lock.holder
         );
         spawn_recovery(ctx, id, lock.generation, Some(why));
     }
+    if state
+        .takeover_waits
+        .is_some_and(|until| tokio::time::Instant::now() >= until)
+    {
+        say_takeover_of_nothing(ctx, state).await;
+    }
     start_queued(ctx, state).await;
+}
+
+/// Whether another bot holds a deploy's lock whose lease has not run out.
+async fn foreign_deploy_lock(ctx: &Context) -> Result<bool, crate::journal::JournalError> {
+    let now = ctx.journal.now_ms().await?;
+    let lease = ctx.config.journal.lease.as_millis() as i64;
+    Ok(ctx.journal.locks().await?.iter().any(|l| {
+        l.deploy_id.is_some()
+            && !l.is_stale(now, lease)
+            && !l.owner.as_deref().is_some_and(|o| ctx.journal.is_me(o))
+    }))
+}
+
+/// Tells the room that this bot took the lead and found nothing to recover.
+async fn say_takeover_of_nothing(ctx: &Context, state: &mut State) {
+    state.takeover_waits = None;
+    if let Some(from) = state.takeover.take()
+        && let Some(home) = &ctx.home
+    {
+        ctx.say(
+            home,
+            format!(
+                "bosun on {} takes over from the bot on {from}, whose lease ran out; nothing was running",
+                ctx.host
+            ),
+        )
+        .await;
+    }
 }
 
 /// Compares every environment's hosts with the journal, in tasks of their own, except where a

@@ -217,6 +217,10 @@ pub(crate) struct State {
     /// Set when this bot took the lead from another one, until the room was told (with the
     /// recovery of the other bot's deploys, when there are any).
     pub takeover: Option<String>,
+    /// While the lead was taken from a bot whose deploy lock has not run out yet (the two
+    /// leases are renewed together, but need not end in the same instant): until when the
+    /// takeover waits for that lock, to tell the room of it with the deploy's recovery.
+    pub takeover_waits: Option<tokio::time::Instant>,
 }
 
 impl State {
@@ -322,6 +326,7 @@ pub async fn run<A: Adapter + 'static>(
         edits: Default::default(),
         leading,
         takeover,
+        takeover_waits: None,
     };
 
     if state.leading {

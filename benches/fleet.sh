@@ -24,6 +24,8 @@
 # three releases present, the same one live, so that every tool's clean-up removes exactly
 # one), and bosun's journal is put back to the copy taken when the template was made. No tool
 # inherits another's releases, clean-up or page cache; the order of tools alternates by run.
+# Then the machine is quiesced (see `quiesce`): dirty pages written back, the page cache
+# dropped and every tool's inputs read back, so that every measured deploy meets the same memory.
 #
 # Phases:
 #   full    N in SIZES: from `a0` live, deploy `a` (the whole app): bosun deploy (to "is live"
@@ -342,8 +344,31 @@ make_template() {
   echo "$base" > "$t/base"
   cp -a "$W/bosun/var/"journal* "$t/journal/"
 }
+# quiesce: the machine's memory in one state before every measured deploy. On this VM, memory
+# freed by the guest is handed back to the host (free page reporting) and costs a host fault when
+# it is used again, so a tool that ran after one that had just freed a lot (Ansible's forks, the
+# reset's removals) wrote its releases into warm pages and one that ran after a quiet spell into
+# cold ones: up to 5x apart for the same `tar -x`. So: write back everything, drop the page cache,
+# wait for the reporting to settle (every free page cold alike), then read back what the tools
+# read (archives, the app's tree, bosun's state and binary, Ansible and its Python), so that
+# nobody's input comes from disk. QUIESCE=0 leaves the machine alone (only `sync`).
+QUIESCE=${QUIESCE:-1}
+quiesce() {
+  sync
+  [ "$QUIESCE" = 1 ] && [ -w /proc/sys/vm/drop_caches ] || return 0
+  echo 1 > /proc/sys/vm/drop_caches
+  local f=/sys/module/page_reporting/parameters/reported_kib a b i=0
+  if [ -r "$f" ]; then
+    a=$(cat "$f")
+    while [ $i -lt 12 ]; do sleep 2.5; b=$(cat "$f"); [ "$a" = "$b" ] && break; a=$b; i=$((i+1)); done
+  fi
+  cat "$W/a.tar" "$W/b.tar" "$BOSUN" /usr/bin/ssh /usr/sbin/sshd /usr/bin/tar /usr/bin/rsync > /dev/null
+  find "$W/src_b" "$W/bosun/var" "$W/origin/.git" "$ROOT/target/bench/ansible" /usr/lib/python3* \
+    -type f -exec cat {} + > /dev/null 2>&1 || true
+}
 # reset TOOL TEMPLATE N: the TOOL's deploy root on hosts 1..N becomes the template's (releases
-# hard-linked, the rest copied, `current` at its live release); bosun's journal too.
+# hard-linked, the rest copied, `current` at its live release); bosun's journal too. Then the
+# machine is quiesced: a measured deploy follows every reset.
 reset() {
   local tool=$1 t=$W/tpl/$2 n=$3
   seq 1 "$n" | xargs -P 4 -I{} sh -c '
@@ -356,6 +381,7 @@ reset() {
     rm -f "$W/bosun/var/"journal*
     cp -a "$t/journal/"* "$W/bosun/var/"
   fi
+  quiesce
 }
 
 # ---- measuring -------------------------------------------------------------------------------
@@ -542,7 +568,7 @@ ansible_run() {  # WHAT N RUN PLAYBOOK EXTRA...
     "$W/ansible/$book" -e "rel=ans-$run-$(date +%s%N)" "$@"
 }
 
-bosun_warm() {  # N: `deploy! bench/b …` then, once it is live, `!rollback` typed into one bot;
+bosun_warm() {  # N: `deploy! bench/b …` then, once it has ended, `!rollback` typed into one bot;
   # prints the seconds from the rollback line written to "is back on" read, and the journal's
   # own duration of the rollback
   "$PY" - "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
@@ -560,8 +586,13 @@ def until(texts):
     sys.exit(f"the bot ended before {texts!r}")
 bot.stdin.write("deploy! bench/b to fleet\n"); bot.stdin.flush()
 until(("is live on",))
-# Typed the moment "is live" is read: the bot takes it at once (or queues it behind the
-# clean-up of old releases), never answers "busy".
+# "is live" comes before the clean-up of old releases, and a rollback asked during it waits
+# for its end (never "busy"): the rollback is timed from the end of that deploy in the journal,
+# so that it measures the rollback, not what is left of the clean-up.
+db = sqlite3.connect(journal)
+while db.execute("SELECT finished_at FROM deploys WHERE kind = 'deploy' ORDER BY id DESC LIMIT 1"
+                 ).fetchone()[0] is None:
+    time.sleep(0.01)
 t0 = time.monotonic()
 bot.stdin.write("!rollback\n"); bot.stdin.flush()
 until(("is back on",))

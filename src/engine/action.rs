@@ -114,7 +114,25 @@ pub const DELTA_REFUSED: i32 = 79;
 /// the tree's manifest with the one shipped, whose hash is `$6`. Any problem before the release
 /// is complete refuses the delta (exit 79, with why) and leaves nothing behind. Needs `cp -l`
 /// (GNU or BusyBox) for links, and `sha256sum` and `readlink` (coreutils or BusyBox).
-const STAGE_DELTA: &str = r#"d=$1; rel=$2; rev=$3; base=$4; brev=$5; want=$6; how=$7; shift 7
+/// The end of both ways of staging, in `$r.partial` (release `$r` of deploy root `$d`):
+/// `REVISION`, the shared paths linked (the arguments left), and the rename into place.
+macro_rules! finish_release {
+    () => {
+        r#"printf '%s\n' "$rev" > "$r.partial/REVISION"
+for p in "$@"; do
+  mkdir -p "$d/shared/$p"
+  rm -rf "$r.partial/$p"
+  mkdir -p "$(dirname "$r.partial/$p")"
+  ln -s "$d/shared/$p" "$r.partial/$p"
+done
+rm -rf "$r"
+mv "$r.partial" "$r"
+"#
+    };
+}
+
+const STAGE_DELTA: &str = concat!(
+    r#"d=$1; rel=$2; rev=$3; base=$4; brev=$5; want=$6; how=$7; shift 7
 r="$d/releases/$rel"; b="$d/releases/$base"; s="$d/releases/.$rel.delta"
 refuse() { cd /; rm -rf "$r.partial" "$s"; printf 'bosun-delta: %s\n' "$*" >&2; exit 79; }
 for c in cp find sort comm cmp cut sed head sha256sum readlink; do
@@ -164,35 +182,23 @@ if ! cmp -s "$s/got" "$s/meta/manifest"; then
 fi
 cd / || exit 1
 set -e
-printf '%s\n' "$rev" > "$r.partial/REVISION"
-for p in "$@"; do
-  mkdir -p "$d/shared/$p"
-  rm -rf "$r.partial/$p"
-  mkdir -p "$(dirname "$r.partial/$p")"
-  ln -s "$d/shared/$p" "$r.partial/$p"
-done
-rm -rf "$r"
-mv "$r.partial" "$r"
-rm -rf "$s"
-"#;
+"#,
+    finish_release!(),
+    r#"rm -rf "$s"
+"#
+);
 
-const STAGE: &str = r#"set -e
+const STAGE: &str = concat!(
+    r#"set -e
 d=$1; rel=$2; rev=$3; shift 3
 mkdir -p "$d/releases" "$d/shared"
 r="$d/releases/$rel"
 rm -rf "$r.partial"
 mkdir "$r.partial"
 tar -x -f - -C "$r.partial"
-printf '%s\n' "$rev" > "$r.partial/REVISION"
-for p in "$@"; do
-  mkdir -p "$d/shared/$p"
-  rm -rf "$r.partial/$p"
-  mkdir -p "$(dirname "$r.partial/$p")"
-  ln -s "$d/shared/$p" "$r.partial/$p"
-done
-rm -rf "$r"
-mv "$r.partial" "$r"
-"#;
+"#,
+    finish_release!()
+);
 
 /// Removes one release (renamed aside first, as the clean-up does), its unfinished stage and
 /// its delta scratch directory; refuses while `current` points at it.

@@ -400,20 +400,20 @@ pub async fn recover_deploy(
                 }
             }
             let steps = journal.steps(deploy.id).await?;
+            let undoer = Undoer {
+                journal: journal.clone(),
+                hosts: hosts.clone(),
+                roots: roots.clone(),
+                fence: fence.clone(),
+                deploy_id: deploy.id,
+                layout_timeout,
+                max_parallel: playbook.app.max_parallel,
+            };
             if let Some(plan) = plan.as_ref().filter(|p| went_live(p, &steps)) {
                 // Live everywhere; the hosts are fenced, so the dead bot's clean-up has
                 // stopped. Its unfinished clean-ups run again (each renames a release aside
                 // before removing it, so what a stopped one left is a whole release or a
                 // hidden leftover, which the clean-up removes first).
-                let undoer = Undoer {
-                    journal: journal.clone(),
-                    hosts: hosts.clone(),
-                    roots: roots.clone(),
-                    fence: fence.clone(),
-                    deploy_id: deploy.id,
-                    layout_timeout,
-                    max_parallel: playbook.app.max_parallel,
-                };
                 if let Err(fenced) =
                     finish_cleanups(&undoer, plan, &steps, &records, &mut notes).await
                 {
@@ -460,15 +460,6 @@ pub async fn recover_deploy(
                 &mut notes,
                 &mut problems,
             );
-            let undoer = Undoer {
-                journal: journal.clone(),
-                hosts: hosts.clone(),
-                roots: roots.clone(),
-                fence: fence.clone(),
-                deploy_id: deploy.id,
-                layout_timeout,
-                max_parallel: playbook.app.max_parallel,
-            };
             let result = undoer.undo(to_undo).await;
             undone = result.steps;
             problems.extend(result.problems);

@@ -25,7 +25,7 @@ const GUARD: &str = r#"root=$1 jid=$2 gen=$3 dep=$4 step=$5 mode=$6 wait=$7 limi
 shift 8
 d=$root/.bosun
 say() { printf 'bosun-guard: %s\n' "$*" >&2; }
-mkdir -p "$d" || { say "cannot create $d"; exit 90; }
+[ -d "$d" ] || mkdir -p "$d" || { say "cannot create $d"; exit 90; }
 for c in flock setsid timeout; do
   command -v "$c" >/dev/null 2>&1 || { say "$c is missing on this host (util-linux, coreutils)"; exit 90; }
 done
@@ -38,12 +38,22 @@ fence() {
     exit 97
   fi
 }
-field() { sed -n "s/^$1=//p" "$d/step" 2>/dev/null | tail -n 1; }
+# The step record's fields, the last of each (builtins only: every process start costs).
+fields() {
+  f_step= f_deploy= f_guard= f_pgid= f_end=
+  [ -r "$d/step" ] || return 0
+  while IFS= read -r l; do
+    case $l in
+      step=*) f_step=${l#*=};; deploy=*) f_deploy=${l#*=};; guard=*) f_guard=${l#*=};;
+      pgid=*) f_pgid=${l#*=};; end=*) f_end=${l#*=};;
+    esac
+  done < "$d/step"
+}
 fence
 exec 9>>"$d/lock" || { say "cannot open $d/lock"; exit 90; }
 if ! flock -w "$wait" 9; then
-  g=$(field guard) p=$(field pgid)
-  say "the lock is still held after ${wait}s; stopping step $(field step) of deploy $(field deploy) (guard $g, group $p)"
+  fields; g=$f_guard p=$f_pgid
+  say "the lock is still held after ${wait}s; stopping step $f_step of deploy $f_deploy (guard $g, group $p)"
   [ -n "$g" ] && kill -TERM "$g" 2>/dev/null
   [ -n "$p" ] && kill -TERM -"$p" 2>/dev/null
   if ! flock -w 5 9; then
@@ -56,10 +66,11 @@ fence
 if [ "$f" -lt "$gen" ]; then
   printf '%s %s\n' "$gen" "$jid" > "$d/fence.tmp" && mv -f "$d/fence.tmp" "$d/fence"
 fi
-if [ -r "$d/step" ] && [ -z "$(field end)" ]; then
-  p=$(field pgid)
+fields
+if [ -r "$d/step" ] && [ -z "$f_end" ]; then
+  p=$f_pgid
   if [ -n "$p" ] && kill -0 -"$p" 2>/dev/null; then
-    say "stopping what step $(field step) of deploy $(field deploy) left running (group $p)"
+    say "stopping what step $f_step of deploy $f_deploy left running (group $p)"
     kill -TERM -"$p" 2>/dev/null
     i=0
     while kill -0 -"$p" 2>/dev/null && [ "$i" -lt 20 ]; do sleep 0.1; i=$((i+1)); done
@@ -84,7 +95,7 @@ stop() {
 trap stop TERM INT HUP
 {
   echo "journal=$jid"; echo "generation=$gen"; echo "deploy=$dep"; echo "step=$step"
-  echo "guard=$$"; echo "started=$(date +%s)"
+  echo "guard=$$"
 } > "$d/step.tmp" && mv -f "$d/step.tmp" "$d/step"
 if [ -n "$stopped" ]; then
   echo "end=exit 143" >> "$d/step"
@@ -123,7 +134,8 @@ fi
 trap '' TERM INT HUP
 [ -n "$wpid" ] && kill -KILL "$wpid" 2>/dev/null
 [ "$rc" -eq 124 ] && [ -z "$stopped" ] && say "timed out after ${limit}s"
-[ "$(field end)" = "exit $rc" ] || echo "end=exit $rc" >> "$d/step"
+fields
+[ "$f_end" = "exit $rc" ] || echo "end=exit $rc" >> "$d/step"
 exit "$rc"
 "#;
 

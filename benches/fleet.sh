@@ -328,7 +328,9 @@ bosun_cli() { "$BOSUN" "$@" --config "$W/bosun/bosun.toml"; }
 
 # ---- templates: the state every measured run starts from --------------------------------------
 # make_template NAME REF: bosun deploys REF to h1 alone; h1's deploy root (two older releases
-# added, hard links of the live one) and bosun's journal are kept as template NAME.
+# added, hard links of the live one) and bosun's journal are kept as template NAME. The live
+# release is kept as hard links of what bosun staged, so its stat record (`.bosun/stat`) still
+# describes it, as it would on a host that bosun deployed to.
 make_template() {
   local name=$1 ref=$2 t=$W/tpl/$1 base
   write_bosun 1
@@ -338,7 +340,7 @@ make_template() {
   (cd "$W/host1/bosun" && for f in .[!.]* *; do
      case $f in releases|current|'*'|'.[!.]*') ;; *) cp -a "$f" "$t/root/";; esac
    done)
-  cp -a "$W/host1/bosun/releases/$base" "$t/root/releases/"
+  cp -al "$W/host1/bosun/releases/$base" "$t/root/releases/"
   cp -al "$t/root/releases/$base" "$t/root/releases/20000101T000000Z-old1"
   cp -al "$t/root/releases/$base" "$t/root/releases/20000102T000000Z-old2"
   echo "$base" > "$t/base"

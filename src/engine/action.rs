@@ -107,15 +107,10 @@ pub enum Staging {
 /// new release is left behind): the step then unpacks the full archive instead.
 pub const DELTA_REFUSED: i32 = 79;
 
-/// Stages `releases/<rel>` from the live release `releases/<base>`: copies it (hard links or
-/// a copy), removes `REVISION`, the shared paths and every path the delta removes or replaces,
-/// moves the delta's entries in (new inodes: a file of the live release is never written),
-/// removes whatever the commit does not hold (build output, files the app wrote), and compares
-/// the tree's manifest with the one shipped, whose hash is `$6`. Any problem before the release
-/// is complete refuses the delta (exit 79, with why) and leaves nothing behind. Needs `cp -l`
-/// (GNU or BusyBox) for links, and `sha256sum` and `readlink` (coreutils or BusyBox).
-/// The end of both ways of staging, in `$r.partial` (release `$r` of deploy root `$d`):
-/// `REVISION`, the shared paths linked (the arguments left), and the rename into place.
+/// The end of both ways of staging, in `$r.partial` (release `$rel`, `$r`, of deploy root
+/// `$d`): `REVISION`, the shared paths linked (the arguments left), the rename into place, and
+/// the release's stat record (`.bosun/stat/<rel>`: path, inode, size, mode and mtime of every
+/// entry) that lets the next delta from it skip hashing what it links.
 macro_rules! finish_release {
     () => {
         r#"printf '%s\n' "$rev" > "$r.partial/REVISION"
@@ -127,20 +122,48 @@ for p in "$@"; do
 done
 rm -rf "$r"
 mv "$r.partial" "$r"
+mkdir -p "$d/.bosun/stat" \
+  && (cd "$r" && find . ! -name . -exec stat -c "$STAT" {} +) | LC_ALL=C sort > "$d/.bosun/stat/$rel.tmp" \
+  && [ -s "$d/.bosun/stat/$rel.tmp" ] && mv -f "$d/.bosun/stat/$rel.tmp" "$d/.bosun/stat/$rel" \
+  || rm -f "$d/.bosun/stat/$rel.tmp"
 "#
     };
 }
 
+/// The fields of a stat record, one line per entry (`stat -c`, coreutils or BusyBox); the path
+/// comes last. No link count and no ctime: linking a release changes both.
+macro_rules! stat_format {
+    () => {
+        "STAT='%i %s %f %y %n'\n"
+    };
+}
+
+/// Stages `releases/<rel>` from the live release `releases/<base>`: copies it (hard links or
+/// a copy), removes `REVISION`, the shared paths and every path the delta removes or replaces,
+/// moves the delta's entries in (new inodes: a file of the live release is never written),
+/// removes whatever the commit does not hold (build output, files the app wrote), and compares
+/// the tree with the manifest shipped, whose hash is `$6`. Any problem before the release is
+/// complete refuses the delta (exit 79, with why) and leaves nothing behind. Needs `cp -l`
+/// (GNU or BusyBox) for links, and `sha256sum`, `stat` and `readlink` (coreutils or BusyBox).
+///
+/// The comparison hashes every file and symlink, except where the live release's stat record
+/// proves the work already done. With hard links, an entry of the new release that is a link
+/// (more than one) and whose path, inode, size, mode and mtime are the record's holds what the
+/// live release held there when it was staged and checked, which git says is unchanged. Such
+/// entries are compared by kind and mode; the shipped ones, and every entry when any link is
+/// not the record's (an in-place edit moves the mtime), by content. An edit that puts the
+/// mtime back on purpose is not seen.
 const STAGE_DELTA: &str = concat!(
+    stat_format!(),
     r#"d=$1; rel=$2; rev=$3; base=$4; brev=$5; want=$6; how=$7; shift 7
-r="$d/releases/$rel"; b="$d/releases/$base"; s="$d/releases/.$rel.delta"
+r="$d/releases/$rel"; b="$d/releases/$base"; s="$d/releases/.$rel.delta"; k="$d/.bosun/stat"
 refuse() { cd /; rm -rf "$r.partial" "$s"; printf 'bosun-delta: %s\n' "$*" >&2; exit 79; }
-for c in cp find sort comm cmp cut sed head sha256sum readlink; do
+for c in cp find sort comm cmp cut sed grep head sha256sum readlink stat; do
   command -v "$c" >/dev/null 2>&1 || refuse "$c is missing on this host"
 done
 [ -d "$b" ] || refuse "the live release $base is not on this host"
 [ "$(head -n 1 "$b/REVISION" 2>/dev/null)" = "$brev" ] || refuse "the live release $base does not hold $brev"
-rm -rf "$r.partial" "$s"
+rm -rf "$r.partial" "$s"; rm -f "$k/$rel"
 mkdir -p "$s" || refuse "cannot create $s"
 tar -x -f - -C "$s" || refuse "the delta stream could not be unpacked"
 [ "$(sha256sum < "$s/meta/manifest" | cut -c1-64)" = "$want" ] || refuse "the delta stream is damaged"
@@ -165,20 +188,52 @@ find . ! -name . -print | sed 's|^\./||' | LC_ALL=C sort > "$s/have"
 cut -d' ' -f3- "$s/meta/manifest" | LC_ALL=C sort > "$s/want"
 LC_ALL=C comm -23 "$s/have" "$s/want" > "$s/extra"
 while IFS= read -r p; do [ -z "$p" ] || rm -rf "./$p"; done < "$s/extra"
+proven= why="the release is a copy, not links"
+if [ "$how" = link ]; then
+  why="$base has no stat record"
+  if [ -r "$k/$base" ]; then
+    find . \( -type f -o -type l \) -links +1 -exec stat -c "$STAT" {} + | LC_ALL=C sort > "$s/linked"
+    if [ -z "$(LC_ALL=C comm -23 "$s/linked" "$k/$base" | head -n 1)" ]; then proven=1; else
+      why="$base changed since it was staged"
+    fi
+  fi
+fi
+if [ -n "$proven" ]; then fresh='-links 1'; else fresh=; fi
 {
   find . ! -name . -type d -perm "$f7" -print | sed 's|^\./|d755 - |'
   find . ! -name . -type d ! -perm "$f7" -print | sed 's|^\./|d? - |'
-  find . -type f -perm "$f6" -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f644 \1 |'
-  find . -type f -perm "$f7" -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f755 \1 |'
+  find . -type f -perm "$f6" $fresh -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f644 \1 |'
+  find . -type f -perm "$f7" $fresh -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f755 \1 |'
   find . -type f ! -perm "$f6" ! -perm "$f7" -print | sed 's|^\./|f? - |'
-  find . -type l -print | while IFS= read -r p; do
+  find . -type l $fresh -print | while IFS= read -r p; do
     printf 'l %s %s\n' "$(printf '%s' "$(readlink "$p")" | sha256sum | cut -c1-64)" "${p#./}"
   done
-  find . ! -type d ! -type f ! -type l -print | sed 's|^\./|? - |'
+  if [ -n "$proven" ]; then
+    find . -type f -perm "$f6" -links +1 -print | sed 's|^\./|f644 - |'
+    find . -type f -perm "$f7" -links +1 -print | sed 's|^\./|f755 - |'
+    find . -type l -links +1 -print | sed 's|^\./|l - |'
+  fi
+  find . ! -name . ! -type d ! -type f ! -type l -print | sed 's|^\./|? - |'
 } | LC_ALL=C sort > "$s/got"
-if ! cmp -s "$s/got" "$s/meta/manifest"; then
-  at=$(LC_ALL=C comm -3 "$s/got" "$s/meta/manifest" | head -n 1 | sed 's/^[[:space:]]*//' | cut -d' ' -f3-)
+if [ -n "$proven" ]; then
+  # Kinds and modes of every entry; content of the entries hashed (each must be the manifest's).
+  sed 's/^\([^ ]*\) [^ ]* /\1 - /' "$s/got" | LC_ALL=C sort > "$s/got.kinds"
+  sed 's/^\([^ ]*\) [^ ]* /\1 - /' "$s/meta/manifest" | LC_ALL=C sort > "$s/want.kinds"
+  grep -v '^[^ ]* - ' "$s/got" | LC_ALL=C comm -23 - "$s/meta/manifest" > "$s/wrong" || true
+  if ! cmp -s "$s/got.kinds" "$s/want.kinds"; then
+    LC_ALL=C comm -3 "$s/got.kinds" "$s/want.kinds" > "$s/wrong"
+  fi
+else
+  LC_ALL=C comm -3 "$s/got" "$s/meta/manifest" > "$s/wrong"
+fi
+if [ -s "$s/wrong" ]; then
+  at=$(head -n 1 "$s/wrong" | sed 's/^[[:space:]]*//' | cut -d' ' -f3-)
   refuse "the release staged from $base differs from $rev at $at"
+fi
+if [ -n "$proven" ]; then
+  echo "checked: the shipped entries by content, the linked ones by the stat record of $base"
+else
+  echo "checked: every entry by content ($why)"
 fi
 cd / || exit 1
 set -e
@@ -189,11 +244,12 @@ set -e
 );
 
 const STAGE: &str = concat!(
+    stat_format!(),
     r#"set -e
 d=$1; rel=$2; rev=$3; shift 3
 mkdir -p "$d/releases" "$d/shared"
 r="$d/releases/$rel"
-rm -rf "$r.partial"
+rm -rf "$r.partial"; rm -f "$d/.bosun/stat/$rel"
 mkdir "$r.partial"
 tar -x -f - -C "$r.partial"
 "#,
@@ -212,6 +268,7 @@ if [ -e "$r" ] || [ -L "$r" ]; then
   mv "$r" "$1/releases/.$2.removing"
 fi
 rm -rf "$1/releases/.$2.removing" "$r.partial" "$1/releases/.$2.delta"
+rm -f "$1/.bosun/stat/$2"
 "#;
 
 const SWITCH: &str = r#"set -e
@@ -271,6 +328,10 @@ for r in "$d"/releases/.*.removing; do
   [ -e "$r" ] || continue
   rm -rf "$r"
 done
+for f in "$d"/.bosun/stat/*; do
+  [ -e "$f" ] || continue
+  [ -d "$d/releases/${f##*/}" ] || rm -f "$f"
+done
 cur=$(readlink "$d/current" 2>/dev/null || true); cur=${cur##*/}
 n=0
 for r in "$d"/releases/*; do
@@ -289,6 +350,7 @@ for r in "$d"/releases/*; do
   [ -n "$skip" ] && continue
   mv "$r" "$d/releases/.$name.removing"
   rm -rf "$d/releases/.$name.removing"
+  rm -f "$d/.bosun/stat/$name"
   echo "removed $name"
   excess=$((excess - 1))
 done
@@ -302,6 +364,7 @@ for r in "$@"; do
     mv "$d/releases/$r" "$d/releases/.$r.removing"
   fi
   rm -rf "$d/releases/.$r.removing"
+  rm -f "$d/.bosun/stat/$r"
 done
 "#;
 

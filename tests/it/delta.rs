@@ -147,9 +147,24 @@ async fn deploy(bot: &mut ConsoleBot, hosts: usize) -> String {
     bot.since("alice is deploying demo")
 }
 
+/// What a delta-staged host's stage output says of how the new release was checked.
+const BY_STAT: &str = "checked: the shipped entries by content, the linked ones by the stat record";
+const BY_CONTENT: &str = "checked: every entry by content";
+
 #[tokio::test]
 async fn a_delta_staged_release_is_byte_identical_to_a_full_unpack_over_ssh() {
-    let ssh = SshApp::new(options(2, ""));
+    // A copy of the live release, checked entry by entry...
+    byte_identical("", BY_CONTENT).await;
+}
+
+#[tokio::test]
+async fn a_delta_staged_release_with_hard_links_is_byte_identical_to_a_full_unpack_over_ssh() {
+    // ... and hard links to it, whose unchanged entries the live release's stat record proves.
+    byte_identical("delta_copy = \"link\"\n", BY_STAT).await;
+}
+
+async fn byte_identical(head: &str, checked: &str) {
+    let ssh = SshApp::new(options(2, head));
     let hosts = ssh.fleet.names();
     let scratch = tempfile::tempdir().unwrap();
     base_commit(&ssh);
@@ -189,7 +204,7 @@ async fn a_delta_staged_release_is_byte_identical_to_a_full_unpack_over_ssh() {
         assert!(expected.contains_key("assets/big.txt"));
         for h in &hosts {
             assert!(
-                outputs[h].contains("staged by delta from"),
+                outputs[h].contains("staged by delta from") && outputs[h].contains(checked),
                 "{h}: {}",
                 outputs[h]
             );
@@ -254,6 +269,11 @@ async fn after_a_delta_deploy_with_hard_links_the_live_release_is_untouched_and_
     let text = deploy(&mut bot, 2).await;
     assert!(text.contains("staged: 2 delta, 0 full"), "{text}");
     let second = release_in(&text);
+    let outputs = staged(&ssh, journal_id_in(&text)).await;
+    assert!(
+        outputs.values().all(|o| o.contains(BY_STAT)),
+        "{outputs:#?}"
+    );
     for h in &hosts {
         let old = release_dir(&ssh, h, &first);
         assert_eq!(inodes(&old), before[h], "{h}: the live release changed");
@@ -286,7 +306,18 @@ async fn after_a_delta_deploy_with_hard_links_the_live_release_is_untouched_and_
 #[tokio::test]
 async fn a_host_whose_live_release_is_gone_or_damaged_gets_the_full_archive_and_the_others_the_delta()
  {
-    let ssh = SshApp::new(options(3, ""));
+    gone_or_damaged("", BY_CONTENT).await;
+}
+
+#[tokio::test]
+async fn with_hard_links_a_live_release_edited_in_place_is_seen_and_gets_the_full_archive() {
+    // The edit is seen although the new release's unchanged entries are not hashed: the edited
+    // file's mtime and size are no longer its stat record's.
+    gone_or_damaged("delta_copy = \"link\"\n", BY_STAT).await;
+}
+
+async fn gone_or_damaged(head: &str, checked: &str) {
+    let ssh = SshApp::new(options(3, head));
     let hosts = ssh.fleet.names();
     let scratch = tempfile::tempdir().unwrap();
     base_commit(&ssh);
@@ -304,7 +335,7 @@ async fn a_host_whose_live_release_is_gone_or_damaged_gets_the_full_archive_and_
     let done_id = journal_id_in(&text);
     let outputs = staged(&ssh, done_id).await;
     assert!(
-        outputs[&hosts[0]].contains("staged by delta from"),
+        outputs[&hosts[0]].contains("staged by delta from") && outputs[&hosts[0]].contains(checked),
         "{outputs:#?}"
     );
     assert!(

@@ -123,7 +123,7 @@ done
 rm -rf "$r"
 mv "$r.partial" "$r"
 mkdir -p "$d/.bosun/stat" \
-  && (cd "$r" && find . ! -name . -exec stat -c "$STAT" {} +) | LC_ALL=C sort > "$d/.bosun/stat/$rel.tmp" \
+  && (cd "$r" && find . ! -name . -exec stat -c "$STAT" {} + > "$d/.bosun/stat/$rel.tmp") \
   && [ -s "$d/.bosun/stat/$rel.tmp" ] && mv -f "$d/.bosun/stat/$rel.tmp" "$d/.bosun/stat/$rel" \
   || rm -f "$d/.bosun/stat/$rel.tmp"
 "#
@@ -138,7 +138,53 @@ macro_rules! stat_format {
     };
 }
 
-/// Stages `releases/<rel>` from the live release `releases/<base>`: copies it (hard links or
+/// The comparison of a staged tree with its manifest, in `awk` (POSIX): reads `stat` lines
+/// (`links perms` then the record's fields, the path last after ` ./`: no field before holds a
+/// `/`) of every entry, the manifest (`man`) and the live
+/// release's stat record (`rec`); writes the entries the commit does not hold (`extra`), the
+/// first entry whose kind or mode is wrong or that is missing (`wrong`), the files and symlinks
+/// to compare by content (`check`, for `sha256sum -c`; `links`), and how many entries the record
+/// proved and how many go by content (`counts`).
+macro_rules! check_tree {
+    () => {
+        r#"CHECK='
+function bad(p) { if (!wrong) { wrong = 1; print p > (s "/wrong") } }
+BEGIN {
+  while ((getline l < rec) > 0) known[l] = 1
+  while ((getline l < man) > 0) {
+    k = l; sub(/ .*/, "", k); rest = substr(l, length(k) + 2)
+    h = rest; sub(/ .*/, "", h); p = substr(rest, length(h) + 2)
+    kind[p] = k; hash[p] = h
+  }
+  printf "" > (s "/extra"); printf "" > (s "/wrong"); printf "" > (s "/check"); printf "" > (s "/links")
+}
+{
+  n = $1; perm = $2; key = $0; sub(/^[^ ]+ [^ ]+ /, "", key)
+  p = substr(key, index(key, " ./") + 3)
+  t = substr($5, 1, length($5) - 3)
+  if (!(p in kind)) { print p > (s "/extra"); next }
+  seen[p] = 1
+  if (t == "4") got = (perm == f7) ? "d755" : "d?"
+  else if (t == "8") got = (perm == f6) ? "f644" : (perm == f7) ? "f755" : "f?"
+  else if (t == "a") got = "l"
+  else got = "?"
+  if (got != kind[p]) { bad(p); next }
+  if (t != "8" && t != "a") next
+  if (n > 1 && (key in known)) { proven++; next }
+  hashed++
+  if (t == "8") print hash[p] "  ./" p > (s "/check")
+  else print hash[p] " " p > (s "/links")
+}
+END {
+  for (p in kind) if (!(p in seen)) bad(p)
+  print proven + 0, hashed + 0 > (s "/counts")
+}
+'
+"#
+    };
+}
+
+/// Stages `releases/<rel>` from the live release/// Stages `releases/<rel>` from the live release `releases/<base>`: copies it (hard links or
 /// a copy), removes `REVISION`, the shared paths and every path the delta removes or replaces,
 /// moves the delta's entries in (new inodes: a file of the live release is never written),
 /// removes whatever the commit does not hold (build output, files the app wrote), and compares
@@ -155,10 +201,11 @@ macro_rules! stat_format {
 /// mtime back on purpose is not seen.
 const STAGE_DELTA: &str = concat!(
     stat_format!(),
+    check_tree!(),
     r#"d=$1; rel=$2; rev=$3; base=$4; brev=$5; want=$6; how=$7; shift 7
 r="$d/releases/$rel"; b="$d/releases/$base"; s="$d/releases/.$rel.delta"; k="$d/.bosun/stat"
 refuse() { cd /; rm -rf "$r.partial" "$s"; printf 'bosun-delta: %s\n' "$*" >&2; exit 79; }
-for c in cp find sort comm cmp cut sed grep head sha256sum readlink stat; do
+for c in awk cp cut find grep head sed sha256sum readlink stat; do
   command -v "$c" >/dev/null 2>&1 || refuse "$c is missing on this host"
 done
 [ -d "$b" ] || refuse "the live release $base is not on this host"
@@ -184,54 +231,30 @@ cd "$r.partial" || refuse "cannot enter $r.partial"
 if [ "$(id -u)" = 0 ]; then f6=644 f7=755; else
   u=$(umask); f6=$(printf '%o' $((0644 & ~0$u))); f7=$(printf '%o' $((0755 & ~0$u)))
 fi
-find . ! -name . -print | sed 's|^\./||' | LC_ALL=C sort > "$s/have"
-cut -d' ' -f3- "$s/meta/manifest" | LC_ALL=C sort > "$s/want"
-LC_ALL=C comm -23 "$s/have" "$s/want" > "$s/extra"
-while IFS= read -r p; do [ -z "$p" ] || rm -rf "./$p"; done < "$s/extra"
-proven= why="the release is a copy, not links"
+rec=/dev/null why="the release is a copy, not links"
 if [ "$how" = link ]; then
   why="$base has no stat record"
-  if [ -r "$k/$base" ]; then
-    find . \( -type f -o -type l \) -links +1 -exec stat -c "$STAT" {} + | LC_ALL=C sort > "$s/linked"
-    if [ -z "$(LC_ALL=C comm -23 "$s/linked" "$k/$base" | head -n 1)" ]; then proven=1; else
-      why="$base changed since it was staged"
-    fi
-  fi
+  [ -r "$k/$base" ] && rec="$k/$base" why="$base changed since it was staged"
 fi
-if [ -n "$proven" ]; then fresh='-links 1'; else fresh=; fi
-{
-  find . ! -name . -type d -perm "$f7" -print | sed 's|^\./|d755 - |'
-  find . ! -name . -type d ! -perm "$f7" -print | sed 's|^\./|d? - |'
-  find . -type f -perm "$f6" $fresh -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f644 \1 |'
-  find . -type f -perm "$f7" $fresh -exec sha256sum {} + | sed 's|^\([0-9a-f]*\)  \./|f755 \1 |'
-  find . -type f ! -perm "$f6" ! -perm "$f7" -print | sed 's|^\./|f? - |'
-  find . -type l $fresh -print | while IFS= read -r p; do
-    printf 'l %s %s\n' "$(printf '%s' "$(readlink "$p")" | sha256sum | cut -c1-64)" "${p#./}"
-  done
-  if [ -n "$proven" ]; then
-    find . -type f -perm "$f6" -links +1 -print | sed 's|^\./|f644 - |'
-    find . -type f -perm "$f7" -links +1 -print | sed 's|^\./|f755 - |'
-    find . -type l -links +1 -print | sed 's|^\./|l - |'
-  fi
-  find . ! -name . ! -type d ! -type f ! -type l -print | sed 's|^\./|? - |'
-} | LC_ALL=C sort > "$s/got"
-if [ -n "$proven" ]; then
-  # Kinds and modes of every entry; content of the entries hashed (each must be the manifest's).
-  sed 's/^\([^ ]*\) [^ ]* /\1 - /' "$s/got" | LC_ALL=C sort > "$s/got.kinds"
-  sed 's/^\([^ ]*\) [^ ]* /\1 - /' "$s/meta/manifest" | LC_ALL=C sort > "$s/want.kinds"
-  grep -v '^[^ ]* - ' "$s/got" | LC_ALL=C comm -23 - "$s/meta/manifest" > "$s/wrong" || true
-  if ! cmp -s "$s/got.kinds" "$s/want.kinds"; then
-    LC_ALL=C comm -3 "$s/got.kinds" "$s/want.kinds" > "$s/wrong"
-  fi
-else
-  LC_ALL=C comm -3 "$s/got" "$s/meta/manifest" > "$s/wrong"
+find . ! -name . -exec stat -c "%h %a $STAT" {} + > "$s/listing" || refuse "cannot list $r.partial"
+awk -v f6="$f6" -v f7="$f7" -v s="$s" -v rec="$rec" -v man="$s/meta/manifest" "$CHECK" "$s/listing" \
+  || refuse "cannot compare the release staged from $base"
+while IFS= read -r p; do [ -z "$p" ] || rm -rf "./$p"; done < "$s/extra"
+if [ ! -s "$s/wrong" ] && [ -s "$s/check" ]; then
+  sha256sum -c "$s/check" 2>/dev/null | grep -v ': OK$' | head -n 1 | sed 's/: [^:]*$//; s|^\./||' > "$s/wrong"
+fi
+if [ ! -s "$s/wrong" ]; then
+  while IFS= read -r l; do
+    [ "$(printf '%s' "$(readlink "./${l#* }")" | sha256sum | cut -c1-64)" = "${l%% *}" ] \
+      || { printf '%s\n' "${l#* }" > "$s/wrong"; break; }
+  done < "$s/links"
 fi
 if [ -s "$s/wrong" ]; then
-  at=$(head -n 1 "$s/wrong" | sed 's/^[[:space:]]*//' | cut -d' ' -f3-)
-  refuse "the release staged from $base differs from $rev at $at"
+  refuse "the release staged from $base differs from $rev at $(head -n 1 "$s/wrong")"
 fi
-if [ -n "$proven" ]; then
-  echo "checked: the shipped entries by content, the linked ones by the stat record of $base"
+read -r proven hashed < "$s/counts"
+if [ "$proven" -gt 0 ]; then
+  echo "checked: the shipped entries by content, the linked ones by the stat record of $base ($hashed by content, $proven by the record)"
 else
   echo "checked: every entry by content ($why)"
 fi

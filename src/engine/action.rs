@@ -108,9 +108,9 @@ pub enum Staging {
 pub const DELTA_REFUSED: i32 = 79;
 
 /// The end of both ways of staging, in `$r.partial` (release `$rel`, `$r`, of deploy root
-/// `$d`): `REVISION`, the shared paths linked (the arguments left), the rename into place, and
-/// the release's stat record (`.bosun/stat/<rel>`: path, inode, size, mode and mtime of every
-/// entry) that lets the next delta from it skip hashing what it links.
+/// `$d`): `REVISION`, the shared paths linked (the arguments left), and the rename into place.
+/// Each way then leaves the release's stat record (`.bosun/stat/<rel>`: path, inode, size, mode
+/// and mtime of its entries), which lets the next delta from it skip hashing what it links.
 macro_rules! finish_release {
     () => {
         r#"printf '%s\n' "$rev" > "$r.partial/REVISION"
@@ -120,12 +120,9 @@ for p in "$@"; do
   mkdir -p "$(dirname "$r.partial/$p")"
   ln -s "$d/shared/$p" "$r.partial/$p"
 done
-rm -rf "$r"
+if [ -e "$r" ] || [ -L "$r" ]; then rm -rf "$r"; fi
 mv "$r.partial" "$r"
-mkdir -p "$d/.bosun/stat" \
-  && (cd "$r" && find . ! -name . -exec stat -c "$STAT" {} + > "$d/.bosun/stat/$rel.tmp") \
-  && [ -s "$d/.bosun/stat/$rel.tmp" ] && mv -f "$d/.bosun/stat/$rel.tmp" "$d/.bosun/stat/$rel" \
-  || rm -f "$d/.bosun/stat/$rel.tmp"
+[ -d "$d/.bosun/stat" ] || mkdir -p "$d/.bosun/stat" || true
 "#
     };
 }
@@ -143,8 +140,9 @@ macro_rules! stat_format {
 /// `/`) of every entry, the manifest (`man`) and the live
 /// release's stat record (`rec`); writes the entries the commit does not hold (`extra`), the
 /// first entry whose kind or mode is wrong or that is missing (`wrong`), the files and symlinks
-/// to compare by content (`check`, for `sha256sum -c`; `links`), and how many entries the record
-/// proved and how many go by content (`counts`).
+/// to compare by content (`check`, for `sha256sum -c`; `links`), how many entries the record
+/// proved and how many go by content (`counts`), and the new release's own stat record
+/// (`record`, kept only if the comparison passes).
 macro_rules! check_tree {
     () => {
         r#"CHECK='
@@ -157,13 +155,14 @@ BEGIN {
     kind[p] = k; hash[p] = h
   }
   printf "" > (s "/extra"); printf "" > (s "/wrong"); printf "" > (s "/check"); printf "" > (s "/links")
+  printf "" > (s "/record")
 }
 {
   n = $1; perm = $2; key = $0; sub(/^[^ ]+ [^ ]+ /, "", key)
   p = substr(key, index(key, " ./") + 3)
   t = substr($5, 1, length($5) - 3)
   if (!(p in kind)) { print p > (s "/extra"); next }
-  seen[p] = 1
+  seen[p] = 1; print key > (s "/record")
   if (t == "4") got = (perm == f7) ? "d755" : "d?"
   else if (t == "8") got = (perm == f6) ? "f644" : (perm == f7) ? "f755" : "f?"
   else if (t == "a") got = "l"
@@ -209,22 +208,28 @@ for c in awk cp cut find grep head sed sha256sum readlink stat; do
   command -v "$c" >/dev/null 2>&1 || refuse "$c is missing on this host"
 done
 [ -d "$b" ] || refuse "the live release $base is not on this host"
-[ "$(head -n 1 "$b/REVISION" 2>/dev/null)" = "$brev" ] || refuse "the live release $base does not hold $brev"
-rm -rf "$r.partial" "$s"; rm -f "$k/$rel"
+x=; { read -r x < "$b/REVISION"; } 2>/dev/null
+[ "$x" = "$brev" ] || refuse "the live release $base does not hold $brev"
+if [ -e "$r.partial" ] || [ -e "$s" ] || [ -e "$k/$rel" ]; then rm -rf "$r.partial" "$s" "$k/$rel"; fi
 mkdir -p "$s" || refuse "cannot create $s"
 tar -x -f - -C "$s" || refuse "the delta stream could not be unpacked"
-[ "$(sha256sum < "$s/meta/manifest" | cut -c1-64)" = "$want" ] || refuse "the delta stream is damaged"
+x=$(sha256sum < "$s/meta/manifest")
+[ "${x%% *}" = "$want" ] || refuse "the delta stream is damaged"
 if [ "$how" = link ]; then
   cp -al "$b" "$r.partial" || refuse "cp -al failed (hard links need GNU or BusyBox cp)"
 else
   cp -pPR "$b" "$r.partial" || refuse "cannot copy $b"
 fi
-rm -f "$r.partial/REVISION"
-for p in "$@"; do rm -rf "$r.partial/$p"; done
-while IFS= read -r p; do [ -z "$p" ] || rm -rf "$r.partial/$p"; done < "$s/meta/remove"
+# One rm for REVISION, the shared paths (the arguments) and what the delta removes.
+drop() {
+  n=$#; for p in "$@"; do set -- "$@" "$r.partial/$p"; done; shift "$n"
+  while IFS= read -r p; do [ -z "$p" ] || set -- "$@" "$r.partial/$p"; done < "$s/meta/remove"
+  rm -rf "$r.partial/REVISION" "$@"
+}
+drop "$@" || refuse "cannot remove what the delta replaces"
 while IFS= read -r p; do
   [ -z "$p" ] && continue
-  rm -rf "$r.partial/$p"
+  if [ -e "$r.partial/$p" ] || [ -L "$r.partial/$p" ]; then rm -rf "$r.partial/$p"; fi
   mv "$s/tree/$p" "$r.partial/$p" || refuse "cannot put $p in place"
 done < "$s/meta/put"
 cd "$r.partial" || refuse "cannot enter $r.partial"
@@ -240,8 +245,9 @@ find . ! -name . -exec stat -c "%h %a $STAT" {} + > "$s/listing" || refuse "cann
 awk -v f6="$f6" -v f7="$f7" -v s="$s" -v rec="$rec" -v man="$s/meta/manifest" "$CHECK" "$s/listing" \
   || refuse "cannot compare the release staged from $base"
 while IFS= read -r p; do [ -z "$p" ] || rm -rf "./$p"; done < "$s/extra"
-if [ ! -s "$s/wrong" ] && [ -s "$s/check" ]; then
-  sha256sum -c "$s/check" 2>/dev/null | grep -v ': OK$' | head -n 1 | sed 's/: [^:]*$//; s|^\./||' > "$s/wrong"
+if [ ! -s "$s/wrong" ] && [ -s "$s/check" ] && ! sha256sum -c "$s/check" > "$s/checked" 2>/dev/null; then
+  grep -v ': OK$' "$s/checked" | head -n 1 | sed 's/: [^:]*$//; s|^\./||' > "$s/wrong"
+  [ -s "$s/wrong" ] || echo "(sha256sum -c failed)" > "$s/wrong"
 fi
 if [ ! -s "$s/wrong" ]; then
   while IFS= read -r l; do
@@ -262,7 +268,8 @@ cd / || exit 1
 set -e
 "#,
     finish_release!(),
-    r#"rm -rf "$s"
+    r#"mv -f "$s/record" "$k/$rel" || true
+rm -rf "$s"
 "#
 );
 
@@ -270,13 +277,17 @@ const STAGE: &str = concat!(
     stat_format!(),
     r#"set -e
 d=$1; rel=$2; rev=$3; shift 3
-mkdir -p "$d/releases" "$d/shared"
+[ -d "$d/releases" ] && [ -d "$d/shared" ] || mkdir -p "$d/releases" "$d/shared"
 r="$d/releases/$rel"
-rm -rf "$r.partial"; rm -f "$d/.bosun/stat/$rel"
+if [ -e "$r.partial" ] || [ -e "$d/.bosun/stat/$rel" ]; then rm -rf "$r.partial" "$d/.bosun/stat/$rel"; fi
 mkdir "$r.partial"
 tar -x -f - -C "$r.partial"
 "#,
-    finish_release!()
+    finish_release!(),
+    r#"(cd "$r" && find . ! -name . -exec stat -c "$STAT" {} + > "$d/.bosun/stat/$rel.tmp") \
+  && [ -s "$d/.bosun/stat/$rel.tmp" ] && mv -f "$d/.bosun/stat/$rel.tmp" "$d/.bosun/stat/$rel" \
+  || rm -f "$d/.bosun/stat/$rel.tmp"
+"#
 );
 
 /// Removes one release (renamed aside first, as the clean-up does), its unfinished stage and

@@ -446,11 +446,13 @@ impl BigFleet {
             build: format!(r#"[["sh", "-c", "sleep 0.2; true", "{tag}"]]"#),
             ..SshOptions::default()
         });
-        let chunk = "0123456789abcdef".repeat(512);
-        let contents: Vec<(String, String)> = (0..2_000)
+        // Many entries, as a real app has: delta staging's cost is per entry (links, stats),
+        // and its wave must last long enough to be killed inside.
+        let chunk = "0123456789abcdef".repeat(64);
+        let contents: Vec<(String, String)> = (0..5_000)
             .map(|i| {
                 (
-                    format!("assets/{:02}/file-{i}.txt", i % 40),
+                    format!("assets/{:02}/file-{i}.txt", i % 50),
                     format!("{i}\n{chunk}"),
                 )
             })

@@ -166,6 +166,9 @@ fn init_logging(format: LogFormat, default: &str) {
     }
 }
 
+/// The most threads the runtime starts for blocking work.
+const BLOCKING_THREADS: usize = 8;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -182,7 +185,14 @@ fn main() -> ExitCode {
         _ => "warn".to_string(),
     };
     init_logging(cli.log_format, &default_log);
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Blocking work (journal writes behind one SQLite connection, files, git) is short; a
+    // bounded pool queues it instead of starting a thread per waiting call, which at hundreds
+    // of hosts made memory grow with the fleet.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(BLOCKING_THREADS)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bosun: cannot start the runtime: {e}");

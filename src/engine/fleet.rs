@@ -62,7 +62,7 @@ pub async fn connect_all(
         let name = name.clone();
         let deploy_to = playbook.app.deploy_to.clone();
         tasks.spawn(async move {
-            let result = connector.connect(&name, &spec, &deploy_to).await;
+            let result = Box::pin(connector.connect(&name, &spec, &deploy_to)).await;
             (name, result)
         });
     }
@@ -140,7 +140,8 @@ async fn probe_all(mut reached: Reached, playbook: &Playbook, commands: &[String
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
-            let result = host.run(&command, None).await;
+            // Boxed: made only once this host's turn comes (see `Runner::run_wave`).
+            let result = Box::pin(host.run(&command, None)).await;
             (name, result)
         });
     }

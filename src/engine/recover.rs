@@ -74,9 +74,9 @@ async fn finish_cleanups(
         let (undoer, step, limit) = (undoer.clone(), step.clone(), limit.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
-            let result = undoer
-                .run_journaled(&step.host, step.seq, FINISH, None, &step.action)
-                .await;
+            let result =
+                Box::pin(undoer.run_journaled(&step.host, step.seq, FINISH, None, &step.action))
+                    .await;
             (step.host, result)
         });
     }
@@ -251,7 +251,7 @@ pub(crate) async fn look(
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");
-            let seen = match host.run(&cmd, None).await {
+            let seen = match Box::pin(host.run(&cmd, None)).await {
                 Ok(out) if out.success() => Ok(HostRecord::parse(&out.output)),
                 Ok(out) => Err(out.last_line().to_string()),
                 Err(e) => Err(e.to_string()),
@@ -487,7 +487,8 @@ pub async fn recover_deploy(
                 let limit = limit.clone();
                 tasks.spawn(async move {
                     let _permit = limit.acquire_owned().await.expect("semaphore open");
-                    let result = put_back(&undoer, &name, root.as_deref(), release, undo).await;
+                    let result =
+                        Box::pin(put_back(&undoer, &name, root.as_deref(), release, undo)).await;
                     (name, result)
                 });
             }

@@ -327,10 +327,13 @@ impl Runner {
             let limit = limit.clone();
             let started = started.clone();
             let roots = roots.clone();
+            // A step's future is large (a remote command's whole state): boxed, it is made only
+            // once the host's turn comes, so the hosts waiting for a turn cost next to nothing
+            // and memory stays flat in the number of hosts.
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await.expect("semaphore open");
                 for step in chain {
-                    runner.run_step(step, index, &roots, &started).await?;
+                    Box::pin(runner.run_step(step, index, &roots, &started)).await?;
                 }
                 Ok::<(), Halt>(())
             });

@@ -101,6 +101,7 @@ labels = [("deploy_live", "bosun deploy, to \"is live\""),
           ("small_raw", "small change: raw floor (full upload)"),
           ("small_rsync", "small change: parallel rsync --link-dest"),
           ("small_ansible", "small change: Ansible cp -al + copy"),
+          ("small_warm", "small change: bosun bot with open masters, to \"is live\""),
           ("scale_live", "scale: bosun small change, to \"is live\""),
           ("scale", "scale: bosun small change, the whole process"),
           ("scale_rollback", "scale: bosun rollback (own process, cold)")]
@@ -148,6 +149,7 @@ for n in ns:
     ratio("small_live", "small_raw", n, 0.3, name="small_change_vs_floor")
     ratio("small_live", "small_rsync", n, 1.0, name="small_change_vs_rsync")
     ratio("small_ansible", "small_live", n, 10, worse_above=False, name="ansible_vs_bosun_small")
+    ratio("small_warm", "small_raw", n, name="small_change_warm_bot_vs_floor")
 if sc and max(sc) > 1 and vals("scale", 1, 2) and vals("scale", max(sc), 2):
     big = max(sc)
     r = med("scale", big, 2) / med("scale", 1, 2)
@@ -570,6 +572,39 @@ ansible_run() {  # WHAT N RUN PLAYBOOK EXTRA...
     "$W/ansible/$book" -e "rel=ans-$run-$(date +%s%N)" "$@"
 }
 
+bosun_warm_small() {  # N: in one bot, `deploy! bench/a` (the same commit again: the masters
+  # open, a release staged by delta), then once it has ended, `deploy bench/b`; prints the
+  # seconds from that line written to "is live" read (the chat-ops case: a bot that deployed
+  # before still holds its connections)
+  "$PY" - "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
+import sqlite3, subprocess, sys, time
+bosun, config, journal = sys.argv[1:4]
+# The room's lines only (stdout): the log (stderr) repeats them.
+bot = subprocess.Popen([bosun, "run", "--config", config], stdin=subprocess.PIPE,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+def until(text):
+    for line in bot.stdout:
+        if text in line:
+            return
+        if "failed" in line or "cannot" in line or "is busy" in line:
+            sys.exit(f"bot: {line}")
+    sys.exit(f"the bot ended before {text!r}")
+def finished():
+    db = sqlite3.connect(journal)
+    while db.execute("SELECT finished_at FROM deploys ORDER BY id DESC LIMIT 1").fetchone()[0] is None:
+        time.sleep(0.01)
+bot.stdin.write("deploy! bench/a to fleet\n"); bot.stdin.flush()
+until("is live on")
+finished()
+t0 = time.monotonic()
+bot.stdin.write("deploy bench/b to fleet\n"); bot.stdin.flush()
+until("is live on")
+wall = time.monotonic() - t0
+finished()
+bot.stdin.close(); bot.wait(timeout=300)
+print(f"{wall:.4f}")
+EOF_PY
+}
 bosun_warm() {  # N: `deploy! bench/b …` then, once it has ended, `!rollback` typed into one bot;
   # prints the seconds from the rollback line written to "is back on" read, and the journal's
   # own duration of the rollback
@@ -664,6 +699,8 @@ if has_phase small; then
         bosun)
           reset bosun a "$n"
           LIVE=small_live timed small "$n" "$run" "$BOSUN" deploy bench/b --to fleet --config "$W/bosun/bosun.toml"
+          reset bosun a "$n"
+          record small_warm "$n" "$run" "$(bosun_warm_small "$n")" "" "" ""
           ;;
         raw)
           reset raw a "$n"

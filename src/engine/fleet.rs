@@ -62,7 +62,7 @@ pub async fn connect_all(
         let name = name.clone();
         let deploy_to = playbook.app.deploy_to.clone();
         tasks.spawn(async move {
-            let result = Box::pin(connector.connect(&name, &spec, &deploy_to)).await;
+            let result = connector.connect(&name, &spec, &deploy_to).await;
             (name, result)
         });
     }

@@ -8,7 +8,7 @@ use tokio::process::Command;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::output::{Stream, collect_until_exit, pump_lines};
+use super::output::{OUTPUT_GRACE, Stream, collect_until_exit, pump_lines};
 use super::{CommandOutput, OutputLine, RemoteCommand, STOP_GRACE, TransportError};
 
 /// A host that is a directory here. Its deploy root is the playbook's `deploy_to` taken inside
@@ -111,7 +111,8 @@ impl LocalHost {
             tokio::join!(out_pump, err_pump);
         };
         let finished = async {
-            let (status, tail) = collect_until_exit(pumps, tail_rx, child.wait()).await;
+            let (status, tail) =
+                collect_until_exit(pumps, tail_rx, child.wait(), OUTPUT_GRACE).await;
             Ok::<_, std::io::Error>((status?, tail))
         };
         tokio::pin!(finished);

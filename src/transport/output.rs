@@ -115,11 +115,12 @@ pub(crate) const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs `pumps` (which send every line to `tail_rx`'s channel) and `exit` (the command's end)
 /// together, keeping a bounded tail of the output. Once the command has exited, its output is
-/// read for at most `OUTPUT_GRACE` more.
+/// read for at most `grace` more.
 pub(crate) async fn collect_until_exit<T>(
     pumps: impl Future<Output = ()>,
     mut tail_rx: mpsc::Receiver<String>,
     exit: impl Future<Output = T>,
+    grace: Duration,
 ) -> (T, OutputTail) {
     let mut tail = OutputTail::new(OutputTail::DEFAULT_BYTES);
     tokio::pin!(pumps);
@@ -127,8 +128,8 @@ pub(crate) async fn collect_until_exit<T>(
     let (mut pumped, mut closed) = (false, false);
     let mut status = None;
     // Armed when the command exits.
-    let grace = tokio::time::sleep(Duration::from_secs(86_400));
-    tokio::pin!(grace);
+    let grace_ends = tokio::time::sleep(Duration::from_secs(86_400));
+    tokio::pin!(grace_ends);
     loop {
         tokio::select! {
             line = tail_rx.recv(), if !closed => match line {
@@ -138,9 +139,9 @@ pub(crate) async fn collect_until_exit<T>(
             () = &mut pumps, if !pumped => pumped = true,
             done = &mut exit, if status.is_none() => {
                 status = Some(done);
-                grace.as_mut().reset(tokio::time::Instant::now() + OUTPUT_GRACE);
+                grace_ends.as_mut().reset(tokio::time::Instant::now() + grace);
             }
-            () = &mut grace, if status.is_some() => break,
+            () = &mut grace_ends, if status.is_some() => break,
         }
         if pumped && closed && status.is_some() {
             break;
@@ -163,6 +164,19 @@ pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
     sink: Option<mpsc::Sender<OutputLine>>,
     tail_tx: mpsc::Sender<String>,
 ) {
+    pump_lines_through(reader, host, stream, sink, tail_tx, Some).await;
+}
+
+/// Like [`pump_lines`], with every line passed through `keep` first: it may change the line,
+/// or take it out of the output (`None`) when it is a message from bosun's own wrapper.
+pub(crate) async fn pump_lines_through<R: AsyncRead + Unpin>(
+    reader: R,
+    host: String,
+    stream: Stream,
+    sink: Option<mpsc::Sender<OutputLine>>,
+    tail_tx: mpsc::Sender<String>,
+    mut keep: impl FnMut(String) -> Option<String>,
+) {
     let mut reader = BufReader::new(reader);
     let mut buf = Vec::new();
     loop {
@@ -176,7 +190,9 @@ pub(crate) async fn pump_lines<R: AsyncRead + Unpin>(
                         buf.pop();
                     }
                 }
-                let line = String::from_utf8_lossy(&buf).into_owned();
+                let Some(line) = keep(String::from_utf8_lossy(&buf).into_owned()) else {
+                    continue;
+                };
                 if let Some(sink) = &sink {
                     let _ = sink.try_send(OutputLine {
                         host: host.clone(),
@@ -217,7 +233,7 @@ mod tests {
             pump_lines(held, "h".into(), Stream::Stdout, None, tx).await;
         };
         let started = std::time::Instant::now();
-        let (status, _) = collect_until_exit(pumps, rx, async { 7 }).await;
+        let (status, _) = collect_until_exit(pumps, rx, async { 7 }, OUTPUT_GRACE).await;
         assert_eq!(status, 7);
         assert!(started.elapsed() < OUTPUT_GRACE * 3);
     }

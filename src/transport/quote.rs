@@ -31,13 +31,24 @@ pub fn quote(arg: &str) -> String {
     out
 }
 
-/// The marker that starts the first line of stderr: the remote shell's pid, which `exec` keeps
-/// for the program, so a timed-out command can be killed (with its process group) by pid.
+/// The marker that starts the first line of stderr: the remote shell's pid, which is also its
+/// process group (sshd starts every session in a new one), so a timed-out command can be killed
+/// with everything it started.
 pub const PID_MARKER: &str = "bosun-remote-pid ";
 
+/// The marker on the last line of stdout and of stderr: the program's exit status, printed by
+/// the remote shell on both streams once the program has ended, so that a reader who has seen it
+/// on a stream has seen everything the program wrote there. It starts with an ASCII record
+/// separator so that it is found even after a last line of output that had no newline.
+pub const EXIT_MARKER: &str = "\u{1e}bosun-exit:";
+
 /// The line for the remote shell that runs exactly `argv` (in `cwd` when given): it reports its
-/// pid on stderr, changes directory with `cd --`, then `exec`s the program with every argument
-/// quoted. Constant text apart from the quoted values.
+/// pid on stderr, changes directory with `cd --`, runs the program in a subshell that `exec`s it
+/// with every argument quoted (so a name like `exit` is a program, never a builtin), then reports
+/// the exit status at the end of stdout and of stderr and exits with it. The status lines tell
+/// bosun that it has all the output while the connection still carries it (asking ssh for the
+/// exit status closes the channel, and output still in flight would be lost). Constant text
+/// apart from the quoted values.
 pub fn command_line(argv: &[String], cwd: Option<&str>) -> Result<String, QuoteError> {
     if argv.is_empty() {
         return Err(QuoteError::Empty);
@@ -55,12 +66,24 @@ pub fn command_line(argv: &[String], cwd: Option<&str>) -> Result<String, QuoteE
         line.push_str(&quote(cwd));
         line.push_str(" && ");
     }
-    line.push_str("exec");
+    line.push_str("(exec");
     for arg in argv {
         line.push(' ');
         line.push_str(&quote(arg));
     }
+    line.push_str(")\nr=$?\n");
+    line.push_str("printf '\\036bosun-exit:%s\\n' \"$r\"\n");
+    line.push_str("printf '\\036bosun-exit:%s\\n' \"$r\" >&2\n");
+    line.push_str("exit \"$r\"");
     Ok(line)
+}
+
+/// The exit status in a line of output that carries [`EXIT_MARKER`], with whatever the program
+/// printed before it on the same line (its last line had no newline).
+pub fn exit_marker(line: &str) -> Option<(&str, Option<i32>)> {
+    let at = line.find(EXIT_MARKER)?;
+    let code = line[at + EXIT_MARKER.len()..].trim().parse().ok();
+    Some((&line[..at], code))
 }
 
 #[cfg(test)]
@@ -204,7 +227,11 @@ mod tests {
             assert!(out.status.success(), "{out:?}");
             let stderr = String::from_utf8(out.stderr).unwrap();
             assert!(stderr.starts_with(PID_MARKER), "{stderr}");
+            assert!(stderr.ends_with(&format!("{EXIT_MARKER}0\n")), "{stderr:?}");
             let stdout = String::from_utf8(out.stdout).unwrap();
+            let stdout = stdout
+                .strip_suffix(&format!("{EXIT_MARKER}0\n"))
+                .expect("the status ends stdout too");
             let (pwd, rest) = stdout.split_at(cwd.to_str().unwrap().len());
             assert_eq!(pwd, cwd.to_str().unwrap());
             let mut words: Vec<String> = rest[1..].split('\0').map(str::to_string).collect();
@@ -227,9 +254,28 @@ mod tests {
             .unwrap();
         assert!(out.status.success(), "{out:?}");
         assert_eq!(
-            String::from_utf8(out.stdout).unwrap().trim_end(),
-            odd.to_str().unwrap()
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{}\n{EXIT_MARKER}0\n", odd.display())
         );
+    }
+
+    #[test]
+    fn the_exit_status_is_reported_last_even_after_an_unterminated_line() {
+        let argv: Vec<String> = ["sh", "-c", "printf out; printf 'no newline' >&2; exit 7"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let line = command_line(&argv, None).unwrap();
+        for shell in ["sh", "bash"] {
+            let out = Command::new(shell).arg("-c").arg(&line).output().unwrap();
+            assert_eq!(out.status.code(), Some(7), "{out:?}");
+            let stderr = String::from_utf8(out.stderr).unwrap();
+            let last = stderr.lines().last().unwrap();
+            assert_eq!(exit_marker(last), Some(("no newline", Some(7))), "{shell}");
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            assert_eq!(exit_marker(&stdout), Some(("out", Some(7))), "{shell}");
+        }
+        assert_eq!(exit_marker("plain text"), None);
     }
 
     #[test]

@@ -5,20 +5,23 @@
 //! command (a process-mux command costs a fork+exec of `ssh`, about 4 ms of CPU here) and an
 //! archive on stdin is read by the master straight from the file, never through bosun's memory.
 //! A timed-out command is killed on the host by its process group (the remote shell reports its
-//! pid first, and `exec` keeps it), since closing a mux channel does not stop the remote program.
+//! pid first), since closing a mux channel does not stop the remote program. The remote shell
+//! also reports the program's exit status at the end of stdout and of stderr, and bosun reads
+//! both streams up to it before it asks the master for the status: reading the status closes
+//! the channel, and output still on its way would be lost.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use openssh::{Session, Stdio};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::hostkey::KeyProblem;
 use super::master::Master;
-use super::output::{Stream, collect_until_exit, pump_lines};
+use super::output::{Stream, collect_until_exit, pump_lines_through};
 use super::quote::{self, PID_MARKER, QuoteError};
 use super::{CommandOutput, OutputLine, RemoteCommand, STOP_GRACE, TransportError};
 
@@ -123,20 +126,45 @@ impl SshHost {
         let mut held = child.stdin().take();
         let pid = OnceLock::new();
         let (tail_tx, tail_rx) = mpsc::channel::<String>(64);
+        let out_tx = tail_tx.clone();
         let stdout = child.stdout().take().expect("stdout is piped");
         let stderr = child.stderr().take().expect("stderr is piped");
-        let out_pump = pump_lines(
-            stdout,
-            self.name.clone(),
-            Stream::Stdout,
-            lines.cloned(),
-            tail_tx.clone(),
-        );
-        let err_pump = pump_after_pid(stderr, &pid, self.name.clone(), lines.cloned(), tail_tx);
+        let ends = StreamEnds::default();
+        let out_pump = async {
+            let keep = |line: String| ends.strip_status(line, &ends.stdout);
+            let name = self.name.clone();
+            pump_lines_through(stdout, name, Stream::Stdout, lines.cloned(), out_tx, keep).await;
+            ends.reached(&ends.stdout);
+        };
+        let err_pump = async {
+            let mut first = true;
+            let keep = |line: String| {
+                if std::mem::take(&mut first) {
+                    let reported = line
+                        .strip_prefix(PID_MARKER)
+                        .and_then(|rest| rest.trim_end().parse::<u32>().ok());
+                    if let Some(p) = reported {
+                        let _ = pid.set(p);
+                        return None;
+                    }
+                }
+                ends.strip_status(line, &ends.stderr)
+            };
+            let name = self.name.clone();
+            pump_lines_through(stderr, name, Stream::Stderr, lines.cloned(), tail_tx, keep).await;
+            ends.reached(&ends.stderr);
+        };
         let pumps = async {
             tokio::join!(out_pump, err_pump);
         };
-        let finished = collect_until_exit(pumps, tail_rx, child.wait());
+        // The exit status is asked for only once both streams have reported it (or ended): a
+        // mux channel is closed when its status is read, and output still on the way would be
+        // lost. What a server the program left behind writes later is not waited for.
+        let exit = async {
+            ends.both.notified().await;
+            child.wait().await
+        };
+        let finished = collect_until_exit(pumps, tail_rx, exit, Duration::ZERO);
         tokio::pin!(finished);
         let timeout = tokio::time::sleep(command.timeout);
         let (status, tail, stopped) = tokio::select! {
@@ -215,40 +243,33 @@ async fn open(path: &PathBuf) -> Result<std::fs::File, TransportError> {
     Ok(file.into_std().await)
 }
 
-/// Like `pump_lines`, but a first line carrying the remote pid is kept out of the output.
-async fn pump_after_pid<R: AsyncRead + Unpin>(
-    reader: R,
-    pid: &OnceLock<u32>,
-    host: String,
-    sink: Option<mpsc::Sender<OutputLine>>,
-    tail_tx: mpsc::Sender<String>,
-) {
-    let mut reader = BufReader::new(reader);
-    let mut first = String::new();
-    match reader.read_line(&mut first).await {
-        Ok(0) | Err(_) => return,
-        Ok(_) => {}
-    }
-    let reported = first
-        .strip_prefix(PID_MARKER)
-        .and_then(|rest| rest.trim_end().parse::<u32>().ok());
-    match reported {
-        Some(p) => {
-            let _ = pid.set(p);
+/// How far bosun has read a command's two streams: each is done at the exit status line the
+/// remote shell prints at its end (everything before it has arrived), or at its end of file.
+#[derive(Default)]
+struct StreamEnds {
+    stdout: AtomicBool,
+    stderr: AtomicBool,
+    done: AtomicU8,
+    /// Woken once both streams are done.
+    both: Notify,
+}
+
+impl StreamEnds {
+    fn reached(&self, stream: &AtomicBool) {
+        if !stream.swap(true, Ordering::AcqRel) && self.done.fetch_add(1, Ordering::AcqRel) == 1 {
+            self.both.notify_one();
         }
-        None => {
-            let line = first.trim_end_matches('\n').to_string();
-            if let Some(sink) = &sink {
-                let _ = sink.try_send(OutputLine {
-                    host: host.clone(),
-                    stream: Stream::Stderr,
-                    line: line.clone(),
-                });
-            }
-            if tail_tx.send(line).await.is_err() {
-                return;
+    }
+
+    /// `line`, or what is left of it once the status report is taken out (a last line that
+    /// had no newline); `None` when nothing is left.
+    fn strip_status(&self, line: String, stream: &AtomicBool) -> Option<String> {
+        match quote::exit_marker(&line) {
+            None => Some(line),
+            Some((before, _)) => {
+                self.reached(stream);
+                (!before.is_empty()).then(|| before.to_string())
             }
         }
     }
-    pump_lines(reader, host, Stream::Stderr, sink, tail_tx).await;
 }

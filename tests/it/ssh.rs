@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use bosun::config::{HostSpec, SshSpec};
 use bosun::journal::{Journal, StepRecord, StepState};
-use bosun::transport::{Connector, Host, RemoteCommand, TransportError};
+use bosun::transport::{Connector, Host, RemoteCommand, Stream, TransportError};
 
 use crate::support::app::{journal_id_in, release_in};
 use crate::support::bot::ConsoleBot;
@@ -600,4 +600,78 @@ async fn masters_left_by_a_killed_bot_are_closed_by_the_next_one() {
     );
     let own = std::path::PathBuf::from(format!("/tmp/bosun-ssh-{second_pid}"));
     assert!(!own.exists(), "and removes {}", own.display());
+}
+
+#[tokio::test]
+async fn every_line_a_command_prints_arrives_even_when_it_ends_at_once() {
+    const HOSTS: usize = 6;
+    let fleet = Fleet::start(HOSTS);
+    let connector = Connector::new();
+    let mut hosts = Vec::new();
+    for i in 1..=HOSTS {
+        let name = format!("h{i}");
+        let (host, _) = connector
+            .connect(&name, &spec(&fleet, &name), "/srv/demo")
+            .await
+            .unwrap();
+        hosts.push(host);
+    }
+
+    // A burst bigger than a pipe holds, then a last line on each stream (stderr's without a
+    // newline), then the program ends at once, on several hosts at a time: the status must
+    // never overtake the output.
+    const SCRIPT: &str = r#"head -c 150000 /dev/zero | tr '\0' 'x' | fold -w 100; echo
+echo "last out $1"
+printf 'last err %s' "$1" >&2"#;
+    let rounds = hosts.iter().map(|host| async move {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
+        for round in 0..60 {
+            let cmd = RemoteCommand::script(SCRIPT, [round.to_string()]);
+            let out = host.run(&cmd, Some(&tx)).await.unwrap();
+            assert!(out.success(), "{out:?}");
+            let (mut last_out, mut errs) = (String::new(), Vec::new());
+            while let Ok(line) = rx.try_recv() {
+                match line.stream {
+                    Stream::Stdout => last_out = line.line,
+                    Stream::Stderr => errs.push(line.line),
+                }
+            }
+            assert_eq!(
+                last_out,
+                format!("last out {round}"),
+                "round {round}: {:?}",
+                out.output.lines().rev().take(3).collect::<Vec<_>>()
+            );
+            assert_eq!(errs, [format!("last err {round}")], "round {round}");
+        }
+    });
+    futures::future::join_all(rounds).await;
+    let host = &hosts[0];
+
+    // The program is always a program: a builtin's name is not found, never run by the shell.
+    let out = host
+        .run(&RemoteCommand::new(["exit", "3"]), None)
+        .await
+        .unwrap();
+    assert_eq!(out.code, Some(127), "{out:?}");
+
+    // A server the command leaves behind, holding its output open, does not hold the command.
+    let pid_file = fleet.host_dir("h1").join("server.pid");
+    let cmd = RemoteCommand::script(
+        r#"sleep 30 & echo $! > "$1"; echo started"#,
+        [pid_file.display().to_string()],
+    )
+    .with_timeout(Duration::from_secs(25));
+    let started = std::time::Instant::now();
+    let out = host.run(&cmd, None).await.unwrap();
+    assert!(out.success() && out.output.contains("started"), "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "waited for the server it left behind"
+    );
+    let server = std::fs::read_to_string(&pid_file).unwrap();
+    let _ = std::process::Command::new("kill")
+        .arg(server.trim())
+        .status();
+    connector.shutdown().await;
 }

@@ -318,18 +318,21 @@ const FORGET_MIGRATION: &str = r#"rm -f "$1""#;
 /// Looks at a host before anything is staged: the deploy root exists and is writable, where
 /// `current` points and the revision it holds, the free space there, which of the named
 /// commands are missing, the releases present, the fence the step guard keeps, and the
-/// migrations whose marker is there. Prints `key=value` lines.
+/// migrations whose marker is there. Prints `key=value` lines. Builtins where it can: it runs on
+/// every host before every deploy and rollback.
 pub const PROBE: &str = r#"set -e
-d=$1; shift
-mkdir -p "$d/releases" "$d/shared"
+d=$1; space=$2; shift 2
+[ -d "$d/releases" ] && [ -d "$d/shared" ] || mkdir -p "$d/releases" "$d/shared"
 test -w "$d/releases" || { echo "$d/releases is not writable" >&2; exit 1; }
-cur=$(readlink "$d/current" 2>/dev/null || true)
+cur=$(readlink "$d/current" 2>/dev/null) || cur=
 echo "current=${cur##*/}"
-[ -n "$cur" ] && [ -r "$d/current/REVISION" ] && echo "revision=$(head -n 1 "$d/current/REVISION")"
-echo "df=$(df -Pk "$d" | { while read -r line; do last=$line; done; echo "$last"; })"
+if [ -n "$cur" ] && [ -r "$d/current/REVISION" ]; then
+  rev=; read -r rev < "$d/current/REVISION" || true; echo "revision=$rev"
+fi
+[ "$space" = yes ] && echo "df=$(df -Pk "$d" | { while read -r line; do last=$line; done; echo "$last"; })"
 for c in "$@"; do command -v "$c" >/dev/null 2>&1 || echo "missing=$c"; done
 for r in "$d"/releases/*; do [ -e "$r" ] && echo "release=${r##*/}"; done
-[ -r "$d/.bosun/fence" ] && echo "fence=$(head -n 1 "$d/.bosun/fence")"
+if [ -r "$d/.bosun/fence" ]; then f=; read -r f < "$d/.bosun/fence" || true; echo "fence=$f"; fi
 for m in "$d"/.bosun/migrated-*; do [ -e "$m" ] && echo "marker=${m##*/migrated-}"; done
 exit 0
 "#;
@@ -536,9 +539,13 @@ impl Action {
     }
 }
 
-/// The probe command for a host's deploy root, checking that `commands` exist there.
-pub fn probe(deploy_to: &str, commands: &[String]) -> RemoteCommand {
-    let mut args = vec![deploy_to.to_string()];
+/// The probe command for a host's deploy root, checking that `commands` exist there, and
+/// reading the free space when `free_space`.
+pub fn probe(deploy_to: &str, free_space: bool, commands: &[String]) -> RemoteCommand {
+    let mut args = vec![
+        deploy_to.to_string(),
+        if free_space { "yes" } else { "no" }.to_string(),
+    ];
     args.extend(commands.iter().cloned());
     RemoteCommand::script(PROBE, args).with_timeout(Duration::from_secs(30))
 }
@@ -622,7 +629,7 @@ pub fn remove_releases(deploy_to: &str, releases: &[String]) -> RemoteCommand {
 
 /// The listing command used by cleanup (the probe, checking no commands).
 pub fn list_releases(deploy_to: &str) -> RemoteCommand {
-    probe(deploy_to, &[])
+    probe(deploy_to, false, &[])
 }
 
 #[cfg(test)]

@@ -136,7 +136,7 @@ async fn probe_all(mut reached: Reached, playbook: &Playbook, commands: &[String
     for (name, host) in &reached.hosts {
         let host = host.clone();
         let name = name.clone();
-        let command = probe(&reached.roots[&name], commands);
+        let command = probe(&reached.roots[&name], min_free_kb > 0, commands);
         let limit = limit.clone();
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await.expect("semaphore open");

@@ -580,7 +580,7 @@ async fn put_back(
         return Ok(None);
     };
     let out = host
-        .run(&probe(root, &[]), None)
+        .run(&probe(root, false, &[]), None)
         .await
         .map_err(|e| e.to_string())?;
     if !out.success() {

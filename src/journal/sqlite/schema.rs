@@ -120,6 +120,10 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // A page cache of 512 KiB (SQLite's default is 2 MiB): a deploy writes a row per step and
+    // reads back little, and the file is in the OS's page cache anyway; this keeps the bot's
+    // memory flat as fleets and journals grow.
+    conn.pragma_update(None, "cache_size", -512)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

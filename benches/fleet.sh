@@ -572,69 +572,75 @@ ansible_run() {  # WHAT N RUN PLAYBOOK EXTRA...
     "$W/ansible/$book" -e "rel=ans-$run-$(date +%s%N)" "$@"
 }
 
-bosun_warm_small() {  # N: in one bot, `deploy! bench/a` (the same commit again: the masters
-  # open, a release staged by delta), then once it has ended, `deploy bench/b`; prints the
-  # seconds from that line written to "is live" read (the chat-ops case: a bot that deployed
-  # before still holds its connections)
-  "$PY" - "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
+# The driver both warm measurements share: a bot on the console adapter, fed lines on stdin.
+cat > "$W/warm_bot.py" <<'EOF_PY'
 import sqlite3, subprocess, sys, time
-bosun, config, journal = sys.argv[1:4]
-# The room's lines only (stdout): the log (stderr) repeats them.
-bot = subprocess.Popen([bosun, "run", "--config", config], stdin=subprocess.PIPE,
-                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
-def until(text):
+def start(bosun, config):
+    # The room's lines only (stdout): the log (stderr) repeats them.
+    return subprocess.Popen([bosun, "run", "--config", config], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+def say(bot, line):
+    bot.stdin.write(line + "\n"); bot.stdin.flush()
+def until(bot, text):
     for line in bot.stdout:
         if text in line:
             return
         if "failed" in line or "cannot" in line or "is busy" in line:
             sys.exit(f"bot: {line}")
     sys.exit(f"the bot ended before {text!r}")
-def finished():
+def finished(journal, kind):
+    """Waits until the journal's last deploy of KIND has ended (its clean-up included)."""
     db = sqlite3.connect(journal)
-    while db.execute("SELECT finished_at FROM deploys ORDER BY id DESC LIMIT 1").fetchone()[0] is None:
+    query = "SELECT finished_at FROM deploys WHERE kind = ? ORDER BY id DESC LIMIT 1"
+    while db.execute(query, (kind,)).fetchone()[0] is None:
         time.sleep(0.01)
-bot.stdin.write("deploy! bench/a to fleet\n"); bot.stdin.flush()
-until("is live on")
-finished()
+def stop(bot):
+    bot.stdin.close(); bot.wait(timeout=300)
+EOF_PY
+
+bosun_warm_small() {  # N: in one bot, `deploy! bench/a` (the same commit again: the masters
+  # open, a release staged by delta), then once it has ended, `deploy bench/b`; prints the
+  # seconds from that line written to "is live" read (the chat-ops case: a bot that deployed
+  # before still holds its connections)
+  "$PY" - "$W" "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from warm_bot import start, say, until, finished, stop
+bosun, config, journal = sys.argv[2:5]
+bot = start(bosun, config)
+say(bot, "deploy! bench/a to fleet")
+until(bot, "is live on")
+finished(journal, "deploy")
 t0 = time.monotonic()
-bot.stdin.write("deploy bench/b to fleet\n"); bot.stdin.flush()
-until("is live on")
+say(bot, "deploy bench/b to fleet")
+until(bot, "is live on")
 wall = time.monotonic() - t0
-finished()
-bot.stdin.close(); bot.wait(timeout=300)
+finished(journal, "deploy")
+stop(bot)
 print(f"{wall:.4f}")
 EOF_PY
 }
+
 bosun_warm() {  # N: `deploy! bench/b …` then, once it has ended, `!rollback` typed into one bot;
   # prints the seconds from the rollback line written to "is back on" read, and the journal's
   # own duration of the rollback
-  "$PY" - "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
-import sqlite3, subprocess, sys, time
-bosun, config, journal = sys.argv[1:4]
-bot = subprocess.Popen([bosun, "run", "--config", config], stdin=subprocess.PIPE,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
-def until(texts):
-    for line in bot.stdout:
-        for text in texts:
-            if text in line:
-                return text
-        if "failed" in line or "cannot" in line or "is busy" in line:
-            sys.exit(f"bot: {line}")
-    sys.exit(f"the bot ended before {texts!r}")
-bot.stdin.write("deploy! bench/b to fleet\n"); bot.stdin.flush()
-until(("is live on",))
+  "$PY" - "$W" "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
+import sqlite3, sys, time
+sys.path.insert(0, sys.argv[1])
+from warm_bot import start, say, until, finished, stop
+bosun, config, journal = sys.argv[2:5]
+bot = start(bosun, config)
+say(bot, "deploy! bench/b to fleet")
+until(bot, "is live on")
 # "is live" comes before the clean-up of old releases, and a rollback asked during it waits
 # for its end (never "busy"): the rollback is timed from the end of that deploy in the journal,
 # so that it measures the rollback, not what is left of the clean-up.
-db = sqlite3.connect(journal)
-while db.execute("SELECT finished_at FROM deploys WHERE kind = 'deploy' ORDER BY id DESC LIMIT 1"
-                 ).fetchone()[0] is None:
-    time.sleep(0.01)
+finished(journal, "deploy")
 t0 = time.monotonic()
-bot.stdin.write("!rollback\n"); bot.stdin.flush()
-until(("is back on",))
+say(bot, "!rollback")
+until(bot, "is back on")
 wall = time.monotonic() - t0
-bot.stdin.close(); bot.wait(timeout=300)
+stop(bot)
 row = sqlite3.connect(journal).execute(
     "SELECT started_at, finished_at FROM deploys WHERE kind = 'rollback' ORDER BY id DESC LIMIT 1").fetchone()
 print(f"{wall:.4f}\t{(row[1] - row[0]) / 1000:.4f}")

@@ -386,8 +386,7 @@ for r in "$d"/releases/*; do
   for p in "$@"; do [ "$name" = "$p" ] && skip=1; done
   [ -n "$skip" ] && continue
   mv "$r" "$d/releases/.$name.removing"
-  rm -rf "$d/releases/.$name.removing"
-  rm -f "$d/.bosun/stat/$name"
+  rm -rf "$d/releases/.$name.removing" "$d/.bosun/stat/$name"
   echo "removed $name"
   excess=$((excess - 1))
 done

@@ -93,10 +93,9 @@ stop() {
   killer=$!
 }
 trap stop TERM INT HUP
-{
-  echo "journal=$jid"; echo "generation=$gen"; echo "deploy=$dep"; echo "step=$step"
-  echo "guard=$$"
-} > "$d/step.tmp" && mv -f "$d/step.tmp" "$d/step"
+# One write, no rename: a guard killed in between leaves a record without an end, which the
+# next guard reads as lost, and nothing had started yet.
+printf 'journal=%s\ngeneration=%s\ndeploy=%s\nstep=%s\nguard=%s\n' "$jid" "$gen" "$dep" "$step" "$$" > "$d/step"
 if [ -n "$stopped" ]; then
   echo "end=exit 143" >> "$d/step"
   say "stopped step $step before it started"

@@ -42,7 +42,7 @@ pub struct Runner {
 #[derive(Clone)]
 struct Started {
     journal_id: i64,
-    step: Step,
+    step: Arc<Step>,
     wave: usize,
     state: StepState,
     /// A stage step that staged its host by delta.
@@ -76,8 +76,11 @@ impl Runner {
         );
         let mut failure: Option<Failure> = None;
         let mut live_said = false;
+        // One copy of the steps for the whole run, shared by the waves, the hosts' tasks and
+        // the record of what started: memory grows with the plan once, not once per use.
+        let steps: Vec<Arc<Step>> = plan.steps.iter().cloned().map(Arc::new).collect();
 
-        for (index, wave) in waves(&plan.steps).into_iter().enumerate() {
+        for (index, wave) in waves(&steps).into_iter().enumerate() {
             if self.stop.is_stopped() {
                 failure = Some(Failure {
                     retries_spent: false,
@@ -98,7 +101,7 @@ impl Runner {
                 .await;
             }
             let wave_started = Instant::now();
-            let hosts_in_wave = hosts_of(&wave);
+            let hosts_in_wave = hosts_of(wave);
             if let Phase::Switch {
                 group,
                 batch,
@@ -113,7 +116,7 @@ impl Runner {
                 })
                 .await;
             }
-            let result = self.run_wave(&wave, index, &roots, started.clone()).await;
+            let result = self.run_wave(wave, index, &roots, started.clone()).await;
             match (result, &phase) {
                 (Err(Halt::Fenced(reason)), _) => {
                     return RunOutcome::Fenced {
@@ -303,26 +306,23 @@ impl Runner {
     /// Runs one wave: each host's steps in order, hosts in parallel (bounded).
     async fn run_wave(
         &self,
-        wave: &[Step],
+        wave: &[Arc<Step>],
         index: usize,
         roots: &Arc<BTreeMap<String, String>>,
         started: Arc<Mutex<Vec<Started>>>,
     ) -> Result<(), Halt> {
         let limit = Arc::new(Semaphore::new(self.max_parallel.max(1)));
-        let mut chains: BTreeMap<String, Vec<Step>> = BTreeMap::new();
+        let mut chains: BTreeMap<&str, Vec<Arc<Step>>> = BTreeMap::new();
         let mut order = Vec::new();
         for step in wave {
-            if !chains.contains_key(&step.host) {
-                order.push(step.host.clone());
+            if !chains.contains_key(step.host.as_str()) {
+                order.push(step.host.as_str());
             }
-            chains
-                .entry(step.host.clone())
-                .or_default()
-                .push(step.clone());
+            chains.entry(&step.host).or_default().push(step.clone());
         }
         let mut tasks = JoinSet::new();
         for host in order {
-            let chain = chains.remove(&host).unwrap_or_default();
+            let chain = chains.remove(host).unwrap_or_default();
             let runner = self.clone();
             let limit = limit.clone();
             let started = started.clone();
@@ -362,7 +362,7 @@ impl Runner {
 
     async fn run_step(
         &self,
-        step: Step,
+        step: Arc<Step>,
         wave: usize,
         roots: &BTreeMap<String, String>,
         started: &Mutex<Vec<Started>>,
@@ -564,18 +564,11 @@ impl Runner {
 }
 
 /// Consecutive steps of the same phase form a wave.
-fn waves(steps: &[Step]) -> Vec<Vec<Step>> {
-    let mut waves: Vec<Vec<Step>> = Vec::new();
-    for step in steps {
-        match waves.last_mut() {
-            Some(wave) if wave[0].phase == step.phase => wave.push(step.clone()),
-            _ => waves.push(vec![step.clone()]),
-        }
-    }
-    waves
+fn waves(steps: &[Arc<Step>]) -> Vec<&[Arc<Step>]> {
+    steps.chunk_by(|a, b| a.phase == b.phase).collect()
 }
 
-fn hosts_of(wave: &[Step]) -> Vec<String> {
+fn hosts_of(wave: &[Arc<Step>]) -> Vec<String> {
     let mut hosts: Vec<String> = Vec::new();
     for s in wave {
         if !hosts.contains(&s.host) {

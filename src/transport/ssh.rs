@@ -121,6 +121,9 @@ impl SshHost {
                 }
             }
         };
+        // The command line can be large (a script under the step guard): not kept while the
+        // command runs.
+        drop(line);
 
         // Held until the command ends: its end of file tells the host that bosun is gone.
         let mut held = child.stdin().take();

@@ -14,6 +14,7 @@ pub mod config;
 pub mod engine;
 pub mod journal;
 pub mod live;
+pub mod malloc;
 pub mod redact;
 pub mod source;
 pub mod tracker;

@@ -170,6 +170,7 @@ fn init_logging(format: LogFormat, default: &str) {
 const BLOCKING_THREADS: usize = 8;
 
 fn main() -> ExitCode {
+    bosun::malloc::settle();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -10,6 +10,8 @@
 #   TOOLS="bosun raw" benches/fleet.sh              # only these of bosun, raw, rsync, ansible
 #   KEEP=1 benches/fleet.sh                         # keep the work dir
 #   REPORT_ONLY=results.tsv benches/fleet.sh        # the report of kept results
+#   PROFILE=perf PROFILE_DIR=/tmp/p benches/fleet.sh  # every timed command under `perf record -a`
+#                                   # (or PROFILE=heaptrack); its numbers then mean nothing
 #
 # Needs (as root, Debian): openssh-server, openssh-client, rsync, GNU time (/usr/bin/time), git,
 # python3 with venv. Builds bosun in release mode and installs ansible-core into
@@ -416,7 +418,12 @@ timed() {
   local what=$1 n=$2 run=$3; shift 3
   local c0 c1 t0 t1
   c0=$(cpu_now); t0=$(now)
-  if ! /usr/bin/time -v -o "$W/time.out" "$@" 2>&1 | "$PY" "$W/stamp.py" "$t0" "is live" "$W/live.out" > "$W/out.log"; then
+  local profile=()
+  case ${PROFILE:-} in
+    perf) profile=(perf record -a -F 499 -q -o "$PROFILE_DIR/$what-$n-$run.data" --);;
+    heaptrack) profile=(heaptrack -o "$PROFILE_DIR/$what-$n-$run");;
+  esac
+  if ! /usr/bin/time -v -o "$W/time.out" "${profile[@]}" "$@" 2>&1 | "$PY" "$W/stamp.py" "$t0" "is live" "$W/live.out" > "$W/out.log"; then
     echo "$what failed (N=$n, run $run):" >&2; tail -20 "$W/out.log" >&2; exit 1
   fi
   t1=$(now); c1=$(cpu_now)

@@ -314,7 +314,7 @@ name = "bench"
 repo = "$W/origin"
 deploy_to = "/srv/bench"
 keep_releases = 3
-max_parallel = 32
+max_parallel = ${MAX_PARALLEL:-32}
 [ssh]
 identity = "$W/client_key"
 known_hosts = "$W/known_hosts"

@@ -9,6 +9,7 @@
 #   PHASES="full small" benches/fleet.sh            # only these of full, small, scale
 #   TOOLS="bosun raw" benches/fleet.sh              # only these of bosun, raw, rsync, ansible
 #   KEEP=1 benches/fleet.sh                         # keep the work dir
+#   MAX_PARALLEL=8 benches/fleet.sh                 # bosun's max_parallel (32 unless given)
 #   REPORT_ONLY=results.tsv benches/fleet.sh        # the report of kept results
 #   PROFILE=perf PROFILE_DIR=/tmp/p benches/fleet.sh  # every timed command under `perf record -a`
 #                                   # (or PROFILE=heaptrack); its numbers then mean nothing

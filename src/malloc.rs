@@ -5,7 +5,8 @@
 //! and at 24.7 MB against 21.2 MB with these settings.
 //! - Per-thread arenas: every thread that allocates (the runtime's workers, its blocking pool
 //!   running journal writes and git) gets an arena of its own, and each keeps the memory freed
-//!   in it. bosun's allocation rate is low, so one arena costs no measurable contention.
+//!   in it. bosun allocates little (about 6,000 calls a second at 256 hosts, heaptrack), and the
+//!   same scale run was no slower with one arena.
 //! - The mmap threshold: glibc raises it each time a mapped block is freed, after which large,
 //!   short-lived buffers (the plan, a command's collected output) come from the heap and leave
 //!   holes there. Fixed at its default of 128 KiB, they are mapped and given back when freed.

@@ -103,8 +103,14 @@ if [ -n "$stopped" ]; then
 fi
 # `timeout` leads the command's session and process group; inside it a small shell records how
 # the command ended, so its end is known even if this guard dies first (it outlives a TERM only
-# to write that line).
-run='r=$0; trap : TERM INT HUP; "$@"; c=$?; echo "end=exit $c" >> "$r"; exit "$c"'
+# to write that line). One of bosun's own scripts (`sh -c SCRIPT bosun ARGS`) runs in a subshell
+# of that shell, which starts with the signals' defaults as a new `sh` would, one process start
+# fewer on every step.
+run='r=$0; trap : TERM INT HUP
+if [ "$#" -ge 4 ] && [ "$1" = sh ] && [ "$2" = -c ] && [ "$4" = bosun ]; then
+  s=$3; shift 4; (eval "unset r s; $s")
+else "$@"; fi
+c=$?; echo "end=exit $c" >> "$r"; exit "$c"'
 exec 8<&0
 if [ "$mode" = input ]; then
   setsid timeout -k 2 "$limit" sh -c "$run" "$d/step" "$@" 0<&8 8<&- 9>&- &

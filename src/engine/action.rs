@@ -127,15 +127,24 @@ mv "$r.partial" "$r"
     };
 }
 
-/// The fields of a stat record, one line per entry (`stat -c`, coreutils or BusyBox); the path
-/// comes last. No link count and no ctime: linking a release changes both.
-macro_rules! stat_format {
+/// `listing FILE [links]`: one line per entry under the working directory into FILE: with
+/// `links`, the link count and permission bits first, then the stat record's fields (inode,
+/// size, kind, mtime), the path last (`./…`). No link count and no ctime in the record: linking
+/// a release changes both. GNU `find -printf` writes it in one process; where `find` has no
+/// `-printf` (BusyBox), `stat -c` does, in its own format: a host always takes the same way, and
+/// a record in the other format only proves nothing, so every entry goes by content.
+macro_rules! listing {
     () => {
-        "STAT='%i %s %f %y %n'\n"
+        r#"listing() {
+  if [ "$2" = links ]; then a='%n %m ' b='%h %a '; else a= b=; fi
+  find . ! -name . -printf "$a%i %s %y %T@ %p\n" > "$1" 2>/dev/null \
+    || find . ! -name . -exec stat -c "$b%i %s %f %y %n" {} + > "$1"
+}
+"#
     };
 }
 
-/// The comparison of a staged tree with its manifest, in `awk` (POSIX): reads `stat` lines
+/// The comparison of a staged tree with its manifest, in `awk` (POSIX): reads `listing` lines
 /// (`links perms` then the record's fields, the path last after ` ./`: no field before holds a
 /// `/`) of every entry, the manifest (`man`) and the live
 /// release's stat record (`rec`); writes the entries the commit does not hold (`extra`), the
@@ -160,7 +169,9 @@ BEGIN {
 {
   n = $1; perm = $2; key = $0; sub(/^[^ ]+ [^ ]+ /, "", key)
   p = substr(key, index(key, " ./") + 3)
-  t = substr($5, 1, length($5) - 3)
+  t = $5
+  if (t == "f") t = "8"; else if (t == "d") t = "4"; else if (t == "l") t = "a"
+  else t = substr(t, 1, length(t) - 3)
   if (!(p in kind)) { print p > (s "/extra"); next }
   seen[p] = 1; print key > (s "/record")
   if (t == "4") got = (perm == f7) ? "d755" : "d?"
@@ -183,13 +194,14 @@ END {
     };
 }
 
-/// Stages `releases/<rel>` from the live release/// Stages `releases/<rel>` from the live release `releases/<base>`: copies it (hard links or
+/// Stages `releases/<rel>` from the live release `releases/<base>`: copies it (hard links or
 /// a copy), removes `REVISION`, the shared paths and every path the delta removes or replaces,
 /// moves the delta's entries in (new inodes: a file of the live release is never written),
 /// removes whatever the commit does not hold (build output, files the app wrote), and compares
 /// the tree with the manifest shipped, whose hash is `$6`. Any problem before the release is
 /// complete refuses the delta (exit 79, with why) and leaves nothing behind. Needs `cp -l`
-/// (GNU or BusyBox) for links, and `sha256sum`, `stat` and `readlink` (coreutils or BusyBox).
+/// (GNU or BusyBox) for links, and `sha256sum`, `readlink`, and `find -printf` or `stat`
+/// (coreutils and findutils, or BusyBox).
 ///
 /// The comparison hashes every file and symlink, except where the live release's stat record
 /// proves the work already done. With hard links, an entry of the new release that is a link
@@ -199,7 +211,7 @@ END {
 /// not the record's (an in-place edit moves the mtime), by content. An edit that puts the
 /// mtime back on purpose is not seen.
 const STAGE_DELTA: &str = concat!(
-    stat_format!(),
+    listing!(),
     check_tree!(),
     r#"d=$1; rel=$2; rev=$3; base=$4; brev=$5; want=$6; how=$7; shift 7
 r="$d/releases/$rel"; b="$d/releases/$base"; s="$d/releases/.$rel.delta"; k="$d/.bosun/stat"
@@ -241,7 +253,7 @@ if [ "$how" = link ]; then
   why="$base has no stat record"
   [ -r "$k/$base" ] && rec="$k/$base" why="$base changed since it was staged"
 fi
-find . ! -name . -exec stat -c "%h %a $STAT" {} + > "$s/listing" || refuse "cannot list $r.partial"
+listing "$s/listing" links || refuse "cannot list $r.partial"
 awk -v f6="$f6" -v f7="$f7" -v s="$s" -v rec="$rec" -v man="$s/meta/manifest" "$CHECK" "$s/listing" \
   || refuse "cannot compare the release staged from $base"
 while IFS= read -r p; do [ -z "$p" ] || rm -rf "./$p"; done < "$s/extra"
@@ -274,7 +286,7 @@ rm -rf "$s"
 );
 
 const STAGE: &str = concat!(
-    stat_format!(),
+    listing!(),
     r#"set -e
 d=$1; rel=$2; rev=$3; shift 3
 [ -d "$d/releases" ] && [ -d "$d/shared" ] || mkdir -p "$d/releases" "$d/shared"
@@ -284,7 +296,7 @@ mkdir "$r.partial"
 tar -x -f - -C "$r.partial"
 "#,
     finish_release!(),
-    r#"(cd "$r" && find . ! -name . -exec stat -c "$STAT" {} + > "$d/.bosun/stat/$rel.tmp") \
+    r#"(cd "$r" && listing "$d/.bosun/stat/$rel.tmp") \
   && [ -s "$d/.bosun/stat/$rel.tmp" ] && mv -f "$d/.bosun/stat/$rel.tmp" "$d/.bosun/stat/$rel" \
   || rm -f "$d/.bosun/stat/$rel.tmp"
 "#
@@ -324,7 +336,11 @@ pub const PROBE: &str = r#"set -e
 d=$1; space=$2; shift 2
 [ -d "$d/releases" ] && [ -d "$d/shared" ] || mkdir -p "$d/releases" "$d/shared"
 test -w "$d/releases" || { echo "$d/releases is not writable" >&2; exit 1; }
-cur=$(readlink "$d/current" 2>/dev/null) || cur=
+cur=
+if [ -L "$d/current" ]; then
+  if cd -P "$d/current" 2>/dev/null; then cur=$PWD; cd /
+  else cur=$(readlink "$d/current" 2>/dev/null) || cur=; fi
+fi
 echo "current=${cur##*/}"
 if [ -n "$cur" ] && [ -r "$d/current/REVISION" ]; then
   rev=; read -r rev < "$d/current/REVISION" || true; echo "revision=$rev"

@@ -6,6 +6,7 @@
 
 mod chat;
 mod freeze;
+mod group;
 mod history;
 mod leaders;
 mod records;
@@ -29,6 +30,8 @@ impl From<rusqlite::Error> for JournalError {
 #[derive(Clone)]
 pub(super) struct Sqlite {
     conn: Arc<Mutex<Connection>>,
+    /// The step records waiting for their group commit.
+    group: group::Group,
     path: PathBuf,
 }
 
@@ -49,6 +52,7 @@ impl Sqlite {
         })?;
         Ok(Sqlite {
             conn: Arc::new(Mutex::new(conn)),
+            group: group::Group::default(),
             path: path.to_path_buf(),
         })
     }
@@ -151,7 +155,7 @@ impl Sqlite {
         deploy_id: i64,
         step: StepIntent,
     ) -> Result<i64, JournalError> {
-        self.with(move |conn| {
+        self.group.write(&self.conn, move |conn| {
             conn.execute(
                 "INSERT INTO steps (deploy_id, seq, host, phase, label, action, undo, state, started_at, undo_of)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'intent', ?8, ?9)",
@@ -179,14 +183,15 @@ impl Sqlite {
         state: StepState,
         output: String,
     ) -> Result<(), JournalError> {
-        self.with(move |conn| {
+        self.group.write(&self.conn, move |conn| {
             conn.execute(
                 "UPDATE steps SET state = ?2, output = ?3, finished_at = ?4 WHERE id = ?1 AND state = 'intent'",
                 params![step_id, state.as_str(), output, crate::clock::now_ms()],
             )?;
-            Ok(())
+            Ok(0)
         })
         .await
+        .map(drop)
     }
 
     /// Marks a step as undone (or its undo as failed).

@@ -13,9 +13,12 @@ use tokio::sync::oneshot;
 
 use crate::journal::JournalError;
 
-/// One write: what it does (its result is a row id, or 0), and who waits for its answer.
+/// What one write does; its result is a row id, or 0.
+type Write = Box<dyn FnOnce(&Connection) -> Result<i64, JournalError> + Send>;
+
+/// One write, and who waits for its answer.
 struct Queued {
-    write: Box<dyn FnOnce(&Connection) -> Result<i64, JournalError> + Send>,
+    write: Write,
     answer: oneshot::Sender<Result<i64, JournalError>>,
 }
 

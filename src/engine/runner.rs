@@ -568,14 +568,13 @@ fn waves(steps: &[Arc<Step>]) -> Vec<&[Arc<Step>]> {
     steps.chunk_by(|a, b| a.phase == b.phase).collect()
 }
 
+/// The wave's hosts, each once, in the order of their first step.
 fn hosts_of(wave: &[Arc<Step>]) -> Vec<String> {
-    let mut hosts: Vec<String> = Vec::new();
-    for s in wave {
-        if !hosts.contains(&s.host) {
-            hosts.push(s.host.clone());
-        }
-    }
-    hosts
+    let mut seen = std::collections::HashSet::new();
+    wave.iter()
+        .filter(|s| seen.insert(s.host.as_str()))
+        .map(|s| s.host.clone())
+        .collect()
 }
 
 /// Where in a step the kill test may stop the bot (`BOSUN_CRASH_AT=SEQ:WHERE`).

@@ -78,6 +78,8 @@ impl RemoteCommand {
 
     /// A constant shell script run by `sh -c`, with the values as positional parameters
     /// (`$1`, `$2`, …). The script must never contain a value: values only travel as arguments.
+    /// Its `$0` is `bosun`: the step guard (`engine::guard`) knows a script by that shape
+    /// (`sh -c SCRIPT bosun …`) and runs it in a subshell instead of a new `sh`.
     pub fn script<I, S>(script: &'static str, args: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -211,7 +211,24 @@ async fn a_paused_bot_whose_deploy_was_taken_over_is_fenced_and_never_acts_again
             .unwrap();
         assert!(status.success());
     };
-    signal("-STOP"); // alice's bot is paused: its lease runs out while it lives
+    // Alice's bot is paused: its lease runs out while it lives. It is paused between two of its
+    // journal writes: one stopped inside a write (SQLite's write lock, an open PostgreSQL
+    // transaction) holds up every other bot's writes until it runs again, which no takeover
+    // can get past.
+    let mut pauses = 0;
+    loop {
+        signal("-STOP");
+        pauses += 1;
+        if store.no_write_in_progress(&app.journal_path()).await {
+            break;
+        }
+        assert!(
+            pauses < 100,
+            "alice's bot was inside a journal write {pauses} times"
+        );
+        signal("-CONT");
+        tokio::task::yield_now().await;
+    }
 
     let mut bob = ConsoleBot::start(app.config(), "bob");
     let told = bob.expect("went stale").await;

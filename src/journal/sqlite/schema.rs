@@ -125,6 +125,12 @@ pub fn prepare(conn: &mut Connection) -> rusqlite::Result<()> {
     // memory flat as fleets and journals grow.
     conn.pragma_update(None, "cache_size", -512)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // A journal already up to date is opened without taking the write lock: a bot starts (and
+    // reads) even while another process sits inside a write, a bot stopped mid-commit say.
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current >= VERSION {
+        return Ok(());
+    }
     loop {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -197,6 +203,20 @@ mod tests {
             })
             .unwrap();
         assert_eq!(id, again);
+    }
+
+    #[test]
+    fn a_journal_up_to_date_opens_while_another_connection_holds_the_write_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sqlite");
+        prepare(&mut Connection::open(&path).unwrap()).unwrap();
+        let writer = Connection::open(&path).unwrap();
+        writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut reader = Connection::open(&path).unwrap();
+        // A prepare that took the lock would give up after its busy timeout: the writer holds it.
+        prepare(&mut reader).unwrap();
+        assert_eq!(version(&reader), VERSION);
+        writer.execute_batch("ROLLBACK").unwrap();
     }
 
     #[test]

@@ -470,6 +470,40 @@ impl JournalStore {
         }
     }
 
+    /// Whether no process is inside a write to the journal (`sqlite`: the SQLite file the bots
+    /// use): SQLite's write lock is free, or no session of the PostgreSQL database sits in an
+    /// open transaction. A bot stopped inside a write holds up every other bot's writes until
+    /// it runs again.
+    pub async fn no_write_in_progress(&self, sqlite: &Path) -> bool {
+        match self {
+            JournalStore::Sqlite => {
+                let path = sqlite.to_path_buf();
+                tokio::task::spawn_blocking(move || {
+                    let conn = rusqlite::Connection::open(&path).unwrap();
+                    conn.busy_timeout(std::time::Duration::ZERO).unwrap();
+                    match conn.execute_batch("BEGIN IMMEDIATE; ROLLBACK;") {
+                        Ok(()) => true,
+                        Err(rusqlite::Error::SqliteFailure(e, _))
+                            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+                        {
+                            false
+                        }
+                        Err(e) => panic!("cannot try the write lock of {}: {e}", path.display()),
+                    }
+                })
+                .await
+                .unwrap()
+            }
+            JournalStore::Postgres(db) => {
+                let sql = format!(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND state LIKE 'idle in transaction%'",
+                    db.name
+                );
+                superuser_query(db.port, &sql).await == "0"
+            }
+        }
+    }
+
     /// The journal the bots use (`sqlite`: the SQLite file they would use).
     pub async fn open(&self, sqlite: &Path) -> bosun_journal::Journal {
         match self {

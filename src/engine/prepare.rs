@@ -584,16 +584,21 @@ pub async fn prepare_rollback(
         let app = playbook.app.name.clone();
         let target_sha = target_sha.clone();
         blocking(move || {
-            let playbook = config.playbook(&app).expect("checked above");
-            let mirror = mirror(&config, playbook)?;
-            let revision = revision_info(&mirror, &target_sha).unwrap_or_else(|| RevisionInfo {
-                short: target_sha.chars().take(7).collect(),
-                sha: target_sha.clone(),
-                tag: None,
-            });
-            let previous = revision_info(&mirror, &live_sha);
+            // The mirror as it is, never fetched: both commits were deployed from it, and a
+            // rollback must not wait on the git server, nor fail while it is down. Without the
+            // mirror, the room reads the short sha and no changeset lines.
+            let mirror = Mirror::open(&config.bot.state_dir, &app).ok();
+            let revision = mirror
+                .as_ref()
+                .and_then(|m| revision_info(m, &target_sha))
+                .unwrap_or_else(|| RevisionInfo {
+                    short: target_sha.chars().take(7).collect(),
+                    sha: target_sha.clone(),
+                    tag: None,
+                });
+            let previous = mirror.as_ref().and_then(|m| revision_info(m, &live_sha));
             let out = mirror
-                .changesets(Some(&target_sha), &live_sha)
+                .and_then(|m| m.changesets(Some(&target_sha), &live_sha).ok())
                 .unwrap_or_default();
             Ok((revision, previous, out))
         })

@@ -342,3 +342,33 @@ async fn a_rollback_asked_the_moment_it_is_live_waits_for_the_clean_up_and_is_ne
         );
     }
 }
+
+#[tokio::test]
+async fn a_rollback_reads_the_mirror_and_works_while_the_git_server_is_gone() {
+    let mut app = DemoApp::new(AppOptions::default());
+    let mut bot = ConsoleBot::start(app.config(), "alice");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    let first = app.current("h1").unwrap();
+    let c4 = app.commit("Bob", "Tune the cache");
+    bot.say("deploy demo to staging").await;
+    bot.expect("is live on 2 hosts").await;
+    assert_ne!(app.current("h1").as_ref(), Some(&first));
+
+    // The git server is gone: a rollback needs nothing the mirror does not already hold.
+    std::fs::rename(app.path().join("origin"), app.path().join("origin-gone")).unwrap();
+    bot.say("!rollback").await;
+    let rolling = bot.expect("is rolling demo on staging back to").await;
+    assert!(rolling.contains(short(&app.history[2])), "{rolling}");
+    bot.expect(&format!("• {} Bob: Tune the cache", short(&c4)))
+        .await;
+    bot.expect("demo is back on").await;
+    // A deploy does need the server, and says why it cannot go on.
+    bot.say("deploy demo to staging").await;
+    let refused = bot.expect("origin").await;
+    assert!(refused.contains("fetching"), "{refused}");
+    bot.finish().await;
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_ref(), Some(&first), "{host}");
+    }
+}

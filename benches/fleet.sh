@@ -10,6 +10,9 @@
 #   TOOLS="bosun raw" benches/fleet.sh              # only these of bosun, raw, rsync, ansible
 #   KEEP=1 benches/fleet.sh                         # keep the work dir
 #   MAX_PARALLEL=8 benches/fleet.sh                 # bosun's max_parallel (32 unless given)
+#   BOSUN_B=/tmp/bosun-old benches/fleet.sh         # A/B: a second build, measured as one more
+#                                   # tool (bosun_b) in the same rounds as BOSUN, next to it, the
+#                                   # order of the two alternating; the report adds b_vs_a lines
 #   REPORT_ONLY=results.tsv benches/fleet.sh        # the report of kept results
 #   PROFILE=perf PROFILE_DIR=/tmp/p benches/fleet.sh  # every timed command under `perf record -a`
 #                                   # (or PROFILE=heaptrack); its numbers then mean nothing
@@ -54,6 +57,8 @@ SCALE=${SCALE:-"64 128 256"}
 SCALE_RUNS=${SCALE_RUNS:-$RUNS}
 PHASES=${PHASES:-"full small scale"}
 TOOLS=${TOOLS:-"bosun raw rsync ansible"}
+BOSUN_B=${BOSUN_B:-}
+if [ -n "$BOSUN_B" ]; then TOOLS="$TOOLS bosun_b"; fi
 PY=/usr/bin/python3
 BOSUN=${BOSUN:-$ROOT/target/release/bosun}   # an absolute path; any other build for a smoke run
 
@@ -120,6 +125,10 @@ for n in ns:
         rss = med(key, n, 2)
         print(f"| {n} | {label} | {len(w)} | {statistics.median(w):.2f} | {min(w):.2f}–{max(w):.2f} | "
               f"{'—' if cpu is None else f'{cpu:.2f}'} | {'—' if rss is None else f'{rss / 1024:.1f}'} |")
+    for key, label in labels:
+        w = vals(key + "_b", n)
+        if not w: continue
+        print(f"| {n} | B: {label.strip()} | {len(w)} | {statistics.median(w):.2f} | {min(w):.2f}–{max(w):.2f} | — | — |")
 print()
 sc = [n for n in ns if vals("scale", n)]
 if sc:
@@ -153,6 +162,9 @@ for n in ns:
     ratio("small_live", "small_rsync", n, 1.0, name="small_change_vs_rsync")
     ratio("small_ansible", "small_live", n, 10, worse_above=False, name="ansible_vs_bosun_small")
     ratio("small_warm", "small_raw", n, name="small_change_warm_bot_vs_floor")
+for n in ns:
+    for key, _ in labels:
+        ratio(key, key + "_b", n, name=f"a_vs_b {key}")
 if sc and max(sc) > 1 and vals("scale", 1, 2) and vals("scale", max(sc), 2):
     big = max(sc)
     r = med("scale", big, 2) / med("scale", 1, 2)
@@ -369,7 +381,7 @@ quiesce() {
     a=$(cat "$f")
     while [ $i -lt 12 ]; do sleep 2.5; b=$(cat "$f"); [ "$a" = "$b" ] && break; a=$b; i=$((i+1)); done
   fi
-  cat "$W/a.tar" "$W/b.tar" "$BOSUN" /usr/bin/ssh /usr/sbin/sshd /usr/bin/tar /usr/bin/rsync > /dev/null
+  cat "$W/a.tar" "$W/b.tar" "$BOSUN" ${BOSUN_B:+"$BOSUN_B"} /usr/bin/ssh /usr/sbin/sshd /usr/bin/tar /usr/bin/rsync > /dev/null
   find "$W/src_b" "$W/bosun/var" "$W/origin/.git" "$ROOT/target/bench/ansible" /usr/lib/python3* \
     -type f -exec cat {} + > /dev/null 2>&1 || true
 }
@@ -417,7 +429,8 @@ EOF
 # with LIVE=WHAT2 set, also WHAT2: the time to the first "is live" line CMD prints.
 timed() {
   local what=$1 n=$2 run=$3; shift 3
-  local c0 c1 t0 t1
+  local c0 c1 t0 t1 before
+  before=$(pgrep -c -x ssh || true)
   c0=$(cpu_now); t0=$(now)
   local profile=()
   case ${PROFILE:-} in
@@ -428,6 +441,7 @@ timed() {
     echo "$what failed (N=$n, run $run):" >&2; tail -20 "$W/out.log" >&2; exit 1
   fi
   t1=$(now); c1=$(cpu_now)
+  log "$what N=$n run $run: $(echo "$t1 - $t0" | bc -l | cut -c1-6) s (ssh processes: $before before, $(pgrep -c -x ssh || true) after)"
   local rss user sys
   rss=$(awk -F: '/Maximum resident set size/{gsub(/ /,"",$2); print $2}' "$W/time.out")
   user=$(awk -F: '/User time/{gsub(/ /,"",$2); print $2}' "$W/time.out")
@@ -610,7 +624,7 @@ bosun_warm_small() {  # N: in one bot, `deploy! bench/a` (the same commit again:
   # open, a release staged by delta), then once it has ended, `deploy bench/b`; prints the
   # seconds from that line written to "is live" read (the chat-ops case: a bot that deployed
   # before still holds its connections)
-  "$PY" - "$W" "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
+  "$PY" - "$W" "${BIN:-$BOSUN}" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
 import sys, time
 sys.path.insert(0, sys.argv[1])
 from warm_bot import start, say, until, finished, stop
@@ -632,7 +646,7 @@ EOF_PY
 bosun_warm() {  # N: `deploy! bench/b …` then, once it has ended, `!rollback` typed into one bot;
   # prints the seconds from the rollback line written to "is back on" read, and the journal's
   # own duration of the rollback
-  "$PY" - "$W" "$BOSUN" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
+  "$PY" - "$W" "${BIN:-$BOSUN}" "$W/bosun/bosun.toml" "$W/bosun/var/journal.sqlite" <<'EOF_PY'
 import sqlite3, sys, time
 sys.path.insert(0, sys.argv[1])
 from warm_bot import start, say, until, finished, stop
@@ -655,6 +669,11 @@ print(f"{wall:.4f}\t{(row[1] - row[0]) / 1000:.4f}")
 EOF_PY
 }
 
+# pair RUN: the order of the two builds in round RUN. Over four rounds each build goes first
+# once right after the raw floor and once right after the other tools' end, so that neither
+# always follows the same thing.
+pair() { case $(($1 % 4)) in 1|2) echo "bosun_b bosun";; *) echo "bosun bosun_b";; esac; }
+
 # ---- templates ----------------------------------------------------------------------------------
 log "making the templates (a0 live; a live)"
 make_template a0 a0
@@ -668,18 +687,19 @@ if has_phase full; then
     log "full deploy, N=$n"
     write_bosun "$n"; write_ansible "$n"
     for run in $(seq 1 "$RUNS"); do
-      if [ $((run % 2)) -eq 0 ]; then order="bosun raw ansible"; else order="ansible raw bosun"; fi
+      if [ $((run % 2)) -eq 0 ]; then order="$(pair "$run") raw ansible"; else order="ansible raw $(pair "$run")"; fi
       for tool in $order; do
         has_tool "$tool" || continue
         case $tool in
-          bosun)
+          bosun|bosun_b)
+            BIN=$BOSUN B=; [ "$tool" = bosun ] || BIN=$BOSUN_B B=_b
             reset bosun a0 "$n"
-            LIVE=deploy_live timed deploy "$n" "$run" "$BOSUN" deploy bench/a --to fleet --force --config "$W/bosun/bosun.toml"
-            timed rollback "$n" "$run" "$BOSUN" rollback bench --in fleet --config "$W/bosun/bosun.toml"
+            LIVE=deploy_live$B timed deploy$B "$n" "$run" "$BIN" deploy bench/a --to fleet --force --config "$W/bosun/bosun.toml"
+            timed rollback$B "$n" "$run" "$BIN" rollback bench --in fleet --config "$W/bosun/bosun.toml"
             reset bosun a "$n"
-            read -r warm journaled < <(bosun_warm "$n")
-            record warm_rollback "$n" "$run" "$warm" "" "" ""
-            record warm_rollback_journal "$n" "$run" "$journaled" "" "" ""
+            read -r warm journaled < <(BIN=$BIN bosun_warm "$n")
+            record warm_rollback$B "$n" "$run" "$warm" "" "" ""
+            record warm_rollback_journal$B "$n" "$run" "$journaled" "" "" ""
             ;;
           raw)
             reset raw a0 "$n"
@@ -706,15 +726,16 @@ if has_phase small; then
   log "small change, N=$n"
   write_bosun "$n"; write_ansible "$n"
   for run in $(seq 1 "$RUNS"); do
-    if [ $((run % 2)) -eq 0 ]; then order="bosun raw rsync ansible"; else order="ansible rsync raw bosun"; fi
+    if [ $((run % 2)) -eq 0 ]; then order="$(pair "$run") raw rsync ansible"; else order="ansible rsync raw $(pair "$run")"; fi
     for tool in $order; do
       has_tool "$tool" || continue
       case $tool in
-        bosun)
+        bosun|bosun_b)
+          BIN=$BOSUN B=; [ "$tool" = bosun ] || BIN=$BOSUN_B B=_b
           reset bosun a "$n"
-          LIVE=small_live timed small "$n" "$run" "$BOSUN" deploy bench/b --to fleet --config "$W/bosun/bosun.toml"
+          LIVE=small_live$B timed small$B "$n" "$run" "$BIN" deploy bench/b --to fleet --config "$W/bosun/bosun.toml"
           reset bosun a "$n"
-          record small_warm "$n" "$run" "$(bosun_warm_small "$n")" "" "" ""
+          record small_warm$B "$n" "$run" "$(BIN=$BIN bosun_warm_small "$n")" "" "" ""
           ;;
         raw)
           reset raw a "$n"

@@ -121,9 +121,12 @@ impl Connector {
             .drain()
             .map(|(_, m)| m)
             .collect();
+        // All at once: each close waits on its own master's exit.
+        let mut closing = tokio::task::JoinSet::new();
         for master in masters {
-            master.close().await;
+            closing.spawn(async move { master.close().await });
         }
+        while closing.join_next().await.is_some() {}
         if let Some(dir) = self.inner.control_dir.get().cloned() {
             let _ = tokio::task::spawn_blocking(move || {
                 let _ = std::fs::remove_dir_all(&dir);

@@ -29,7 +29,7 @@
 # tool being measured is reset on every host (its releases hard-linked from one template tree:
 # three releases present, the same one live, so that every tool's clean-up removes exactly
 # one), and bosun's journal is put back to the copy taken when the template was made. No tool
-# inherits another's releases, clean-up or page cache; the order of tools alternates by run.
+# inherits another's releases, clean-up or page cache; the order of tools cycles over four runs.
 # Then the machine is quiesced (see `quiesce`): dirty pages written back, the page cache
 # dropped and every tool's inputs read back, so that every measured deploy meets the same memory.
 #
@@ -669,9 +669,11 @@ print(f"{wall:.4f}\t{(row[1] - row[0]) / 1000:.4f}")
 EOF_PY
 }
 
-# pair RUN: the order of the two builds in round RUN. Over four rounds each build goes first
-# once right after the raw floor and once right after the other tools' end, so that neither
-# always follows the same thing.
+# The order of the tools cycles over four rounds: what ran just before a tool moves what it
+# costs, even after the quiescing (the floor ran up to a third faster right after Ansible), so
+# bosun and the floor each run right after Ansible once in four rounds, and each goes first
+# or last in turn. pair RUN: the order of the two builds (BOSUN_B) in round RUN; over four
+# rounds each goes first once right after the raw floor and once after the other tools.
 pair() { case $(($1 % 4)) in 1|2) echo "bosun_b bosun";; *) echo "bosun bosun_b";; esac; }
 
 # ---- templates ----------------------------------------------------------------------------------
@@ -687,7 +689,11 @@ if has_phase full; then
     log "full deploy, N=$n"
     write_bosun "$n"; write_ansible "$n"
     for run in $(seq 1 "$RUNS"); do
-      if [ $((run % 2)) -eq 0 ]; then order="$(pair "$run") raw ansible"; else order="ansible raw $(pair "$run")"; fi
+      P=$(pair "$run")
+      case $((run % 4)) in
+        1) order="ansible raw $P";; 2) order="$P raw ansible";;
+        3) order="ansible $P raw";; 0) order="raw $P ansible";;
+      esac
       for tool in $order; do
         has_tool "$tool" || continue
         case $tool in
@@ -726,7 +732,11 @@ if has_phase small; then
   log "small change, N=$n"
   write_bosun "$n"; write_ansible "$n"
   for run in $(seq 1 "$RUNS"); do
-    if [ $((run % 2)) -eq 0 ]; then order="$(pair "$run") raw rsync ansible"; else order="ansible rsync raw $(pair "$run")"; fi
+    P=$(pair "$run")
+    case $((run % 4)) in
+      1) order="ansible raw rsync $P";; 2) order="$P rsync raw ansible";;
+      3) order="ansible $P raw rsync";; 0) order="rsync raw $P ansible";;
+    esac
     for tool in $order; do
       has_tool "$tool" || continue
       case $tool in

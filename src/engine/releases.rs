@@ -144,11 +144,16 @@ pub async fn candidates(
         let to = to.to_string();
         tokio::task::spawn_blocking(move || {
             let playbook = config.playbook(&app).expect("checked by the caller");
-            let mirror = crate::source::Mirror::sync(
-                &config.bot.state_dir,
-                &playbook.app.name,
-                &playbook.app.repo,
-            )?;
+            // A kept release's commit was deployed from the mirror: a ref the mirror already
+            // knows needs no git server. Only a ref it does not know is fetched for.
+            let state_dir = &config.bot.state_dir;
+            if let Ok(mirror) = crate::source::Mirror::open(state_dir, &playbook.app.name)
+                && let Ok(revision) = mirror.resolve(&to)
+            {
+                return Ok(revision);
+            }
+            let mirror =
+                crate::source::Mirror::sync(state_dir, &playbook.app.name, &playbook.app.repo)?;
             Ok::<_, PrepareError>(mirror.resolve(&to)?)
         })
         .await

@@ -363,12 +363,23 @@ async fn a_rollback_reads_the_mirror_and_works_while_the_git_server_is_gone() {
     bot.expect(&format!("• {} Bob: Tune the cache", short(&c4)))
         .await;
     bot.expect("demo is back on").await;
+    for host in ["h1", "h2"] {
+        assert_eq!(app.current(host).as_ref(), Some(&first), "{host}");
+    }
+    // Forward again to the newer release, named by its commit: the mirror knows it.
+    bot.say(&format!("rollback demo in staging to {}", short(&c4)))
+        .await;
+    bot.expect("demo is back on").await;
+    let newer = app.current("h1").unwrap();
+    assert_ne!(newer, first);
+    assert_eq!(app.current("h2").as_ref(), Some(&newer));
+    assert_eq!(app.live_revision("h1").as_ref(), Some(&c4));
     // A deploy does need the server, and says why it cannot go on.
     bot.say("deploy demo to staging").await;
     let refused = bot.expect("origin").await;
     assert!(refused.contains("fetching"), "{refused}");
     bot.finish().await;
     for host in ["h1", "h2"] {
-        assert_eq!(app.current(host).as_ref(), Some(&first), "{host}");
+        assert_eq!(app.current(host).as_ref(), Some(&newer), "{host}");
     }
 }

@@ -121,7 +121,8 @@ impl Connector {
             .drain()
             .map(|(_, m)| m)
             .collect();
-        // All at once: each close waits on its own master's exit.
+        // All at once: each close is a round trip on its master's control socket (bounded at
+        // 5 s), so a stuck master holds up the way out by that bound, not by one per master.
         let mut closing = tokio::task::JoinSet::new();
         for master in masters {
             closing.spawn(async move { master.close().await });

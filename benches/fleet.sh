@@ -12,7 +12,8 @@
 #   MAX_PARALLEL=8 benches/fleet.sh                 # bosun's max_parallel (32 unless given)
 #   BOSUN_B=/tmp/bosun-old benches/fleet.sh         # A/B: a second build, measured as one more
 #                                   # tool (bosun_b) in the same rounds as BOSUN, next to it, the
-#                                   # order of the two alternating; the report adds b_vs_a lines
+#                                   # order of the two cycling (see `pair`); the report adds
+#                                   # a_vs_b lines (BOSUN's time over BOSUN_B's)
 #   REPORT_ONLY=results.tsv benches/fleet.sh        # the report of kept results
 #   PROFILE=perf PROFILE_DIR=/tmp/p benches/fleet.sh  # every timed command under `perf record -a`
 #                                   # (or PROFILE=heaptrack); its numbers then mean nothing
